@@ -1,0 +1,12 @@
+"""Lambda API 2015-03-31 blueprints; ``register`` mounts them all on an app."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from lamina.api import errors, health
+
+    errors.init_app(app)
+    app.register_blueprint(health.bp)

@@ -1,0 +1,129 @@
+"""Settings: the one typed configuration, read once from LAMINA_* environment variables.
+
+No other module reads ``os.environ``. A bad value fails at start-up and names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_ACCOUNT_ID = "000000000000"
+
+
+class ConfigError(ValueError):
+    """A LAMINA_* variable has a value lamina cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int = 0, high: int | None = None) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything lamina's processes need to know, with working defaults for one machine."""
+
+    data_dir: Path = Path.home() / ".lamina"
+    # None means "embedded": a SQLite file / a child redis-server under data_dir.
+    database_url: str | None = None
+    redis_url: str | None = None
+    region: str = "us-east-1"
+    account_id: str = DEFAULT_ACCOUNT_ID
+    host: str = "127.0.0.1"
+    port: int = 9000
+    public_url: str | None = None
+    # Execution.
+    account_concurrency: int = 1000
+    idle_timeout_s: float = 600.0
+    freeze_after_s: float = 10.0
+    docker_network: str = "lamina"
+    image_prefix: str = "lamina"
+    base_image: str | None = None
+    container_label: str = "lamina.managed"
+    instance: str = "default"
+    # Limits (Lambda's published quotas).
+    max_zip_bytes: int = 50 * 1024 * 1024
+    max_unzipped_bytes: int = 250 * 1024 * 1024
+    max_zip_ratio: int = 200
+    max_request_bytes: int = 70 * 1024 * 1024
+    total_code_bytes: int = 80_530_636_800
+    migrate_on_start: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        account = env.get("LAMINA_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+        if not re.fullmatch(r"\d{12}", account):
+            raise ConfigError(f"LAMINA_ACCOUNT_ID must be 12 digits, got {account!r}")
+        data_dir = Path(env.get("LAMINA_DATA_DIR") or (Path.home() / ".lamina")).expanduser()
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("LAMINA_DATABASE_URL") or None,
+            redis_url=env.get("LAMINA_REDIS_URL") or None,
+            region=env.get("LAMINA_REGION", "us-east-1"),
+            account_id=account,
+            host=env.get("LAMINA_HOST", "127.0.0.1"),
+            port=_int(env, "LAMINA_PORT", 9000, 1, 65535),
+            public_url=env.get("LAMINA_PUBLIC_URL") or None,
+            account_concurrency=_int(env, "LAMINA_ACCOUNT_CONCURRENCY", 1000, 1),
+            idle_timeout_s=_float(env, "LAMINA_IDLE_TIMEOUT", 600.0),
+            freeze_after_s=_float(env, "LAMINA_FREEZE_AFTER", 10.0),
+            docker_network=env.get("LAMINA_DOCKER_NETWORK", "lamina"),
+            image_prefix=env.get("LAMINA_IMAGE_PREFIX", "lamina"),
+            base_image=env.get("LAMINA_BASE_IMAGE") or None,
+            instance=env.get("LAMINA_INSTANCE", "default"),
+            max_request_bytes=_int(env, "LAMINA_MAX_REQUEST_BYTES", 70 * 1024 * 1024, 1024),
+            migrate_on_start=_bool(env, "LAMINA_MIGRATE_ON_START", True),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'lamina.db'}"
+
+    @property
+    def code_dir(self) -> Path:
+        return self.data_dir / "code"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"

@@ -1,0 +1,1 @@
+"""lamina.runtime_api."""

@@ -1,0 +1,156 @@
+"""SQLAlchemy 2 models: functions ($LATEST), published versions, aliases, layers, event-invoke configs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ConfigColumns:
+    """The configuration a function version runs with; shared by $LATEST and published versions."""
+
+    description: Mapped[str] = mapped_column(String(256), default="")
+    role: Mapped[str] = mapped_column(String(2048))
+    runtime: Mapped[str | None] = mapped_column(String(64))
+    handler: Mapped[str | None] = mapped_column(String(128))
+    package_type: Mapped[str] = mapped_column(String(16), default="Zip")
+    image_uri: Mapped[str | None] = mapped_column(String(512))
+    image_config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    memory_size: Mapped[int] = mapped_column(Integer, default=128)
+    timeout: Mapped[int] = mapped_column(Integer, default=3)
+    ephemeral_storage: Mapped[int] = mapped_column(Integer, default=512)
+    architectures: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["x86_64"])
+    environment: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    layers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    code_sha256: Mapped[str] = mapped_column(String(64), default="")
+    code_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    unzipped_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    code_key: Mapped[str | None] = mapped_column(String(64))
+    revision_id: Mapped[str] = mapped_column(String(36))
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Function(ConfigColumns, Base):
+    __tablename__ = "functions"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(12), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    reserved_concurrency: Mapped[int | None] = mapped_column(Integer)
+    # Highest version number ever published; numbers are never reused after a delete.
+    last_version: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    versions: Mapped[list[FunctionVersion]] = relationship(
+        back_populates="function", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="FunctionVersion.version",
+    )
+    aliases: Mapped[list[Alias]] = relationship(
+        back_populates="function", cascade="all, delete-orphan", passive_deletes=True, order_by="Alias.name"
+    )
+    event_invoke_configs: Mapped[list[EventInvokeConfig]] = relationship(
+        back_populates="function", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class FunctionVersion(ConfigColumns, Base):
+    """An immutable snapshot of code and configuration, numbered 1, 2, ... per function."""
+
+    __tablename__ = "function_versions"
+    __table_args__ = (UniqueConstraint("function_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    function: Mapped[Function] = relationship(back_populates="versions")
+
+
+class Alias(Base):
+    __tablename__ = "aliases"
+    __table_args__ = (UniqueConstraint("function_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    function_version: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(String(256), default="")
+    # {"<version>": weight} for the one additional version, or {}.
+    routing: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    revision_id: Mapped[str] = mapped_column(String(36))
+    function: Mapped[Function] = relationship(back_populates="aliases")
+
+
+class EventInvokeConfig(Base):
+    __tablename__ = "event_invoke_configs"
+    __table_args__ = (UniqueConstraint("function_id", "qualifier"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
+    qualifier: Mapped[str] = mapped_column(String(128))
+    maximum_retry_attempts: Mapped[int | None] = mapped_column(Integer)
+    maximum_event_age_s: Mapped[int | None] = mapped_column(Integer)
+    destination_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    function: Mapped[Function] = relationship(back_populates="event_invoke_configs")
+
+
+class Layer(Base):
+    __tablename__ = "layers"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(12), index=True)
+    name: Mapped[str] = mapped_column(String(140))
+    last_version: Mapped[int] = mapped_column(Integer, default=0)
+    versions: Mapped[list[LayerVersion]] = relationship(
+        back_populates="layer", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="LayerVersion.version",
+    )
+
+
+class LayerVersion(Base):
+    __tablename__ = "layer_versions"
+    __table_args__ = (UniqueConstraint("layer_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    layer_id: Mapped[int] = mapped_column(ForeignKey("layers.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(256), default="")
+    compatible_runtimes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    compatible_architectures: Mapped[list[str]] = mapped_column(JSON, default=list)
+    license_info: Mapped[str | None] = mapped_column(String(512))
+    code_sha256: Mapped[str] = mapped_column(String(64))
+    code_size: Mapped[int] = mapped_column(BigInteger)
+    unzipped_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    code_key: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Deleted versions vanish from Get/List but keep their content while functions use them.
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    layer: Mapped[Layer] = relationship(back_populates="versions")

@@ -1,0 +1,57 @@
+"""Components: builds the connections (database, Redis, code store, Docker) from Settings.
+
+Only composition roots (``create_app``, the worker and CLI entry points) call ``build_components``;
+everything below receives what it needs as arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from lamina.config import Settings
+from lamina.store import db
+from lamina.store.codestore import CodeStore, LocalCodeStore
+
+
+@dataclass
+class Components:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    redis: redis.Redis
+    code_store: CodeStore
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def docker(self) -> Any:
+        """The Docker client, made on first use so control-plane-only processes never need dockerd."""
+        import docker
+
+        return docker.from_env(timeout=120)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.redis.close()
+
+
+def build_components(settings: Settings, migrate: bool | None = None) -> Components:
+    url = settings.effective_database_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if migrate if migrate is not None else settings.migrate_on_start:
+        db.upgrade(url)
+    engine = db.make_engine(url)
+    if not settings.redis_url:
+        raise RuntimeError("LAMINA_REDIS_URL is not set; `lamina up` starts an embedded redis-server for you")
+    return Components(
+        settings=settings,
+        engine=engine,
+        sessions=db.make_sessionmaker(engine),
+        redis=redis.Redis.from_url(settings.redis_url),
+        code_store=LocalCodeStore(settings.code_dir),
+    )

@@ -1,0 +1,144 @@
+"""Shared fixtures: a real PostgreSQL database, a real Redis and (for execution tests) a real Docker engine.
+
+`scripts/test` starts throw-away PostgreSQL and Redis servers and exports LAMINA_TEST_DATABASE_URL and
+LAMINA_TEST_REDIS_URL; running pytest without them stops at once with a message saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+import sqlalchemy as sa
+from lamina.app import create_app
+from lamina.config import Settings
+from lamina.store import db
+from lamina.wiring import Components, build_components
+from werkzeug.serving import make_server
+
+SESSION_TAG = uuid.uuid4().hex[:8]
+
+
+def _require(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.exit(f"{name} is not set: run the suite with scripts/test (it starts PostgreSQL and Redis)", 2)
+    return value
+
+
+def make_database(admin_url: str, name: str) -> str:
+    """Create (or recreate) database ``name`` on the server of ``admin_url``; return its URL."""
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = make_database(_require("LAMINA_TEST_DATABASE_URL"), "lamina_test")
+    db.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    base = _require("LAMINA_TEST_REDIS_URL")
+    return base.rsplit("/", 1)[0] + "/1"
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir: Path = tmp_path_factory.mktemp("lamina-data")
+    return Settings.from_env({}).with_(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        instance=f"test-{SESSION_TAG}",
+        migrate_on_start=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def components(settings: Settings) -> Iterator[Components]:
+    comps = build_components(settings, migrate=False)
+    yield comps
+    comps.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request: pytest.FixtureRequest) -> None:
+    """Each test starts from empty tables and an empty Redis database."""
+    if "components" not in request.fixturenames:
+        return
+    comps: Components = request.getfixturevalue("components")
+    with comps.engine.begin() as conn:
+        tables = ", ".join(f'"{t.name}"' for t in reversed(_metadata().sorted_tables))
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    comps.redis.flushdb()
+
+
+def _metadata() -> sa.MetaData:
+    from lamina.store.models import Base
+
+    return Base.metadata
+
+
+@pytest.fixture
+def redis(components: Components) -> redis_lib.Redis:
+    return components.redis
+
+
+@pytest.fixture
+def app(components: Components):  # type: ignore[no-untyped-def]
+    app = create_app(components=components)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+class LiveServer:
+    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture
+def lambda_client(live_server: LiveServer):  # type: ignore[no-untyped-def]
+    """boto3's own lambda client pointed at lamina; any credentials are accepted for now."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "lambda",
+        endpoint_url=live_server.url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDLAMINATEST",
+        aws_secret_access_key="secret",
+        config=Config(read_timeout=910, retries={"max_attempts": 1}),
+    )
