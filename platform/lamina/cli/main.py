@@ -11,5 +11,13 @@ def cli() -> None:
     """lamina: a self-hosted serverless platform that speaks the AWS Lambda APIs."""
 
 
+from lamina.cli import functions as _functions  # noqa: E402
+from lamina.cli import platform_cmds as _platform  # noqa: E402
+
+for _command in (_platform.up, _platform.serve, _platform.worker, _platform.db, _functions.deploy,
+                 _functions.functions, _functions.publish, _functions.alias, _functions.layers):
+    cli.add_command(_command)
+
+
 def main() -> None:
     cli()

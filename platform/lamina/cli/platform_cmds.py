@@ -1,0 +1,159 @@
+"""Platform processes: up (everything on one machine), serve (API on gunicorn), worker, db."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import click
+
+from lamina.config import Settings
+
+
+@click.command()
+@click.option("--workers", type=int, default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--threads", type=int, default=128, show_default=True,
+              help="Threads per worker: a synchronous invoke holds one for its duration.")
+def serve(workers: int, threads: int) -> None:
+    """Serve the API (control plane, invoke, console) on gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = Settings.from_env()
+    from lamina.store import db
+
+    if settings.migrate_on_start:
+        db.upgrade(settings.effective_database_url)
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
+            self.cfg.set("timeout", 960)  # longer than the longest function timeout (900 s)
+            self.cfg.set("keepalive", 75)
+            self.cfg.set("accesslog", None)
+
+        def load(self) -> Any:
+            from lamina.app import create_app
+
+            return create_app(settings.with_(migrate_on_start=False))
+
+    Server().run()
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for asynchronous invocations and triggers."""
+    from lamina.wiring import build_components
+    from lamina.worker.main import run_worker
+
+    run_worker(build_components(Settings.from_env()), burst=burst)
+
+
+@click.group()
+def db() -> None:
+    """Database migrations (Alembic)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    from lamina.store import db as store_db
+
+    settings = Settings.from_env()
+    store_db.upgrade(settings.effective_database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    from lamina.store import db as store_db
+
+    store_db.downgrade(Settings.from_env().effective_database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@click.command()
+@click.option("--no-images", is_flag=True, help="Do not build missing runtime images.")
+def up(no_images: bool) -> None:
+    """Run the whole platform on this machine: API, scheduler and worker.
+
+    With no LAMINA_DATABASE_URL / LAMINA_REDIS_URL it uses a SQLite file and a child redis-server
+    under LAMINA_DATA_DIR (the embedded default).
+    """
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, LAMINA_DATA_DIR=str(settings.data_dir), LAMINA_MIGRATE_ON_START="false")
+    children: list[subprocess.Popen[bytes]] = []
+    if not settings.redis_url:
+        from lamina.embedded import EmbeddedRedisError, start_redis
+
+        try:
+            proc, url = start_redis(settings.data_dir)
+        except EmbeddedRedisError as err:
+            raise click.ClickException(str(err)) from None
+        children.append(proc)
+        env["LAMINA_REDIS_URL"] = url
+        click.echo(f"embedded redis-server on {url}")
+    env["LAMINA_DATABASE_URL"] = settings.effective_database_url
+    if not settings.database_url:
+        click.echo(f"embedded SQLite database at {settings.effective_database_url}")
+    from lamina.store import db as store_db
+
+    store_db.upgrade(env["LAMINA_DATABASE_URL"])
+    if not no_images:
+        _build_images(settings)
+    python = sys.executable
+    for args in (["serve"], ["scheduler"], ["worker"]):
+        children.append(subprocess.Popen([python, "-m", "lamina", *args], env=env))
+    click.echo(f"lamina is up: API on {settings.base_url}  (Ctrl-C stops it)")
+    click.echo(f"  try: lamina functions list --endpoint {settings.base_url}")
+    _supervise(children)
+
+
+def _build_images(settings: Settings) -> None:
+    try:
+        import docker
+
+        from lamina.executor.images import ensure_images
+
+        client = docker.from_env()
+        client.ping()
+    except Exception as err:  # noqa: BLE001 - any failure here means "no Docker": say so and go on
+        click.echo(f"warning: Docker engine not reachable ({err}); functions cannot run until it is", err=True)
+        return
+    ensure_images(client, settings, log=lambda msg: click.echo(msg, err=True))
+
+
+def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
+    """Wait until a child dies or we are told to stop; then stop the others."""
+    stopping = False
+
+    def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        while not stopping and all(c.poll() is None for c in children):
+            time.sleep(0.5)
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+    if failed and not stopping:
+        raise click.ClickException(f"a lamina process exited with {failed[0].returncode}")
