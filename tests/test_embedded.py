@@ -1,0 +1,84 @@
+"""The embedded default: `lamina up` with no URLs runs on a SQLite file and a child redis-server.
+
+This is the one test that uses SQLite instead of PostgreSQL: it is what it tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _zip(files: dict[str, str]) -> str:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def test_lamina_up_embedded_default(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
+    env.update(LAMINA_DATA_DIR=str(tmp_path / "data"), LAMINA_PORT=str(port), LAMINA_INSTANCE="embedded-test")
+    proc = subprocess.Popen([sys.executable, "-m", "lamina", "up", "--no-images"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            try:
+                with urllib.request.urlopen(base + "/health", timeout=2) as resp:
+                    assert json.loads(resp.read())["status"] == "ok"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "lamina up did not answer within 60 s"
+                time.sleep(0.3)
+        body = json.dumps({
+            "FunctionName": "embedded", "Runtime": "python3.11", "Handler": "app.handler",
+            "Role": "arn:aws:iam::000000000000:role/x",
+            "Code": {"ZipFile": _zip({"app.py": "def handler(e, c): return e"})},
+        }).encode()
+        req = urllib.request.Request(base + "/2015-03-31/functions", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status == 201
+        with urllib.request.urlopen(base + "/2015-03-31/functions", timeout=10) as resp:
+            names = [f["FunctionName"] for f in json.loads(resp.read())["Functions"]]
+        assert names == ["embedded"]
+        # The state lives where the embedded default promises: a SQLite file and a redis socket.
+        assert (tmp_path / "data" / "lamina.db").exists()
+        assert (tmp_path / "data" / "redis" / "redis.sock").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    # Stopping `lamina up` stops its children too: the embedded redis-server no longer answers.
+    import redis
+
+    try:
+        redis.Redis(unix_socket_path=str(tmp_path / "data" / "redis" / "redis.sock")).ping()
+        still_up = True
+    except redis.ConnectionError:
+        still_up = False
+    assert not still_up
