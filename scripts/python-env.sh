@@ -19,8 +19,9 @@ stamp="$VENV/.lamina-installed"
 want=$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "lamina: installing Python dependencies into $VENV" >&2
-  "$VENV/bin/python" -m pip install -q --upgrade pip >&2
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" >&2
+  if ! "$VENV/bin/python" -m pip install -e "$ROOT[test]" >"$VENV/pip.log" 2>&1; then
+    tail -40 "$VENV/pip.log" >&2; echo "lamina: pip install failed; full log in $VENV/pip.log" >&2; exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
