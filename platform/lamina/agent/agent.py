@@ -1,0 +1,979 @@
+"""lamina's in-container agent: PID 1 of every execution environment (see docs/execution.md).
+
+Started as ``python3 -S /var/lamina/agent.py`` in a container with a read-only root, no capabilities and
+user 993:990. It starts the runtime (``LAMINA_RUNTIME_CMD`` or the ``bootstrap`` it finds) at once, serves
+the Runtime API 2018-06-01 to it on 127.0.0.1:9001 and the invoke front door on 0.0.0.0:8080, writes the
+function's log stream (JSON lines) to ``LAMINA_LOG_FILE``, reaps zombies and forwards SIGTERM.
+
+Standard library only, one file, Python 3.11: it runs inside images lamina did not build.
+
+Hot path (a warm invoke), with no thread hand-off beyond the kernel's:
+  front-door thread  POST /invoke -> writes the ``/next`` answer straight onto the runtime's parked socket
+  runtime-API thread POST /response -> writes the front-door answer straight onto the caller's socket, then 202
+Each connection has one persistent thread (HTTP/1.1 keep-alive), so a warm invoke creates no thread.
+
+Threads: main (spawns the runtime, then reaps children as PID 1), one accept loop per listener, one per
+connection, the log pump, and the init watchdog.
+"""
+
+import base64
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+
+RUNTIME_API_ADDR = ("127.0.0.1", 9001)
+MAX_PAYLOAD = 6291556  # 6 MiB + 100 bytes, the RIE's MaxPayloadSize, for events and responses alike
+# AWS's Python client sends an X-Ray cause header of up to 1 MiB on every post.
+MAX_LINE = (1 << 20) + 4096
+MAX_HEADERS = 256
+TAIL_BYTES = 4096
+DEFAULT_TIMEOUT_S = 3.0
+BOOTSTRAP_PATHS = ("/var/task/bootstrap", "/opt/bootstrap")
+CGROUP_PEAK_FILES = (
+    "/sys/fs/cgroup/memory/memory.max_usage_in_bytes",  # cgroup v1
+    "/sys/fs/cgroup/memory.peak",  # cgroup v2, kernel >= 5.19
+    "/sys/fs/cgroup/memory.current",  # cgroup v2 fallback: current, not peak
+)
+CGROUP_LIMIT_FILES = ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max")
+
+REASONS = {
+    200: b"OK",
+    202: b"Accepted",
+    400: b"Bad Request",
+    403: b"Forbidden",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    409: b"Conflict",
+    413: b"Request Entity Too Large",
+    431: b"Request Header Fields Too Large",
+    500: b"Internal Server Error",
+}
+# Go's ProcessState strings, which is what the RIE (and so Lambda) prints after "Runtime exited with error:".
+SIGNAL_WORDS = {
+    signal.SIGKILL: "killed",
+    signal.SIGTERM: "terminated",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGINT: "interrupt",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "floating point exception",
+    signal.SIGILL: "illegal instruction",
+    signal.SIGPIPE: "broken pipe",
+    signal.SIGHUP: "hangup",
+    signal.SIGQUIT: "quit",
+}
+
+ACCEPTED = b'{"status":"OK"}'
+NEXT_HEADER_MAP = (
+    # (front-door request header, /next response header); each only sent on when non-empty.
+    (b"lambda-runtime-invoked-function-arn", b"Lambda-Runtime-Invoked-Function-Arn"),
+    (b"lambda-runtime-trace-id", b"Lambda-Runtime-Trace-Id"),
+    (b"lambda-runtime-client-context", b"Lambda-Runtime-Client-Context"),
+    (b"lambda-runtime-cognito-identity", b"Lambda-Runtime-Cognito-Identity"),
+    (b"lambda-runtime-aws-tenant-id", b"Lambda-Runtime-Aws-Tenant-Id"),
+)
+
+
+def _api_error(error_type, message):
+    return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+
+
+INVALID_REQUEST_ID = _api_error("InvalidRequestID", "Invalid request ID")
+INVALID_STATE = _api_error("InvalidStateTransition", "State transition is not allowed")
+TOO_LARGE = _api_error("RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).")
+BAD_RESPONSE_MODE = _api_error("InvalidFunctionResponseMode", "Invalid function response mode")
+NOT_FOUND = _api_error("NotFound", "Not found")
+
+
+class BadRequest(Exception):
+    """The peer sent something that is not HTTP/1.x we accept; the connection is answered and closed."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+class Conn:
+    """One accepted connection: its socket, buffered reader and keep-alive flag for the current request."""
+
+    __slots__ = ("sock", "rfile", "keep_alive")
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.rfile = sock.makefile("rb", buffering=65536)
+        self.keep_alive = True
+
+    def send(self, status, headers, body, close=False):
+        """Write one response. ``headers`` is pre-encoded ``Name: value\\r\\n`` lines."""
+        close = close or not self.keep_alive
+        head = b"HTTP/1.1 %d %s\r\n%sContent-Length: %d\r\n%s\r\n" % (
+            status,
+            REASONS.get(status, b"Unknown"),
+            headers,
+            len(body),
+            b"Connection: close\r\n" if close else b"",
+        )
+        if len(body) < 65536:
+            self.sock.sendall(head + body)
+        else:
+            self.sock.sendall(head)
+            self.sock.sendall(body)
+        if close:
+            try:
+                self.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def read_request(self):
+        """Read one request; return ``(method, target, headers, body, too_large)`` or None at end of stream.
+
+        Header names are lower-cased bytes. A body over MAX_PAYLOAD is read and thrown away (so the connection
+        stays usable, as curl-based clients expect) and ``too_large`` is set.
+        """
+        rfile = self.rfile
+        line = rfile.readline(MAX_LINE)
+        while line in (b"\r\n", b"\n"):  # tolerate stray blank lines between requests (RFC 9112 2.2)
+            line = rfile.readline(MAX_LINE)
+        if not line:
+            return None
+        if len(line) >= MAX_LINE:
+            raise BadRequest(431, "request line too long")
+        parts = line.split()
+        if len(parts) != 3:
+            raise BadRequest(400, "bad request line")
+        method, target, version = parts
+        headers = {}
+        while True:
+            h = rfile.readline(MAX_LINE)
+            if len(h) >= MAX_LINE:
+                raise BadRequest(431, "header line too long")
+            if h in (b"\r\n", b"\n"):
+                break
+            if not h:
+                return None
+            name, sep, value = h.partition(b":")
+            if not sep:
+                raise BadRequest(400, "bad header line")
+            headers[name.strip().lower()] = value.strip()
+            if len(headers) > MAX_HEADERS:
+                raise BadRequest(431, "too many headers")
+        conn_hdr = headers.get(b"connection", b"").lower()
+        if version == b"HTTP/1.1":
+            self.keep_alive = conn_hdr != b"close"
+        else:
+            self.keep_alive = conn_hdr == b"keep-alive"
+        if headers.get(b"expect", b"").lower() == b"100-continue":
+            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        too_large = False
+        te = headers.get(b"transfer-encoding")
+        if te is not None and te.lower() != b"identity":
+            body, too_large = self._read_chunked()
+        else:
+            length = headers.get(b"content-length")
+            if length is None or length == b"0":
+                body = b""
+            else:
+                try:
+                    n = int(length)
+                except ValueError:
+                    raise BadRequest(400, "bad content-length") from None
+                if n < 0:
+                    raise BadRequest(400, "bad content-length")
+                if n > MAX_PAYLOAD:
+                    too_large = True
+                    while n > 0:
+                        chunk = rfile.read(min(n, 1 << 20))
+                        if not chunk:
+                            return None
+                        n -= len(chunk)
+                    body = b""
+                else:
+                    body = rfile.read(n)
+                    if len(body) != n:
+                        return None
+        return method, target, headers, body, too_large
+
+    def _read_chunked(self):
+        rfile = self.rfile
+        parts = []
+        total = 0
+        while True:
+            line = rfile.readline(MAX_LINE)
+            if not line:
+                raise BadRequest(400, "truncated chunked body")
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise BadRequest(400, "bad chunk size") from None
+            if size == 0:
+                break
+            data = rfile.read(size)
+            if len(data) != size:
+                raise BadRequest(400, "truncated chunked body")
+            total += size
+            if total <= MAX_PAYLOAD:
+                parts.append(data)
+            rfile.readline(MAX_LINE)  # CRLF after the chunk
+        while True:  # trailers (streaming error trailers are ignored)
+            line = rfile.readline(MAX_LINE)
+            if line in (b"\r\n", b"\n", b""):
+                break
+        if total > MAX_PAYLOAD:
+            return b"", True
+        return b"".join(parts), False
+
+
+class Invocation:
+    """One front-door /invoke from receipt to answer. Fields are guarded by ``Agent.lock`` until claimed."""
+
+    __slots__ = (
+        "request_id",
+        "body",
+        "headers",
+        "conn",
+        "version",
+        "timeout_s",
+        "budget_s",
+        "given_deadline_ms",
+        "received",
+        "deadline",
+        "dispatched",
+        "claimed",
+        "want_tail",
+        "done",
+    )
+
+    def __init__(self, conn, headers, body, now):
+        self.conn = conn
+        self.headers = headers
+        self.body = body
+        self.received = now
+        rid = headers.get(b"lambda-runtime-aws-request-id")
+        self.request_id = rid.decode("latin-1") if rid else str(uuid.uuid4())
+        version = headers.get(b"x-lamina-version")
+        self.version = version.decode("latin-1") if version else "$LATEST"
+        timeout = headers.get(b"x-lamina-timeout-s")
+        self.timeout_s = float(timeout) if timeout else None
+        deadline = headers.get(b"lambda-runtime-deadline-ms")
+        if deadline:
+            self.given_deadline_ms = int(deadline)
+            self.budget_s = max(0.0, self.given_deadline_ms / 1000.0 - time.time())
+        else:
+            self.budget_s = self.timeout_s if self.timeout_s is not None else DEFAULT_TIMEOUT_S
+            self.given_deadline_ms = None
+        if self.timeout_s is None:
+            self.timeout_s = self.budget_s
+        self.deadline = None  # monotonic; set at receipt or, when init is still running, at dispatch
+        self.dispatched = None
+        self.claimed = False
+        self.want_tail = headers.get(b"x-lamina-log-tail") == b"1"
+        self.done = threading.Lock()
+        self.done.acquire()
+
+
+def _now_ms():
+    return int(time.time() * 1000)
+
+
+def _rfc3339(ts):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+
+
+def _read_int_file(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        raw = os.read(fd, 64).strip()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        return int(raw)
+    except ValueError:
+        return None  # "max" in cgroup v2
+
+
+class Agent:
+    """The whole agent's state. ``lock`` guards the phase and invocation fields; ``log_lock`` the log stream."""
+
+    def __init__(self, env):
+        self.env = env
+        self.lock = threading.Lock()
+        self.log_lock = threading.Lock()
+        self.started = time.monotonic()
+        # init -> ready, or init -> failed (init error / crash / init timeout); ready -> dead (exit, timeout)
+        self.phase = "init"
+        self.init_end = None
+        self.init_reported = False
+        self.init_fail = None  # ("posted", body bytes) | ("exit", desc) | ("timeout", secs) | ("entrypoint", msg)
+        self.exit_desc = None
+        self.waiter = None  # runtime Conn parked in GET /next
+        self.pending = None  # Invocation received, not yet handed to the runtime
+        self.active = None  # Invocation handed to the runtime, not yet answered by it
+        self.inflight = None  # Invocation whose caller is not yet answered
+        self.runtime_pid = None
+        self.log_fd = 2
+        self.log_r = None
+        self.log_partial = b""
+        self.log_eof = False
+        self.tail = None  # list of log lines of the current invocation when the caller asked for the tail
+        self.memory_size = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or ""
+        if not self.memory_size:
+            limit = next((v for v in map(_read_int_file, CGROUP_LIMIT_FILES) if v), None)
+            self.memory_size = str(limit // 1048576) if limit and limit < 1 << 50 else "0"
+        self.peak_file = next((p for p in CGROUP_PEAK_FILES if os.path.exists(p)), None)
+        self.init_timeout_s = float(env.get("LAMINA_INIT_TIMEOUT_S") or 10)
+        arn = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.default_arn = (
+            f"arn:aws:lambda:{env.get('AWS_REGION', 'us-east-1')}:000000000000:function:{arn}".encode() if arn else b""
+        )
+
+    # ---------------------------------------------------------------- logs
+
+    def open_log(self):
+        path = self.env.get("LAMINA_LOG_FILE")
+        if not path:
+            return
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self.log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            os.write(2, f"lamina agent: cannot open log file {path}: {exc}\n".encode())
+
+    def _emit(self, lines, ts=None):
+        """Write log lines (str, no newline) as JSON objects. Caller holds ``log_lock``."""
+        ts = _now_ms() if ts is None else ts
+        dumps = json.dumps
+        out = "".join(f'{{"ts": {ts}, "msg": {dumps(line)}}}\n' for line in lines)
+        try:
+            os.write(self.log_fd, out.encode())
+        except OSError:
+            pass
+        if self.tail is not None:
+            self.tail.extend(lines)
+
+    def _pump(self, final=False):
+        """Move what the runtime printed into the log. Caller holds ``log_lock``. Returns False at EOF."""
+        if self.log_eof:
+            return False
+        chunks = []
+        alive = True
+        while True:
+            try:
+                data = os.read(self.log_r, 65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                data = b""
+            if not data:
+                alive = False
+                self.log_eof = True
+                break
+            chunks.append(data)
+        if chunks or final or not alive:
+            data = self.log_partial + b"".join(chunks)
+            lines = data.split(b"\n")
+            self.log_partial = lines.pop()
+            if (final or not alive) and self.log_partial:
+                lines.append(self.log_partial)
+                self.log_partial = b""
+            if lines:
+                self._emit([ln.rstrip(b"\r").decode("utf-8", "replace") for ln in lines])
+        return alive
+
+    def log_loop(self):
+        poller = select.poll()
+        poller.register(self.log_r, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while True:
+            poller.poll()
+            with self.log_lock:
+                if not self._pump():
+                    return
+
+    # ---------------------------------------------------------------- runtime process
+
+    def runtime_argv(self):
+        raw = self.env.get("LAMINA_RUNTIME_CMD")
+        if raw:
+            argv = json.loads(raw)
+            if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+                raise ValueError("LAMINA_RUNTIME_CMD must be a non-empty JSON list of strings")
+            return argv
+        for path in BOOTSTRAP_PATHS:
+            if os.path.isfile(path):
+                return [path]
+        return None
+
+    def spawn(self):
+        """Start the runtime (the Init phase begins now). Failures become the environment's init error."""
+        import subprocess  # only here: spawning is the one use
+
+        try:
+            argv = self.runtime_argv()
+        except ValueError as exc:
+            self.init_fail = ("entrypoint", str(exc))
+            self.phase = "failed"
+            return
+        if argv is None:
+            self.init_fail = ("entrypoint", f"Couldn't find valid bootstrap(s): [{' '.join(BOOTSTRAP_PATHS)}]")
+            self.phase = "failed"
+            return
+        env = {k: v for k, v in self.env.items() if not k.startswith("LAMINA_")}
+        env["AWS_LAMBDA_RUNTIME_API"] = f"{RUNTIME_API_ADDR[0]}:{RUNTIME_API_ADDR[1]}"
+        r, w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=w,
+                stderr=w,
+                start_new_session=True,  # its own process group, killed as a whole on timeout
+                close_fds=True,
+            )
+        except OSError as exc:
+            os.close(r)
+            os.close(w)
+            reason = (exc.strerror or str(exc)).lower()
+            self.init_fail = ("entrypoint", f"fork/exec {argv[0]}: {reason}")
+            self.phase = "failed"
+            return
+        os.close(w)
+        os.set_blocking(r, False)
+        self.log_r = r
+        self.runtime_pid = proc.pid
+        self._proc = proc  # keep the object alive; PID 1 reaps it, never Popen.wait
+        threading.Thread(target=self.log_loop, name="log", daemon=True).start()
+
+    def kill_runtime(self, sig=signal.SIGKILL):
+        pid = self.runtime_pid
+        if pid is None:
+            return
+        try:
+            os.killpg(pid, sig)
+        except OSError:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+
+    def reap_forever(self):
+        """PID 1's duty: reap every child; the runtime's own exit ends or fails the environment."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                # No child left: nothing can be orphaned onto us any more. Sleep until a signal ends us.
+                while True:
+                    signal.pause()
+            if pid == self.runtime_pid:
+                self.on_runtime_exit(status)
+
+    def on_runtime_exit(self, status):
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            try:
+                word = SIGNAL_WORDS.get(signal.Signals(sig)) or signal.Signals(sig).name.lower()
+            except ValueError:
+                word = f"signal {sig}"
+            desc = f"signal: {word}"
+        else:
+            desc = f"exit status {os.WEXITSTATUS(status)}"
+        with self.lock:
+            self.exit_desc = desc
+            if self.phase == "init":
+                self.phase = "failed"
+                self.init_fail = ("exit", desc)
+                self.init_end = time.monotonic()
+            elif self.phase == "ready":
+                self.phase = "dead"
+            inv = self._claim_inflight()
+            phase = self.phase
+        if inv is not None:
+            if phase == "failed":
+                self.finish_init_error(inv)
+            else:
+                self.finish(inv, "exit", self._exit_body(inv), b"application/json", reset=True)
+
+    def init_watchdog(self):
+        time.sleep(self.init_timeout_s)
+        with self.lock:
+            if self.phase != "init":
+                return
+            self.phase = "failed"
+            self.init_fail = ("timeout", self.init_timeout_s)
+            self.init_end = time.monotonic()
+            inv = self._claim_inflight()
+        self.kill_runtime()
+        if inv is not None:
+            self.finish_init_error(inv)
+
+    # ---------------------------------------------------------------- invocation life cycle
+
+    def _claim_inflight(self):
+        """Take the unanswered invocation for answering (caller holds ``lock``)."""
+        inv = self.inflight
+        if inv is None or inv.claimed:
+            return None
+        inv.claimed = True
+        self.inflight = None
+        if self.pending is inv:
+            self.pending = None
+        if self.active is inv:
+            self.active = None
+        return inv
+
+    def _next_response(self, inv, now):
+        """Bytes of the GET /next answer for ``inv``: AWS's headers, Content-Type exactly application/json."""
+        h = inv.headers
+        deadline_ms = inv.given_deadline_ms
+        if deadline_ms is None:
+            deadline_ms = int((time.time() + (inv.deadline - now)) * 1000)
+        elif now - inv.received > 0.001:
+            deadline_ms += int((now - inv.received) * 1000)  # the clock started at dispatch (init wait)
+        parts = [
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: ",
+            inv.request_id.encode("latin-1"),
+            b"\r\nLambda-Runtime-Deadline-Ms: %d\r\n" % deadline_ms,
+        ]
+        for src, dst in NEXT_HEADER_MAP:
+            value = h.get(src)
+            if value:
+                parts += (dst, b": ", value, b"\r\n")
+            elif src == b"lambda-runtime-invoked-function-arn" and self.default_arn:
+                parts += (dst, b": ", self.default_arn, b"\r\n")
+        parts.append(b"Content-Length: %d\r\n\r\n" % len(inv.body))
+        return b"".join(parts)
+
+    def dispatch(self, inv, runtime_conn, now):
+        """Hand ``inv`` to the runtime over its /next connection (``inv`` is already ``active``)."""
+        start = f"START RequestId: {inv.request_id} Version: {inv.version}"
+        with self.log_lock:
+            self._pump()
+            self.tail = [] if inv.want_tail else None
+            self._emit([start])
+        head = self._next_response(inv, now)
+        body = inv.body
+        try:
+            if len(body) < 65536:
+                runtime_conn.sock.sendall(head + body)
+            else:
+                runtime_conn.sock.sendall(head)
+                runtime_conn.sock.sendall(body)
+            if not runtime_conn.keep_alive:
+                runtime_conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the runtime went away; its exit is reported by the reaper or the deadline
+
+    def finish(self, inv, outcome, body, content_type, reset=False, extra_lines=()):
+        """Answer the caller of a claimed invocation: log END/REPORT, send, and end the agent on a reset."""
+        now = time.monotonic()
+        started = inv.dispatched if inv.dispatched is not None else inv.received
+        duration_ms = (now - started) * 1000.0
+        init_ms = None
+        if not self.init_reported:
+            self.init_reported = True
+            end = self.init_end if self.init_end is not None else now
+            init_ms = (end - self.started) * 1000.0
+        peak = _read_int_file(self.peak_file) if self.peak_file else None
+        max_mb = (peak + 1048575) // 1048576 if peak else 0
+        rid = inv.request_id
+        init_part = f"Init Duration: {init_ms:.2f} ms\t" if init_ms is not None else ""
+        billed = max(1, -int(-duration_ms // 1))
+        report = (
+            f"REPORT RequestId: {rid}\t{init_part}Duration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
+            f"Memory Size: {self.memory_size} MB\tMax Memory Used: {max_mb} MB"
+        )
+        with self.log_lock:
+            if self.log_r is not None:
+                self._pump(final=reset)
+            if inv.dispatched is None:
+                self.tail = [] if inv.want_tail else None
+                self._emit([f"START RequestId: {rid} Version: {inv.version}"])
+            self._emit([*extra_lines, f"END RequestId: {rid}", report])
+            tail = self.tail
+            self.tail = None
+        headers = [
+            b"Content-Type: ",
+            content_type,
+            b"\r\nX-Lamina-Outcome: ",
+            outcome.encode(),
+            b"\r\nX-Lamina-Duration-Ms: %.3f\r\nX-Lamina-Max-Memory-Mb: %d\r\n" % (duration_ms, max_mb),
+        ]
+        if outcome != "success":
+            headers.append(b"X-Lamina-Function-Error: Unhandled\r\n")
+        if reset:
+            headers.append(b"X-Lamina-Reset: 1\r\n")
+        if init_ms is not None:
+            headers.append(b"X-Lamina-Init-Duration-Ms: %.3f\r\n" % init_ms)
+        if tail is not None:
+            text = ("\n".join(tail) + "\n").encode("utf-8", "replace")[-TAIL_BYTES:]
+            headers += (b"X-Lamina-Log-Result: ", base64.b64encode(text), b"\r\n")
+        conn = inv.conn
+        try:
+            conn.send(200, b"".join(headers), body, close=reset)
+        except OSError:
+            pass
+        if reset:
+            self.shutdown(conn)
+        inv.done.release()
+
+    def finish_init_error(self, inv):
+        kind, data = self.init_fail
+        if kind == "posted":
+            body = data
+        elif kind == "exit":
+            body = self._exit_body(inv)
+        elif kind == "timeout":
+            body = self._timeout_body(inv, data)
+        else:
+            body = json.dumps(
+                {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": f"RequestId: {inv.request_id} Error: {data}"}
+            ).encode()
+        self.finish(inv, "init_error", body, b"application/json", reset=True)
+
+    def _exit_body(self, inv):
+        desc = self.exit_desc or "exit status 1"
+        return json.dumps(
+            {
+                "errorType": "Runtime.ExitError",
+                "errorMessage": f"RequestId: {inv.request_id} Error: Runtime exited with error: {desc}",
+            }
+        ).encode()
+
+    @staticmethod
+    def _timeout_message(inv, secs):
+        return f"{_rfc3339(time.time())} {inv.request_id} Task timed out after {secs:.2f} seconds"
+
+    def _timeout_body(self, inv, secs):
+        return json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": self._timeout_message(inv, secs)}).encode()
+
+    def shutdown(self, conn):
+        """End the environment after a reset answer: let the caller read it, kill the runtime, exit."""
+        try:
+            conn.sock.settimeout(1.0)
+            while conn.sock.recv(65536):
+                pass
+        except OSError:
+            pass
+        self.kill_runtime()
+        with self.log_lock:
+            if self.log_r is not None and not self.log_eof:
+                self._pump(final=True)
+        os._exit(0)
+
+    # ---------------------------------------------------------------- front door (0.0.0.0:8080)
+
+    def front_door(self, conn, method, target, headers, body, too_large):
+        if target == b"/invoke" and method == b"POST":
+            if too_large:
+                conn.send(
+                    413,
+                    b"Content-Type: application/json\r\n",
+                    _api_error("RequestEntityTooLargeException", "Request must be smaller than 6291556 bytes"),
+                )
+                return
+            self.invoke(conn, headers, body)
+        elif target == b"/ready":
+            conn.send(200, b"Content-Type: application/json\r\n", b'{"ready": true}')
+        else:
+            conn.send(404, b"Content-Type: application/json\r\n", NOT_FOUND)
+
+    def invoke(self, conn, headers, body):
+        now = time.monotonic()
+        try:
+            inv = Invocation(conn, headers, body, now)
+        except ValueError:
+            conn.send(400, b"Content-Type: application/json\r\n", _api_error("InvalidRequest", "bad header value"))
+            return
+        runtime_conn = None
+        with self.lock:
+            if self.inflight is not None:
+                busy = True
+            else:
+                busy = False
+                self.inflight = inv
+                phase = self.phase
+                if phase == "ready" or phase == "init":
+                    if phase == "ready":
+                        inv.deadline = now + inv.budget_s
+                    runtime_conn = self.waiter
+                    if runtime_conn is not None:
+                        self.waiter = None
+                        self.active = inv
+                        inv.dispatched = now
+                        inv.deadline = now + inv.budget_s
+                    else:
+                        self.pending = inv
+                else:
+                    inv = self._claim_inflight()
+        if busy:
+            conn.send(
+                409,
+                b"Content-Type: application/json\r\n",
+                _api_error("ResourceConflictException", "An invocation is already in progress in this environment"),
+            )
+            return
+        if runtime_conn is None and inv.claimed:
+            if phase == "failed":
+                self.finish_init_error(inv)
+            else:
+                self.finish(inv, "exit", self._exit_body(inv), b"application/json", reset=True)
+            return
+        if runtime_conn is not None:
+            self.dispatch(inv, runtime_conn, now)
+        self.await_answer(inv)
+
+    def await_answer(self, inv):
+        """Block this connection's thread until ``inv`` is answered; enforce the function timeout."""
+        done = inv.done
+        while True:
+            deadline = inv.deadline
+            if deadline is None:  # still waiting for init: the watchdog bounds that
+                wait = self.init_timeout_s + inv.budget_s
+            else:
+                wait = deadline - time.monotonic()
+            if wait > 0 and done.acquire(timeout=wait):
+                return
+            with self.lock:
+                if inv.claimed:
+                    claimed_by_us = False
+                elif inv.deadline is not None and time.monotonic() >= inv.deadline:
+                    claimed_by_us = True
+                    inv.claimed = True
+                    self.inflight = None
+                    self.pending = None if self.pending is inv else self.pending
+                    self.active = None if self.active is inv else self.active
+                    self.phase = "dead" if self.phase in ("ready", "init") else self.phase
+                else:
+                    continue
+            if not claimed_by_us:
+                done.acquire()
+                return
+            self.kill_runtime()
+            message = self._timeout_message(inv, inv.timeout_s)
+            body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
+            self.finish(inv, "timeout", body, b"application/json", reset=True, extra_lines=(message,))
+            return
+
+    # ---------------------------------------------------------------- Runtime API (127.0.0.1:9001)
+
+    def runtime_api(self, conn, method, target, headers, body, too_large):
+        path = target.decode("latin-1")
+        if not path.startswith("/2018-06-01/runtime/"):
+            conn.send(404, b"Content-Type: application/json\r\n", NOT_FOUND)
+            return
+        rest = path[20:]
+        if rest == "invocation/next":
+            if method != b"GET":
+                conn.send(405, b"Content-Type: application/json\r\n", NOT_FOUND)
+                return
+            self.next(conn)
+        elif rest.startswith("invocation/") and method == b"POST":
+            rid, _, kind = rest[11:].rpartition("/")
+            if kind == "response":
+                self.post_result(conn, rid, headers, body, too_large, error=False)
+            elif kind == "error":
+                self.post_result(conn, rid, headers, body, too_large, error=True)
+            else:
+                conn.send(404, b"Content-Type: application/json\r\n", NOT_FOUND)
+        elif rest == "init/error" and method == b"POST":
+            self.post_init_error(conn, headers, body)
+        else:
+            conn.send(404, b"Content-Type: application/json\r\n", NOT_FOUND)
+
+    def next(self, conn):
+        now = time.monotonic()
+        with self.lock:
+            phase = self.phase
+            if phase == "init":
+                self.phase = phase = "ready"
+                self.init_end = now
+            if phase != "ready" or self.active is not None or self.waiter is not None:
+                forbidden = True
+            else:
+                forbidden = False
+                inv = self.pending
+                if inv is not None:
+                    self.pending = None
+                    self.active = inv
+                    inv.dispatched = now
+                    inv.deadline = now + inv.budget_s
+                else:
+                    self.waiter = conn  # parked: the next /invoke writes the answer on this socket
+        if forbidden:
+            conn.send(403, b"Content-Type: application/json\r\n", INVALID_STATE)
+        elif inv is not None:
+            self.dispatch(inv, conn, now)
+
+    def unpark(self, conn):
+        """The runtime's connection closed: forget it if it was the parked /next."""
+        with self.lock:
+            if self.waiter is conn:
+                self.waiter = None
+
+    def post_result(self, conn, rid, headers, body, too_large, error):
+        if not too_large and headers.get(b"lambda-runtime-function-response-mode", b"streaming") != b"streaming":
+            conn.send(400, b"Content-Type: application/json\r\n", BAD_RESPONSE_MODE)
+            return
+        with self.lock:
+            inv = self.active
+            if self.phase == "init":
+                status = 403
+            elif inv is None or inv.request_id != rid or inv.claimed:
+                status = 400
+            else:
+                status = 413 if too_large else 202
+                inv.claimed = True
+                self.active = None
+                self.inflight = None
+        if status == 403:
+            conn.send(403, b"Content-Type: application/json\r\n", INVALID_STATE)
+            return
+        if status == 400:
+            conn.send(400, b"Content-Type: application/json\r\n", INVALID_REQUEST_ID)
+            return
+        if too_large:
+            # The caller learns the size it would have got; the environment lives on.
+            size = int(headers.get(b"content-length") or 0)
+            size_text = f"Response payload size ({size} bytes)" if size else "Response payload size"
+            out = json.dumps(
+                {
+                    "errorType": "Function.ResponseSizeTooLarge",
+                    "errorMessage": f"{size_text} exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).",
+                }
+            ).encode()
+            self.finish(inv, "error", out, b"application/json")
+            conn.send(413, b"Content-Type: application/json\r\n", TOO_LARGE)
+            return
+        if error:
+            self.finish(inv, "error", _error_body(body, headers), b"application/json")
+        else:
+            self.finish(inv, "success", body, headers.get(b"content-type") or b"application/json")
+        conn.send(202, b"Content-Type: application/json\r\n", ACCEPTED)
+
+    def post_init_error(self, conn, headers, body):
+        with self.lock:
+            if self.phase != "init":
+                allowed = False
+            else:
+                allowed = True
+                self.phase = "failed"
+                self.init_fail = ("posted", _error_body(body, headers))
+                self.init_end = time.monotonic()
+                inv = self._claim_inflight()
+        if not allowed:
+            conn.send(403, b"Content-Type: application/json\r\n", INVALID_STATE)
+            return
+        # Exactly 202 first (the Python RIC checks), then answer a waiting caller, which ends the agent.
+        conn.send(202, b"Content-Type: application/json\r\n", ACCEPTED)
+        if inv is not None:
+            self.finish_init_error(inv)
+
+    # ---------------------------------------------------------------- servers
+
+    def serve(self, addr, handler, name):
+        sock = socket.create_server(addr, backlog=1024)
+        threading.Thread(target=self.accept_loop, args=(sock, handler, name), name=name, daemon=True).start()
+
+    def accept_loop(self, listener, handler, name):
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                time.sleep(0.01)
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self.connection, args=(sock, handler), name=name, daemon=True).start()
+
+    def connection(self, sock, handler):
+        conn = Conn(sock)
+        try:
+            while True:
+                try:
+                    req = conn.read_request()
+                except BadRequest as exc:
+                    body = _api_error("BadRequest", str(exc))
+                    conn.send(exc.status, b"Content-Type: application/json\r\n", body, True)
+                    break
+                if req is None:
+                    break
+                handler(conn, *req)
+                # A parked /next of a non-keep-alive client is answered (and shut) by the dispatcher.
+                if not conn.keep_alive and self.waiter is not conn:
+                    break
+        except OSError:
+            pass
+        finally:
+            if handler == self.runtime_api:
+                self.unpark(conn)
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def on_sigterm(self, signum, frame):
+        """Forward SIGTERM to the runtime, give it a moment to exit, then end the environment."""
+        self.kill_runtime(signal.SIGTERM)
+        pid = self.runtime_pid
+        limit = time.monotonic() + 2.0
+        while pid is not None and time.monotonic() < limit:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if done:
+                break
+            time.sleep(0.01)
+        self.kill_runtime()
+        os._exit(0)
+
+
+def _error_body(body, headers):
+    """The error as the caller sees it: errorCause (X-Ray) stripped, errorType from the header if absent."""
+    header_type = headers.get(b"lambda-runtime-function-error-type")
+    header_type = header_type.decode("latin-1") if header_type else None
+    try:
+        obj = json.loads(body) if body else None
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict):
+        return json.dumps(
+            {
+                "errorType": header_type or "Runtime.Unknown",
+                "errorMessage": body.decode("utf-8", "replace") if body else "",
+            }
+        ).encode()
+    obj.pop("errorCause", None)
+    if not obj.get("errorType") and header_type:
+        obj["errorType"] = header_type
+    return json.dumps(obj).encode()
+
+
+def main():
+    # Short GIL slices: the hot path hops between a few threads that mostly sleep in the kernel.
+    sys.setswitchinterval(0.0005)
+    agent = Agent(dict(os.environ))
+    signal.signal(signal.SIGTERM, agent.on_sigterm)
+    signal.signal(signal.SIGINT, agent.on_sigterm)
+    agent.open_log()
+    # Listen before the runtime starts so its first /next never meets a closed port.
+    agent.serve(RUNTIME_API_ADDR, agent.runtime_api, "runtime-api")
+    agent.serve(("0.0.0.0", int(agent.env.get("LAMINA_AGENT_PORT") or 8080)), agent.front_door, "front-door")
+    agent.spawn()
+    if agent.phase == "init":
+        threading.Thread(target=agent.init_watchdog, name="init-watchdog", daemon=True).start()
+    agent.reap_forever()
+
+
+if __name__ == "__main__":
+    main()
