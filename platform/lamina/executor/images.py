@@ -1,0 +1,191 @@
+"""Runtime images: build the Debian base offline when missing and each ``runtimes/<family>/`` image, cached.
+
+No registry is reachable, so nothing is ever pulled: the base is made with ``mmdebstrap`` and imported
+(``docker import``), and every runtime Dockerfile starts ``FROM ${BASE}``. A runtime image carries the
+label ``lamina.context-hash`` (sha256 of its build context plus the base image's id) and is rebuilt only
+when that hash changes, so a changed runtime (or a new base) rebuilds and nothing else does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from lamina.config import Settings
+
+FAMILIES = ("python", "nodejs", "provided")
+HASH_LABEL = "lamina.context-hash"
+BASE_SUITE = "bookworm"
+BASE_PACKAGES = ("python3", "nodejs")
+
+# Lambda runtime identifier -> runtime image family.
+RUNTIME_FAMILIES = {
+    "python3.11": "python",
+    "nodejs18.x": "nodejs",
+    "provided": "provided",
+    "provided.al2": "provided",
+    "provided.al2023": "provided",
+}
+
+
+class ImageBuildError(RuntimeError):
+    """A base or runtime image could not be built."""
+
+
+def repo_root() -> Path:
+    """The checkout holding ``runtimes/`` (platform/lamina/executor/images.py -> parents[3])."""
+    return Path(__file__).resolve().parents[3]
+
+
+def runtimes_dir() -> Path:
+    return repo_root() / "runtimes"
+
+
+def agent_dir() -> Path:
+    """The host directory holding ``agent.py``, bind-mounted read-only at ``/var/lamina``."""
+    return Path(__file__).resolve().parents[1] / "agent"
+
+
+def family_for_runtime(runtime: str) -> str:
+    """The image family of a Lambda runtime identifier; raise ValueError for one lamina does not run."""
+    try:
+        return RUNTIME_FAMILIES[runtime]
+    except KeyError:
+        raise ValueError(f"unsupported runtime {runtime!r}") from None
+
+
+def image_for_runtime(settings: Settings, runtime: str) -> str:
+    """The image tag for a Lambda runtime identifier, e.g. python3.11 -> lamina/python:latest."""
+    return f"{settings.image_prefix}/{family_for_runtime(runtime)}:latest"
+
+
+def base_image_tag(settings: Settings) -> str:
+    """The base image runtime images are built on: ``settings.base_image`` or lamina's own Debian base."""
+    return settings.base_image or f"{settings.image_prefix}/base:{BASE_SUITE}"
+
+
+def context_hash(context: Path, base_id: str) -> str:
+    """sha256 over the build context (relative paths, modes and contents) and the base image id."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        rel = path.relative_to(context).as_posix()
+        if "__pycache__" in rel.split("/"):
+            continue
+        digest.update(rel.encode() + b"\0" + oct(path.stat().st_mode & 0o777).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update(b"base\0" + base_id.encode())
+    return digest.hexdigest()
+
+
+def ensure_base_image(client: docker.DockerClient, settings: Settings, log: Callable[[str], object] = print) -> str:
+    """Return the id of the base image, building it offline (mmdebstrap + import) when missing.
+
+    With ``settings.base_image`` set, that image must already exist: lamina never pulls.
+    """
+    tag = base_image_tag(settings)
+    try:
+        return str(client.images.get(tag).id)
+    except docker.errors.ImageNotFound:
+        if settings.base_image:
+            raise ImageBuildError(f"base image {tag} (LAMINA_BASE_IMAGE) does not exist locally") from None
+    if shutil.which("mmdebstrap") is None:
+        raise ImageBuildError(f"base image {tag} is missing and mmdebstrap is not installed (apt-get install it)")
+    repo, _, version = tag.rpartition(":")
+    log(f"building base image {tag} with mmdebstrap (a few minutes)")
+    with tempfile.TemporaryDirectory(prefix="lamina-base-") as tmp:
+        tar = Path(tmp) / "base.tar"
+        cmd = [
+            "mmdebstrap",
+            "--variant=apt",
+            f"--include={','.join(BASE_PACKAGES)}",
+            "--format=tar",
+            BASE_SUITE,
+            str(tar),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise ImageBuildError(f"mmdebstrap failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        client.api.import_image(src=str(tar), repository=repo, tag=version)
+    try:
+        return str(client.images.get(tag).id)
+    except docker.errors.ImageNotFound:
+        raise ImageBuildError(f"docker import did not produce {tag}") from None
+
+
+def build_context_image(
+    client: docker.DockerClient,
+    context: Path,
+    tag: str,
+    base: str,
+    base_id: str,
+    force: bool = False,
+    log: Callable[[str], object] = print,
+) -> str:
+    """Build ``context`` as ``tag`` with build arg BASE unless an image with the same context hash exists."""
+    if not (context / "Dockerfile").is_file():
+        raise ImageBuildError(f"no Dockerfile in {context}")
+    wanted = context_hash(context, base_id)
+    if not force:
+        try:
+            current = client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            current = None
+        if current is not None and (current.labels or {}).get(HASH_LABEL) == wanted:
+            return str(current.id)
+    log(f"building image {tag} from {context}")
+    try:
+        image, _ = client.images.build(
+            path=str(context),
+            tag=tag,
+            buildargs={"BASE": base},
+            labels={HASH_LABEL: wanted},
+            rm=True,
+            forcerm=True,
+            pull=False,
+        )
+    except docker.errors.BuildError as exc:
+        lines = [str(chunk.get("stream") or chunk.get("error") or "") for chunk in exc.build_log]
+        raise ImageBuildError(f"building {tag} failed: {exc.msg}\n{''.join(lines)[-3000:]}") from None
+    except docker.errors.APIError as exc:
+        raise ImageBuildError(f"building {tag} failed: {exc}") from None
+    return str(image.id)
+
+
+def ensure_images(
+    client: docker.DockerClient,
+    settings: Settings,
+    runtimes: Iterable[str] | None = None,
+    force: bool = False,
+    log: Callable[[str], object] = print,
+) -> dict[str, str]:
+    """Make sure the base and the runtime images exist and are current; return ``{family: tag}``.
+
+    ``runtimes`` may name families (``python``) or Lambda runtime identifiers (``python3.11``);
+    None means every family. ``force`` rebuilds the runtime images even when their hash matches.
+    Raises ImageBuildError.
+    """
+    families: list[str] = []
+    for name in runtimes or FAMILIES:
+        family = name if name in FAMILIES else family_for_runtime(name)
+        if family not in families:
+            families.append(family)
+    base = base_image_tag(settings)
+    base_id = ensure_base_image(client, settings, log=log)
+    built: dict[str, str] = {}
+    for family in families:
+        tag = f"{settings.image_prefix}/{family}:latest"
+        build_context_image(client, runtimes_dir() / family, tag, base, base_id, force=force, log=log)
+        built[family] = tag
+    return built
+
+
+def docker_client() -> docker.DockerClient:
+    """A Docker client from the environment (DOCKER_HOST or the local socket), for callers outside executor/."""
+    return docker.from_env(timeout=600)
