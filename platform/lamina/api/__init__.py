@@ -6,7 +6,9 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from lamina.api import errors, health
+    from lamina.api import errors, health, invoke, logs
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
+    invoke.init_app(app)
+    app.register_blueprint(logs.bp)

@@ -17,6 +17,11 @@ from lamina.cli import platform_cmds as _platform  # noqa: E402
 for _command in (_platform.up, _platform.serve, _platform.worker, _platform.db, _functions.deploy,
                  _functions.functions, _functions.publish, _functions.alias, _functions.layers):
     cli.add_command(_command)
+
+from lamina.cli import invoke as _invoke  # noqa: E402
+
+for _command in (_invoke.invoke, _invoke.logs, _invoke.scheduler):
+    cli.add_command(_command)
 from lamina.cli.images import images as _images  # noqa: E402
 
 cli.add_command(_images)

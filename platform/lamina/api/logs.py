@@ -1,0 +1,60 @@
+"""Function logs API (lamina's own): ``/lamina/v1/functions/<name>/logs`` and ``.../log-streams``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from lamina.errors import InvalidParameterValueException
+from lamina.services import logs
+
+bp = Blueprint("logs", __name__)
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidParameterValueException(f"{name} must be an integer") from None
+
+
+def _where() -> tuple[object, str]:
+    comps = current_app.extensions["lamina"]
+    return comps.settings.data_dir, g.get("account_id") or comps.settings.account_id
+
+
+@bp.get("/lamina/v1/functions/<name>/logs")
+def events(name: str) -> Response:
+    data_dir, account_id = _where()
+    page = logs.read_events(
+        data_dir,  # type: ignore[arg-type]
+        account_id,
+        name,
+        stream=request.args.get("stream") or None,
+        since_ms=_int_arg("since"),
+        limit=_int_arg("limit") or 100,
+        next_token=request.args.get("nextToken") or None,
+    )
+    return jsonify({
+        "events": [
+            {"timestamp": e.timestamp, "message": e.message, "logStreamName": e.log_stream_name}
+            for e in page.events
+        ],
+        "nextToken": page.next_token,
+    })
+
+
+@bp.get("/lamina/v1/functions/<name>/log-streams")
+def streams(name: str) -> Response:
+    data_dir, account_id = _where()
+    found = logs.list_streams(data_dir, account_id, name)  # type: ignore[arg-type]
+    return jsonify({
+        "logGroupName": f"/aws/lambda/{name}",
+        "logStreams": [
+            {"logStreamName": s.name, "firstEventTimestamp": s.first_event_ms,
+             "lastEventTimestamp": s.last_event_ms, "storedBytes": s.stored_bytes}
+            for s in found
+        ],
+    })

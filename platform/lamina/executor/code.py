@@ -1,0 +1,119 @@
+"""Function code on the host: zips extracted once into directories that containers mount read-only.
+
+``LAMINA_DATA_DIR/tasks/<code key>/`` holds a function's code (``/var/task``) and
+``LAMINA_DATA_DIR/opt/<hash of layer keys>/`` its layers merged in order (``/opt``). Both are built in a
+temporary directory and renamed into place, so a crash or a concurrent cold start never sees half a tree.
+Files keep the executable bits of the zip (a ``bootstrap`` must stay executable) and everything is made
+readable by the sandbox user (uid 993), whatever the zip said.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+SANDBOX_UID, SANDBOX_GID = 993, 990
+
+BlobPath = Callable[[str], Path]
+
+
+class CodeError(RuntimeError):
+    """A code or layer archive is missing or cannot be extracted."""
+
+
+def _extract(archive: Path, target: Path) -> None:
+    """Extract ``archive`` over ``target`` (later archives overwrite earlier files), keeping exec bits."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (OSError, zipfile.BadZipFile) as err:
+        raise CodeError(f"cannot open code archive {archive.name}: {err}") from err
+    with zf:
+        for info in zf.infolist():
+            # ZipFile.extract drops absolute paths and '..' components (no zip-slip).
+            path = Path(zf.extract(info, target))
+            mode = (info.external_attr >> 16) & 0o777
+            if info.is_dir():
+                path.chmod(0o755)
+            elif stat.S_ISLNK(info.external_attr >> 16):
+                # zipfile writes a symlink entry as a small file holding the link target: make it a
+                # link again when the target stays inside the tree, else leave the small file.
+                link = path.read_text(errors="replace")
+                inside = (path.parent / link).resolve().is_relative_to(target.resolve())
+                if not os.path.isabs(link) and inside:
+                    path.unlink()
+                    path.symlink_to(link)
+                else:
+                    path.chmod(0o644)
+            else:
+                path.chmod((mode | 0o444 | (0o111 if mode & 0o111 else 0)) & 0o755 if mode else 0o644)
+    for root, dirs, _files in os.walk(target):
+        for d in dirs:
+            (Path(root) / d).chmod(0o755)
+
+
+def _build_once(final: Path, build: Callable[[Path], None]) -> Path:
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name[:16]}-", dir=final.parent))
+    try:
+        build(tmp)
+        tmp.chmod(0o755)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            # Someone else renamed the same content into place first: theirs is as good as ours.
+            if not final.is_dir():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def task_dir(data_dir: Path, blob_path: BlobPath, code_key: str) -> Path:
+    """Return the directory holding the extracted function zip ``code_key`` (extracting it once)."""
+
+    def build(tmp: Path) -> None:
+        archive = blob_path(code_key)
+        if not archive.exists():
+            raise CodeError(f"code archive {code_key} is missing from the code store")
+        _extract(archive, tmp)
+
+    return _build_once(data_dir / "tasks" / code_key, build)
+
+
+def opt_dir(data_dir: Path, blob_path: BlobPath, layer_keys: Sequence[str]) -> Path | None:
+    """Return the directory of ``layer_keys`` merged in order (later layers win), or None without layers."""
+    if not layer_keys:
+        return None
+    digest = hashlib.sha256("\n".join(layer_keys).encode()).hexdigest()[:32]
+
+    def build(tmp: Path) -> None:
+        for key in layer_keys:
+            archive = blob_path(key)
+            if not archive.exists():
+                raise CodeError(f"layer archive {key} is missing from the code store")
+            _extract(archive, tmp)
+
+    return _build_once(data_dir / "opt" / digest, build)
+
+
+def log_dir(data_dir: Path, account_id: str, function_name: str) -> Path:
+    """Return the host directory of a function's log streams, writable by the sandbox user."""
+    path = data_dir / "logs" / account_id / function_name
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(path, SANDBOX_UID, SANDBOX_GID)
+            path.chmod(0o755)
+        else:
+            # Without root we cannot hand the directory to uid 993; let it write anyway.
+            path.chmod(0o777)
+    return path

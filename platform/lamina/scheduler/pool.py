@@ -1,0 +1,391 @@
+"""The shared warm pool: atomic Lua scripts over the Redis keys of ``keys.py``.
+
+Every transition of ``states.ContainerState`` is one script, so any number of API processes (and the
+reaper) can act on the same environments without locks:
+
+* ``acquire``  resolve the cached spec of function+qualifier (weighted alias pick included), check the
+               concurrency limits, then take an idle WARM environment of the exact pool, else a FROZEN one
+               (the caller thaws it), else reserve a STARTING slot for a cold start, evicting least
+               recently used idle environments if the memory budget or environment cap needs it.
+               One round trip; a cache miss comes back as ``Miss`` and the caller fills the cache.
+* ``started``  record the address and container of a cold-started environment.
+* ``release``  BUSY -> WARM with last_used = now (or discard it when its revision is no longer current).
+* ``discard``  drop an environment and its slot in any state; returns its container id for removal.
+* ``begin_freeze``/``end_freeze``/``reap_if``  the reaper's compare-and-set steps.
+
+``placement.py`` holds the same policy as pure Python; the tests run both on the same snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from lamina.errors import TooManyRequestsException
+from lamina.scheduler import keys
+from lamina.scheduler.placement import Decision, EnvView, Snapshot
+from lamina.scheduler.states import ContainerState
+
+# Key formats mirror keys.py (checked by tests/scheduler/test_pool.py).
+_PRELUDE = """
+local P = 'lamina'
+local function env_key(id) return P .. ':env:' .. id end
+local function inflight_acct(a) return P .. ':inflight:' .. a end
+local function inflight_fn(a, f) return P .. ':inflight:' .. a .. ':' .. f end
+local WARM, FROZEN, LEASED, ENVS, MEMORY = P .. ':state:warm', P .. ':state:frozen', P .. ':state:leased',
+  P .. ':envs', P .. ':memory'
+
+-- Remove an environment from every index and free its slot and memory; return its container id.
+local function drop(id)
+  local ek = env_key(id)
+  local f = redis.call('HMGET', ek, 'pool', 'container', 'memory', 'account', 'function')
+  if not f[1] then
+    redis.call('SREM', ENVS, id)
+    return false
+  end
+  redis.call('ZREM', P .. ':idle:' .. f[1], id)
+  redis.call('ZREM', P .. ':frozen:' .. f[1], id)
+  redis.call('ZREM', WARM, id)
+  redis.call('ZREM', FROZEN, id)
+  redis.call('ZREM', LEASED, id)
+  redis.call('ZREM', inflight_acct(f[4]), id)
+  redis.call('ZREM', inflight_fn(f[4], f[5]), id)
+  if redis.call('SREM', ENVS, id) == 1 then
+    redis.call('DECRBY', MEMORY, tonumber(f[3]) or 0)
+  end
+  redis.call('DEL', ek)
+  return f[2] or ''
+end
+"""
+
+_ACQUIRE = _PRELUDE + """
+local acct, fn, qual = ARGV[1], ARGV[2], ARGV[3]
+local rand, now, new_id = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local account_limit, budget, max_envs = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local margin = tonumber(ARGV[10])
+local specs = P .. ':specs:' .. acct .. ':' .. fn
+
+local raw = redis.call('HGET', specs, qual)
+if not raw then return {'miss', qual} end
+local spec = cjson.decode(raw)
+-- Weighted alias: Lambda allows one additional version; pick it with its weight.
+local routing = spec['routing']
+if type(routing) == 'table' then
+  local acc = 0
+  for v, w in pairs(routing) do
+    acc = acc + (tonumber(w) or 0)
+    if rand < acc then
+      local other = redis.call('HGET', specs, tostring(v))
+      if not other then return {'miss', tostring(v)} end
+      raw = other
+      spec = cjson.decode(other)
+      break
+    end
+  end
+end
+
+local reserved = spec['reserved_concurrency']
+if type(reserved) ~= 'number' then reserved = nil end
+local ifn, iacct = inflight_fn(acct, fn), inflight_acct(acct)
+if reserved and redis.call('ZCARD', ifn) >= reserved then
+  return {'throttle', raw, 'ReservedFunctionConcurrentInvocationLimitExceeded'}
+end
+if redis.call('ZCARD', iacct) >= account_limit then
+  return {'throttle', raw, 'ConcurrentInvocationLimitExceeded'}
+end
+
+local version, revision = tostring(spec['version']), tostring(spec['revision_id'])
+local memory = tonumber(spec['memory_size']) or 128
+local lease = now + (tonumber(spec['timeout']) or 3) + margin
+local pool = acct .. ':' .. fn .. ':' .. version .. ':' .. revision
+
+local function take(id)
+  redis.call('HSET', env_key(id), 'state', 'busy', 'lease_until', lease)
+  redis.call('ZADD', LEASED, lease, id)
+  redis.call('ZADD', ifn, lease, id)
+  redis.call('ZADD', iacct, lease, id)
+  local f = redis.call('HMGET', env_key(id), 'address', 'container')
+  return {f[1] or '', f[2] or ''}
+end
+
+-- Most recently used first, so the least recently used age out and the pool scales down.
+for _, kind in ipairs({'warm', 'frozen'}) do
+  local zkey = P .. (kind == 'warm' and ':idle:' or ':frozen:') .. pool
+  local ids = redis.call('ZREVRANGE', zkey, 0, 0)
+  if #ids > 0 then
+    local id = ids[1]
+    redis.call('ZREM', zkey, id)
+    redis.call('ZREM', kind == 'warm' and WARM or FROZEN, id)
+    local f = take(id)
+    return {kind, raw, id, f[1], f[2]}
+  end
+end
+
+-- Cold start: make room first, least recently used idle environments of any pool.
+local used = tonumber(redis.call('GET', MEMORY) or '0')
+local count = redis.call('SCARD', ENVS)
+local victims = {}
+if used + memory > budget or count + 1 > max_envs then
+  local w = redis.call('ZRANGE', WARM, 0, -1, 'WITHSCORES')
+  local f = redis.call('ZRANGE', FROZEN, 0, -1, 'WITHSCORES')
+  local i, j = 1, 1
+  while used + memory > budget or count + 1 > max_envs do
+    local pick
+    local wi, fj = w[i], f[j]
+    if wi and fj then
+      local ws, fs = tonumber(w[i + 1]), tonumber(f[j + 1])
+      if ws < fs or (ws == fs and wi < fj) then pick = wi; i = i + 2 else pick = fj; j = j + 2 end
+    elseif wi then pick = wi; i = i + 2
+    elseif fj then pick = fj; j = j + 2
+    else break end
+    used = used - (tonumber(redis.call('HGET', env_key(pick), 'memory')) or 0)
+    count = count - 1
+    victims[#victims + 1] = pick
+  end
+  if used + memory > budget or count + 1 > max_envs then
+    return {'throttle', raw, 'ConcurrentInvocationLimitExceeded'}
+  end
+end
+local reply = {'cold', raw, new_id, '', ''}
+for _, v in ipairs(victims) do
+  local c = drop(v)
+  if c then reply[#reply + 1] = c end
+end
+redis.call('HSET', env_key(new_id), 'state', 'starting', 'pool', pool, 'account', acct, 'function', fn,
+  'version', version, 'revision', revision, 'memory', memory, 'created', now, 'last_used', now,
+  'lease_until', lease)
+redis.call('SADD', ENVS, new_id)
+redis.call('INCRBY', MEMORY, memory)
+redis.call('ZADD', LEASED, lease, new_id)
+redis.call('ZADD', ifn, lease, new_id)
+redis.call('ZADD', iacct, lease, new_id)
+return reply
+"""
+
+_STARTED = _PRELUDE + """
+local ek = env_key(ARGV[1])
+if redis.call('HGET', ek, 'state') ~= 'starting' then return 0 end
+redis.call('HSET', ek, 'state', 'busy', 'address', ARGV[2], 'container', ARGV[3])
+return 1
+"""
+
+_RELEASE = _PRELUDE + """
+local id, now = ARGV[1], tonumber(ARGV[2])
+local ek = env_key(id)
+local f = redis.call('HMGET', ek, 'state', 'pool', 'account', 'function', 'version', 'revision')
+if f[1] ~= 'busy' then return {'gone'} end
+-- A new code or configuration revision: this environment drains instead of going back to the pool.
+local current = redis.call('HGET', P .. ':revisions:' .. f[3] .. ':' .. f[4], f[5])
+if current and current ~= f[6] then return {'retired', drop(id) or ''} end
+redis.call('HSET', ek, 'state', 'warm', 'last_used', now, 'lease_until', 0)
+redis.call('ZADD', P .. ':idle:' .. f[2], now, id)
+redis.call('ZADD', WARM, now, id)
+redis.call('ZREM', LEASED, id)
+redis.call('ZREM', inflight_acct(f[3]), id)
+redis.call('ZREM', inflight_fn(f[3], f[4]), id)
+return {'ok'}
+"""
+
+_DISCARD = _PRELUDE + """
+return drop(ARGV[1])
+"""
+
+_BEGIN_FREEZE = _PRELUDE + """
+local id, now, after = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local ek = env_key(id)
+local f = redis.call('HMGET', ek, 'state', 'last_used', 'pool', 'container')
+if f[1] ~= 'warm' or now - tonumber(f[2]) < after or not f[4] then return false end
+redis.call('ZREM', P .. ':idle:' .. f[3], id)
+redis.call('ZREM', WARM, id)
+redis.call('HSET', ek, 'state', 'freezing')
+return f[4]
+"""
+
+_END_FREEZE = _PRELUDE + """
+local id = ARGV[1]
+local ek = env_key(id)
+local f = redis.call('HMGET', ek, 'state', 'last_used', 'pool')
+if f[1] ~= 'freezing' then return 0 end
+redis.call('HSET', ek, 'state', 'frozen')
+redis.call('ZADD', P .. ':frozen:' .. f[3], f[2], id)
+redis.call('ZADD', FROZEN, f[2], id)
+return 1
+"""
+
+# Compare-and-set removal for the reaper: only if the reason still holds at the time of the script.
+_REAP_IF = _PRELUDE + """
+local id, now, mode, limit = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local ek = env_key(id)
+local f = redis.call('HMGET', ek, 'state', 'last_used', 'lease_until', 'account', 'function', 'version', 'revision')
+local st = f[1]
+if not st then return drop(id) end
+local idle = (st == 'warm' or st == 'frozen')
+local ok = false
+if mode == 'idle' then
+  ok = idle and now - tonumber(f[2]) >= limit
+elseif mode == 'retire' then
+  local current = redis.call('HGET', P .. ':revisions:' .. f[4] .. ':' .. f[5], f[6])
+  ok = idle and current and current ~= f[7]
+elseif mode == 'expired' then
+  local lease = tonumber(f[3]) or 0
+  ok = (st == 'starting' or st == 'busy') and lease > 0 and lease < now
+elseif mode == 'any' then
+  ok = true
+end
+if not ok then return false end
+return drop(id)
+"""
+
+LEASE_MARGIN_S = 40.0  # init timeout (10 s) + container start + slack, added to the function timeout
+
+
+@dataclass(frozen=True)
+class Miss:
+    """The spec of ``qualifier`` is not cached; fill it and acquire again."""
+
+    qualifier: str
+
+
+@dataclass(frozen=True)
+class Lease:
+    """An environment held for one invocation (``decision`` says how it was found)."""
+
+    decision: Decision
+    env_id: str
+    spec: dict[str, Any]
+    address: str = ""
+    container_id: str = ""
+    evicted: tuple[str, ...] = ()  # container ids made room for this cold start; remove them
+
+
+@dataclass(frozen=True)
+class Released:
+    outcome: str  # "ok" (back in the pool), "gone" (already discarded), "retired" (stale revision)
+    container_id: str = ""
+
+
+def _s(value: Any) -> str:
+    if value is None or value is False:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class Pool:
+    """The warm pool shared by every process through Redis."""
+
+    redis: redis.Redis
+    account_limit: int = 1000
+    memory_budget_mb: int = 16 * 1024
+    max_envs: int = 1000  # one Linux bridge holds at most 1023 ports
+    lease_margin_s: float = LEASE_MARGIN_S
+    _scripts: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for name, src in (("acquire", _ACQUIRE), ("started", _STARTED), ("release", _RELEASE),
+                          ("discard", _DISCARD), ("begin_freeze", _BEGIN_FREEZE),
+                          ("end_freeze", _END_FREEZE), ("reap_if", _REAP_IF)):
+            self._scripts[name] = self.redis.register_script(src)
+
+    def acquire(
+        self, account_id: str, function_name: str, qualifier: str, *, now: float, rand: float, new_env_id: str
+    ) -> Lease | Miss:
+        """Take an environment for one invocation, or say which spec is missing from the cache.
+
+        Raises TooManyRequestsException (with Lambda's Reason) when a concurrency limit is reached.
+        """
+        reply = self._scripts["acquire"](
+            args=[account_id, function_name, qualifier, repr(rand), repr(now), new_env_id,
+                  self.account_limit, self.memory_budget_mb, self.max_envs, self.lease_margin_s]
+        )
+        kind = _s(reply[0])
+        if kind == "miss":
+            return Miss(_s(reply[1]))
+        if kind == "throttle":
+            raise TooManyRequestsException("Rate Exceeded.", reason=_s(reply[2]))
+        return Lease(
+            decision=Decision(kind),
+            env_id=_s(reply[2]),
+            spec=json.loads(reply[1]),
+            address=_s(reply[3]),
+            container_id=_s(reply[4]),
+            evicted=tuple(_s(c) for c in reply[5:] if c),
+        )
+
+    def started(self, env_id: str, address: str, container_id: str) -> bool:
+        """STARTING -> BUSY with its address; False if the environment was discarded meanwhile."""
+        return bool(self._scripts["started"](args=[env_id, address, container_id]))
+
+    def release(self, env_id: str, now: float) -> Released:
+        reply = self._scripts["release"](args=[env_id, repr(now)])
+        return Released(_s(reply[0]), _s(reply[1]) if len(reply) > 1 else "")
+
+    def discard(self, env_id: str) -> str | None:
+        """Forget an environment in any state; return its container id (None if it was unknown)."""
+        c = self._scripts["discard"](args=[env_id])
+        return _s(c) if c else None
+
+    def begin_freeze(self, env_id: str, now: float, freeze_after_s: float) -> str | None:
+        """WARM -> FREEZING if still idle long enough; return the container id to pause."""
+        c = self._scripts["begin_freeze"](args=[env_id, repr(now), repr(freeze_after_s)])
+        return _s(c) if c else None
+
+    def end_freeze(self, env_id: str) -> bool:
+        """FREEZING -> FROZEN once the container is paused."""
+        return bool(self._scripts["end_freeze"](args=[env_id]))
+
+    def reap_if(self, env_id: str, now: float, mode: str, limit_s: float = 0.0) -> str | None:
+        """Discard ``env_id`` if ``mode`` ('idle', 'retire', 'expired', 'any') still applies.
+
+        Returns the container id to remove ("" when none was recorded), None when nothing was done.
+        """
+        c = self._scripts["reap_if"](args=[env_id, repr(now), mode, repr(limit_s)])
+        return None if c is None or c is False else _s(c)
+
+    def snapshot(self) -> Snapshot:
+        """Read every environment (for the reaper and for tests; not used on the invoke path)."""
+        ids = sorted(_s(i) for i in self.redis.smembers(keys.all_envs()))
+        pipe = self.redis.pipeline(transaction=False)
+        for env_id in ids:
+            pipe.hgetall(keys.env(env_id))
+        envs: list[EnvView] = []
+        revision_keys: set[tuple[str, str]] = set()
+        for env_id, raw in zip(ids, pipe.execute(), strict=True):
+            view = _view(env_id, raw)
+            if view is not None:
+                envs.append(view)
+                revision_keys.add((view.account_id, view.function_name))
+        current: dict[tuple[str, str, str], str] = {}
+        for account_id, function_name in sorted(revision_keys):
+            for version, rev in self.redis.hgetall(keys.current_revisions(account_id, function_name)).items():
+                current[(account_id, function_name, _s(version))] = _s(rev)
+        return Snapshot(tuple(envs), current)
+
+    def env(self, env_id: str) -> dict[str, str]:
+        return {_s(k): _s(v) for k, v in self.redis.hgetall(keys.env(env_id)).items()}
+
+    def env_ids(self) -> Sequence[str]:
+        return sorted(_s(i) for i in self.redis.smembers(keys.all_envs()))
+
+
+def _view(env_id: str, raw: dict[Any, Any]) -> EnvView | None:
+    f = {_s(k): _s(v) for k, v in raw.items()}
+    if not f.get("state"):
+        return None
+    return EnvView(
+        env_id=env_id,
+        pool=f.get("pool", ""),
+        account_id=f.get("account", ""),
+        function_name=f.get("function", ""),
+        version=f.get("version", ""),
+        revision_id=f.get("revision", ""),
+        state=ContainerState(f["state"]),
+        last_used=float(f.get("last_used") or 0),
+        memory_mb=int(float(f.get("memory") or 0)),
+        lease_until=float(f.get("lease_until") or 0),
+        container_id=f.get("container", ""),
+    )

@@ -1,0 +1,142 @@
+"""The reaper: freezes idle environments, reaps them after the idle timeout, drains stale revisions,
+collects environments whose API process died, and adopts or removes containers after a restart.
+
+Decisions come from ``placement.plan_idle`` on a snapshot; each is applied through a compare-and-set
+script of ``pool.py``, so an environment acquired between the snapshot and the action is left alone.
+Docker calls happen here, in the scheduler process, never on an invoke.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lamina.executor.docker_env import LABEL_ENV, DockerEnv, ExecutorError
+from lamina.scheduler.placement import plan_idle
+from lamina.scheduler.pool import Pool
+from lamina.scheduler.states import ContainerState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickReport:
+    frozen: list[str] = field(default_factory=list)
+    reaped: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SweepReport:
+    adopted: list[str] = field(default_factory=list)  # environment ids kept
+    removed: list[str] = field(default_factory=list)  # container ids removed
+    forgotten: list[str] = field(default_factory=list)  # environment ids dropped from Redis
+
+
+@dataclass
+class Reaper:
+    pool: Pool
+    docker: DockerEnv
+    instance: str
+    freeze_after_s: float = 10.0
+    idle_timeout_s: float = 600.0
+    clock: Callable[[], float] = time.time
+
+    def tick(self) -> TickReport:
+        """Apply one round of freeze / reap / retire / expire decisions; return what was done."""
+        now = self.clock()
+        plan = plan_idle(self.pool.snapshot(), now, self.freeze_after_s, self.idle_timeout_s)
+        report = TickReport()
+        for env_id in plan.freeze:
+            cid = self.pool.begin_freeze(env_id, now, self.freeze_after_s)
+            if not cid:
+                continue
+            try:
+                self.docker.pause(cid)
+            except ExecutorError as err:
+                log.warning("cannot freeze environment %s: %s; removing it", env_id, err)
+                self.pool.discard(env_id)
+                self._remove(cid)
+                continue
+            if self.pool.end_freeze(env_id):
+                report.frozen.append(env_id)
+        for mode, ids, limit, out in (
+            ("idle", plan.reap, self.idle_timeout_s, report.reaped),
+            ("retire", plan.retire, 0.0, report.retired),
+            ("expired", plan.expired, 0.0, report.expired),
+        ):
+            for env_id in ids:
+                cid = self.pool.reap_if(env_id, now, mode, limit)
+                if cid is None:
+                    continue
+                out.append(env_id)
+                if cid:
+                    self._remove(cid)
+                else:  # never got as far as recording its container: find it by label
+                    for c in self.docker.list_managed(self.instance, [f"{LABEL_ENV}={env_id}"]):
+                        self._remove(c.container_id)
+        if any((report.frozen, report.reaped, report.retired, report.expired)):
+            log.info("reaper: froze %d, reaped %d, retired %d, expired %d", len(report.frozen),
+                     len(report.reaped), len(report.retired), len(report.expired))
+        return report
+
+    def sweep(self) -> SweepReport:
+        """Reconcile Docker with Redis: adopt containers Redis knows, remove the others, and forget
+        environments whose container is gone. Run at start (after a restart) and now and then."""
+        report = SweepReport()
+        # An environment is recorded before its container is created, and its container id only after:
+        # so judge containers against a snapshot taken after listing them, and missing containers
+        # against one taken before (either order alone races with a cold start).
+        before = {e.env_id: e for e in self.pool.snapshot().envs}
+        containers = self.docker.list_managed(self.instance)
+        snapshot = {e.env_id: e for e in self.pool.snapshot().envs}
+        seen: set[str] = set()
+        for c in containers:
+            env_id = c.labels.get(LABEL_ENV, "")
+            view = snapshot.get(env_id)
+            if view is None or (view.container_id and view.container_id != c.container_id):
+                # Redis does not know it (lost state, or a start that was given up): nobody can use it.
+                self._remove(c.container_id)
+                report.removed.append(c.container_id)
+                continue
+            seen.add(env_id)
+            if c.status in ("exited", "dead") or (c.status == "created" and view.state is not ContainerState.STARTING):
+                self.pool.discard(env_id)
+                self._remove(c.container_id)
+                report.removed.append(c.container_id)
+                report.forgotten.append(env_id)
+            else:
+                report.adopted.append(env_id)
+        for env_id, view in before.items():
+            if env_id in seen or view.state is ContainerState.STARTING:
+                continue  # a STARTING environment may not have its container yet; its lease covers it
+            if view.container_id and self.pool.reap_if(env_id, self.clock(), "any") is not None:
+                report.forgotten.append(env_id)
+        if report.removed or report.forgotten:
+            log.info("sweep: adopted %d, removed %d containers, forgot %d environments",
+                     len(report.adopted), len(report.removed), len(report.forgotten))
+        return report
+
+    def run(self, stop: threading.Event, interval_s: float = 1.0, sweep_every_s: float = 60.0) -> None:
+        """Sweep once (adoption after a restart), then tick every ``interval_s`` until ``stop`` is set."""
+        self.sweep()
+        next_sweep = time.monotonic() + sweep_every_s
+        while not stop.is_set():
+            try:
+                self.tick()
+                if time.monotonic() >= next_sweep:
+                    self.sweep()
+                    next_sweep = time.monotonic() + sweep_every_s
+            except Exception:  # noqa: BLE001 - a failed round must not stop the reaper; log and retry
+                log.exception("reaper round failed")
+            stop.wait(interval_s)
+
+    def _remove(self, container_id: str) -> None:
+        try:
+            self.docker.remove(container_id)
+        except ExecutorError as err:
+            log.warning("%s", err)

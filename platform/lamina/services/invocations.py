@@ -1,0 +1,611 @@
+"""Synchronous invoke: resolve the function, place the call on an environment, run it, give it back.
+
+Warm path (the common case): one Redis round trip (``Pool.acquire`` resolves the cached spec, checks the
+concurrency limits and takes an idle environment in a single Lua script), one HTTP request to that
+environment's agent over a kept-alive connection, one Redis round trip (``Pool.release``). No PostgreSQL
+query and no Docker API call.
+
+Cold path: ``acquire`` reserves a slot, the code is extracted once on the host, the container is created
+and started (~250 ms, most of it Docker's network set-up), and the request is posted as soon as the agent
+listens. The first invoke runs without a CPU limit (Lambda-like init boost); the proportional limit is
+applied in the background once it answers.
+
+An environment that times out, crashes or fails to initialise answers with ``X-Lamina-Reset``: it is
+forgotten at once and its container removed on a background thread, never on the caller's path.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import http.client
+import json
+import logging
+import random
+import re
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from lamina.config import Settings
+from lamina.errors import (
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    LambdaError,
+    RequestTooLargeException,
+    ResourceNotFoundException,
+    ServiceException,
+)
+from lamina.executor import code
+from lamina.executor.docker_env import (
+    AGENT_PORT,
+    LOG_MOUNT,
+    ContainerSpec,
+    DockerEnv,
+    ExecutorError,
+    env_labels,
+)
+from lamina.scheduler import catalog, keys
+from lamina.scheduler.placement import Decision
+from lamina.scheduler.pool import Lease, Miss, Pool
+
+log = logging.getLogger(__name__)
+
+MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6 291 456 bytes, request and response
+MAX_ASYNC_PAYLOAD = 1024 * 1024
+MAX_CLIENT_CONTEXT = 3583
+INIT_TIMEOUT_S = 10
+CLIENT_TIMEOUT_SLACK_S = 5.0  # beyond the function timeout the agent enforces itself
+AGENT_CONNECT_WINDOW_S = 15.0  # how long a cold start waits for the agent to listen
+CONNECTIONS_PER_THREAD = 128
+
+_NAME_RE = re.compile(
+    r"^(?:arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:(?P<arn_account>\d{12}):function:"
+    r"|(?P<partial_account>\d{12}):function:)?"
+    r"(?P<name>[a-zA-Z0-9_-]{1,64})(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]{1,128}))?$"
+)
+
+Resolver = Callable[[Any, str, str, str | None], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class InvocationRequest:
+    account_id: str
+    function_name: str  # as the caller gave it: name, name:qualifier, partial or full ARN
+    payload: bytes = b""
+    qualifier: str | None = None
+    invocation_type: str = "RequestResponse"
+    log_type: str = "None"
+    client_context: str | None = None  # base64, as sent in X-Amz-Client-Context
+    request_id: str = ""
+    trace_id: str | None = None
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    status: int
+    payload: bytes = b""
+    content_type: str = "application/json"
+    executed_version: str | None = None
+    function_error: str | None = None
+    log_result: str | None = None  # base64 of the log tail, LogType=Tail only
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class _AgentTimeout(Exception):
+    pass
+
+
+class _AgentGone(Exception):
+    pass
+
+
+class _AgentUnreachable(Exception):
+    pass
+
+
+class _Retry(Exception):
+    """The environment we were given is not usable; forget it and place the invocation again."""
+
+
+def parse_function_name(
+    account_id: str, function_name: str, qualifier: str | None
+) -> tuple[str, str | None]:
+    """Split a FunctionName (name, name:qualifier, partial or full ARN) into (name, qualifier).
+
+    Raises ResourceNotFoundException for another account, InvalidParameterValueException for a bad
+    name or a qualifier that contradicts the one in the name.
+    """
+    m = _NAME_RE.match(function_name)
+    if m is None:
+        raise InvalidParameterValueException(f"Invalid function name: {function_name}")
+    owner = m.group("arn_account") or m.group("partial_account")
+    if owner and owner != account_id:
+        raise ResourceNotFoundException(f"Function not found: {function_name}")
+    derived = m.group("qualifier")
+    if derived and qualifier and derived != qualifier:
+        raise InvalidParameterValueException(
+            "The derived qualifier from the function name does not match the specified qualifier."
+        )
+    return m.group("name"), (qualifier or derived or None)
+
+
+class _Connections(threading.local):
+    """Each thread keeps one kept-alive connection per environment (most recently used first)."""
+
+    def __init__(self) -> None:
+        self.by_env: OrderedDict[str, http.client.HTTPConnection] = OrderedDict()
+
+    def take(self, env_id: str) -> http.client.HTTPConnection | None:
+        return self.by_env.pop(env_id, None)
+
+    def give(self, env_id: str, conn: http.client.HTTPConnection) -> None:
+        self.by_env[env_id] = conn
+        while len(self.by_env) > CONNECTIONS_PER_THREAD:
+            _, old = self.by_env.popitem(last=False)
+            old.close()
+
+
+class Invoker:
+    """Runs synchronous invocations; one per process, shared by its threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis_client: redis.Redis,
+        sessions: Any,
+        blob_path: Callable[[str], Path],
+        docker_client: Callable[[], Any],
+        resolve: Resolver | None = None,
+        memory_budget_mb: int | None = None,
+        image_for_runtime: Callable[[str], str] | None = None,
+        agent_dir: Callable[[], Path] | None = None,
+        init_boost: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.redis = redis_client
+        self.sessions = sessions
+        self.blob_path = blob_path
+        self._docker_client = docker_client
+        self._docker: DockerEnv | None = None
+        self._resolve = resolve
+        self._image_for_runtime = image_for_runtime
+        self._agent_dir = agent_dir
+        self.init_boost = init_boost
+        # Set by the asynchronous-invocation side: enqueue_event(request, spec) queues an Event invoke.
+        self.enqueue_event: Callable[[InvocationRequest, Mapping[str, Any]], None] | None = None
+        self.pool = Pool(
+            redis_client,
+            account_limit=settings.account_concurrency,
+            memory_budget_mb=memory_budget_mb or default_memory_budget_mb(),
+        )
+        self._conns = _Connections()
+        self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-invoke-bg")
+
+    # -- collaborators, made on first use so importing or building an app touches neither Docker nor code
+
+    @property
+    def docker(self) -> DockerEnv:
+        if self._docker is None:
+            self._docker = DockerEnv(self._docker_client())
+        return self._docker
+
+    def resolve(self, account_id: str, name: str, qualifier: str | None) -> Mapping[str, Any]:
+        if self._resolve is None:
+            from lamina.services.functions import resolve_for_invoke
+
+            self._resolve = resolve_for_invoke
+        return self._resolve(self.sessions, account_id, name, qualifier)
+
+    def image_for_runtime(self, runtime: str) -> str:
+        if self._image_for_runtime is None:
+            from lamina.executor import images
+
+            self._image_for_runtime = lambda rt: images.image_for_runtime(self.settings, rt)
+        return self._image_for_runtime(runtime)
+
+    def agent_dir(self) -> Path:
+        if self._agent_dir is None:
+            from lamina.executor import images
+
+            self._agent_dir = images.agent_dir
+        return self._agent_dir()
+
+    def close(self) -> None:
+        self._background.shutdown(wait=True)
+
+    # -- the use case
+
+    def invoke(self, req: InvocationRequest) -> InvocationResult:
+        """Run one invocation and return what the Invoke API answers.
+
+        Raises LambdaError subclasses for invocation problems (404 unknown function, 413 payload, 429
+        throttled, 400 bad request...); function errors are results with ``function_error`` set.
+        """
+        name, qualifier = parse_function_name(req.account_id, req.function_name, req.qualifier)
+        if req.invocation_type not in ("RequestResponse", "Event", "DryRun"):
+            raise InvalidParameterValueException(f"Unsupported InvocationType: {req.invocation_type}")
+        if req.log_type not in ("None", "Tail"):
+            raise InvalidParameterValueException(f"Unsupported LogType: {req.log_type}")
+        if len(req.payload) > MAX_SYNC_PAYLOAD:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
+            )
+        if req.payload.strip():
+            try:
+                json.loads(req.payload)
+            except ValueError as err:
+                raise InvalidRequestContentException(
+                    f"Could not parse request body into json: Could not parse payload into json: {err}"
+                ) from None
+        client_context = _decode_client_context(req.client_context)
+        qual = qualifier or "$LATEST"
+        if req.invocation_type == "DryRun":
+            self.spec(req.account_id, name, qual)
+            return InvocationResult(status=204)
+        if req.invocation_type == "Event":
+            # Asynchronous invocation (queue, retries, destinations) lives in the worker, which plugs
+            # itself in as ``enqueue_event``; without it, say so rather than run it synchronously.
+            if self.enqueue_event is None:
+                raise InvalidParameterValueException("InvocationType Event is not supported by this lamina yet")
+            if len(req.payload) > MAX_ASYNC_PAYLOAD:
+                raise RequestTooLargeException(
+                    f"Request must be smaller than {MAX_ASYNC_PAYLOAD} bytes for the InvokeFunction operation"
+                )
+            spec = self.spec(req.account_id, name, qual)
+            self.enqueue_event(req, spec)
+            return InvocationResult(status=202, executed_version=None)
+        for _ in range(3):
+            lease = self._acquire(req.account_id, name, qual)
+            try:
+                return self._run(req, lease, name, qualifier, client_context)
+            except _Retry:
+                continue
+        raise ServiceException(f"No execution environment of {name} could be reached; retry the invocation")
+
+    def spec(self, account_id: str, name: str, qualifier: str) -> dict[str, Any]:
+        """Return the runnable spec of name:qualifier from the cache, filling it on a miss."""
+        cached = catalog.get(self.redis, account_id, name, qualifier)
+        return cached if cached is not None else self._fill(account_id, name, qualifier)
+
+    def _fill(self, account_id: str, name: str, qualifier: str) -> dict[str, Any]:
+        gen = catalog.generation(self.redis, account_id, name)
+        spec = dict(self.resolve(account_id, name, None if qualifier == "$LATEST" else qualifier))
+        catalog.fill(self.redis, account_id, name, qualifier, spec, gen)
+        return spec
+
+    def _acquire(self, account_id: str, name: str, qualifier: str) -> Lease:
+        for _ in range(5):
+            got = self.pool.acquire(
+                account_id, name, qualifier, now=time.time(), rand=random.random(), new_env_id=uuid.uuid4().hex
+            )
+            if isinstance(got, Miss):
+                self._fill(account_id, name, got.qualifier)
+                continue
+            if got.evicted:
+                self._remove_later(got.evicted)
+            return got
+        # Only reachable when the function is being changed faster than we can read it.
+        raise ServiceException(f"Function {name} is changing; retry the invocation")
+
+    def _run(
+        self,
+        req: InvocationRequest,
+        lease: Lease,
+        name: str,
+        qualifier: str | None,
+        client_context: str | None,
+    ) -> InvocationResult:
+        spec = lease.spec
+        version = str(spec.get("version") or "$LATEST")
+        timeout_s = int(spec.get("timeout") or 3)
+        address, container_id = lease.address, lease.container_id
+        cold = lease.decision is Decision.COLD
+        if lease.decision is Decision.FROZEN:
+            try:
+                self.docker.unpause(container_id)
+            except ExecutorError as err:
+                log.warning("cannot thaw environment %s of %s: %s", lease.env_id, name, err)
+                self._forget(lease.env_id, container_id)
+                raise _Retry() from None
+        try:
+            if cold:
+                address, container_id = self._start(lease, name)
+        except LambdaError:
+            self._forget(lease.env_id)
+            raise
+        except Exception as err:
+            self._forget(lease.env_id)
+            log.exception("cannot start an environment for %s", name)
+            raise ServiceException(f"Cannot start an execution environment for {name}: {err}") from None
+
+        request_id = req.request_id or str(uuid.uuid4())
+        arn = f"arn:aws:lambda:{self.settings.region}:{req.account_id}:function:{name}"
+        headers = {
+            "Lambda-Runtime-Aws-Request-Id": request_id,
+            "Lambda-Runtime-Deadline-Ms": str(int((time.time() + timeout_s) * 1000)),
+            "Lambda-Runtime-Invoked-Function-Arn": f"{arn}:{qualifier}" if qualifier else arn,
+            "Lambda-Runtime-Trace-Id": req.trace_id or _trace_id(),
+            "X-Lamina-Version": version,
+            "X-Lamina-Timeout-S": str(timeout_s),
+            "Content-Type": "application/json",
+        }
+        if client_context:
+            headers["Lambda-Runtime-Client-Context"] = client_context
+        if req.log_type == "Tail":
+            headers["X-Lamina-Log-Tail"] = "1"
+        socket_timeout = timeout_s + CLIENT_TIMEOUT_SLACK_S + (INIT_TIMEOUT_S if cold else 0)
+        try:
+            reply = self._post(lease.env_id, address, req.payload, headers, socket_timeout, cold)
+        except _AgentTimeout:
+            self._forget(lease.env_id, container_id)
+            return _platform_error(
+                version, "Sandbox.Timedout",
+                f"{_rfc3339()} {request_id} Task timed out after {timeout_s:.2f} seconds",
+            )
+        except _AgentUnreachable as err:
+            self._forget(lease.env_id, container_id)
+            if cold:
+                log.warning("agent of new environment %s of %s never listened: %s", lease.env_id, name, err)
+                raise ServiceException(f"The execution environment of {name} did not start") from None
+            log.warning("environment %s of %s is unreachable (%s); placing the call again", lease.env_id, name, err)
+            raise _Retry() from None
+        except _AgentGone as err:
+            log.warning("environment %s of %s went away mid-invoke: %s", lease.env_id, name, err)
+            self._forget(lease.env_id, container_id)
+            return _platform_error(
+                version, "Runtime.ExitError",
+                f"RequestId: {request_id} Error: Runtime exited without providing a reason",
+            )
+
+        if reply.status != 200:
+            # 409 means two invocations met on one environment: our bookkeeping is wrong; do not reuse it.
+            self._forget(lease.env_id, container_id)
+            raise ServiceException(f"Execution environment answered HTTP {reply.status}")
+        if reply.headers.get("x-lamina-reset") == "1":
+            self._forget(lease.env_id, container_id)
+        else:
+            released = self.pool.release(lease.env_id, time.time())
+            if released.outcome == "retired" and released.container_id:
+                self._remove_later([released.container_id])
+            if cold and self.init_boost:
+                self._later(
+                    self.docker.limit_cpu, container_id, ContainerSpec.cpu_for(int(spec.get("memory_size") or 128))
+                )
+        function_error = reply.headers.get("x-lamina-function-error") or None
+        return InvocationResult(
+            status=200,
+            payload=reply.body,
+            content_type=reply.headers.get("content-type") or "application/json",
+            executed_version=version,
+            function_error=function_error,
+            log_result=reply.headers.get("x-lamina-log-result") if req.log_type == "Tail" else None,
+        )
+
+    # -- environments
+
+    def _start(self, lease: Lease, name: str) -> tuple[str, str]:
+        """Cold start: create and start the container of ``lease``; return (address, container id)."""
+        cspec = self.container_spec(lease.env_id, lease.spec)
+        started = self.docker.start(cspec)
+        if not self.pool.started(lease.env_id, started.ip, started.container_id):
+            # The reaper gave up on this start (lease expired): do not run on a container nobody tracks.
+            self._remove_later([started.container_id])
+            raise ServiceException(f"Execution environment of {name} was reclaimed while starting")
+        return started.ip, started.container_id
+
+    def container_spec(self, env_id: str, spec: Mapping[str, Any]) -> ContainerSpec:
+        """Build the ContainerSpec of environment ``env_id`` for a resolved function spec."""
+        s = self.settings
+        account_id, name = str(spec["account_id"]), str(spec["function_name"])
+        version = str(spec.get("version") or "$LATEST")
+        memory = int(spec.get("memory_size") or 128)
+        runtime = str(spec.get("runtime") or "")
+        stream = f"{datetime.now(UTC):%Y/%m/%d}/[{version}]{env_id}"
+        env: dict[str, str] = {str(k): str(v) for k, v in (spec.get("environment") or {}).items()}
+        env.update({
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_VERSION": version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": s.region,
+            "AWS_DEFAULT_REGION": s.region,
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "LAMBDA_RUNTIME_DIR": "/var/runtime",
+            "TZ": "UTC",
+            "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:"
+                               "/var/task:/var/task/lib:/opt/lib",
+            "LAMINA_LOG_FILE": f"{LOG_MOUNT}/{stream.replace('/', '-')}",
+            "LAMINA_AGENT_PORT": str(AGENT_PORT),
+            "LAMINA_INIT_TIMEOUT_S": str(INIT_TIMEOUT_S),
+        })
+        task_dir = opt_dir = None
+        working_dir: str | None = None
+        if spec.get("package_type") == "Image":
+            image = str(spec.get("image_uri") or "")
+            info = self.docker.image_info(image)
+            ic = spec.get("image_config") or {}
+            entrypoint = list(ic.get("EntryPoint") or info.entrypoint)
+            command = list(ic.get("Command") or info.cmd)
+            env["LAMINA_RUNTIME_CMD"] = json.dumps(entrypoint + command)
+            if command:
+                env["_HANDLER"] = command[0]
+            env["PATH"] = _with_opt_bin(info.env.get("PATH"))
+            working_dir = ic.get("WorkingDirectory") or info.working_dir or None
+        else:
+            image = self.image_for_runtime(runtime)
+            env["_HANDLER"] = str(spec.get("handler") or "")
+            env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
+            if not runtime.startswith("provided"):
+                env["LAMINA_RUNTIME_CMD"] = json.dumps(["/var/runtime/bootstrap"])
+            env["PATH"] = _with_opt_bin(self.docker.image_info(image).env.get("PATH"))
+            task_dir = code.task_dir(s.data_dir, self.blob_path, str(spec["code_key"]))
+            opt_dir = code.opt_dir(s.data_dir, self.blob_path, _layer_keys(spec.get("layers") or ()))
+            working_dir = "/var/task"
+        full_cpu = ContainerSpec.cpu_for(memory)
+        return ContainerSpec(
+            name=f"lamina-{name}-{env_id[:12]}",
+            image=image,
+            environment=env,
+            memory_mb=memory,
+            tmp_mb=int(spec.get("ephemeral_storage") or 512),
+            agent_dir=self.agent_dir(),
+            log_dir=code.log_dir(s.data_dir, account_id, name),
+            network=s.docker_network,
+            labels=env_labels(
+                s.instance, env_id, f"{account_id}:{name}", version,
+                keys.pool_id(account_id, name, version, str(spec.get("revision_id") or "")),
+            ),
+            task_dir=task_dir,
+            opt_dir=opt_dir,
+            working_dir=working_dir,
+            nano_cpus=None if self.init_boost else full_cpu,
+        )
+
+    def _forget(self, env_id: str, container_id: str = "") -> None:
+        """Drop ``env_id`` from the pool and remove its container in the background."""
+        recorded = self.pool.discard(env_id)
+        cid = recorded or container_id
+        if cid:
+            self._remove_later([cid])
+
+    def _remove_later(self, container_ids: Sequence[str]) -> None:
+        for cid in container_ids:
+            self._later(self._remove, cid)
+
+    def _later(self, fn: Callable[..., object], *args: Any) -> None:
+        """Run ``fn(*args)`` on the background pool, logging (not losing) any exception."""
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("background task %s failed", getattr(fn, "__name__", fn))
+
+        self._background.submit(run)
+
+    def _remove(self, container_id: str) -> None:
+        try:
+            self.docker.remove(container_id)
+        except ExecutorError as err:
+            # The scheduler's sweep removes any labelled container it does not know about.
+            log.warning("%s", err)
+
+    # -- HTTP to the agent
+
+    def _post(
+        self, env_id: str, address: str, body: bytes, headers: dict[str, str], timeout: float, cold: bool
+    ) -> _Reply:
+        """POST /invoke to the agent at ``address``.
+
+        Raises _AgentTimeout (no answer in ``timeout``), _AgentGone (the connection broke after the
+        request was sent) or _AgentUnreachable (nothing was sent: the environment is not there).
+        """
+        conn = self._conns.take(env_id)
+        reused = conn is not None
+        connect_until = time.monotonic() + AGENT_CONNECT_WINDOW_S
+        while True:
+            if conn is None:
+                conn = http.client.HTTPConnection(address, AGENT_PORT, timeout=timeout)
+            elif conn.sock is not None:
+                conn.sock.settimeout(timeout)
+            sent = False
+            try:
+                if conn.sock is None:
+                    conn.connect()
+                    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                conn.request("POST", "/invoke", body=body, headers=headers)
+                sent = True
+                resp = conn.getresponse()
+                data = resp.read()
+            except OSError as err:
+                conn.close()
+                conn = None
+                if reused and (not sent or isinstance(err, ConnectionError)):
+                    # A kept-alive connection the agent had closed: once more on a fresh one.
+                    reused = False
+                    continue
+                if sent:
+                    if isinstance(err, TimeoutError):
+                        raise _AgentTimeout() from None
+                    raise _AgentGone(str(err) or type(err).__name__) from None
+                if cold and time.monotonic() < connect_until:
+                    # The container is up but its agent does not listen yet.
+                    time.sleep(0.002)
+                    continue
+                raise _AgentUnreachable(str(err) or type(err).__name__) from None
+            except http.client.HTTPException as err:
+                conn.close()
+                raise _AgentGone(str(err) or type(err).__name__) from None
+            if resp.will_close:
+                conn.close()
+            else:
+                self._conns.give(env_id, conn)
+            return _Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+
+
+def _platform_error(version: str, error_type: str, message: str) -> InvocationResult:
+    body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+    return InvocationResult(status=200, payload=body, executed_version=version, function_error="Unhandled")
+
+
+def _decode_client_context(value: str | None) -> str | None:
+    if not value:
+        return None
+    if len(value) > MAX_CLIENT_CONTEXT:
+        raise InvalidRequestContentException(
+            f"Client context must be at most {MAX_CLIENT_CONTEXT} bytes long"
+        )
+    try:
+        decoded = base64.b64decode(value, validate=True).decode()
+        json.loads(decoded)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.") from None
+    return decoded
+
+
+def _layer_keys(layers: Sequence[Any]) -> list[str]:
+    return [str(layer["code_key"]) for layer in layers if isinstance(layer, Mapping) and layer.get("code_key")]
+
+
+def _with_opt_bin(path: str | None) -> str:
+    base = path or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    return base if "/opt/bin" in base.split(":") else f"{base}:/opt/bin"
+
+
+def _trace_id() -> str:
+    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
+
+
+def _rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def default_memory_budget_mb() -> int:
+    """Memory the environments of this machine may use together: 80 % of physical memory."""
+    import os
+
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 16 * 1024
+    return int(total * 0.8 / (1024 * 1024))
