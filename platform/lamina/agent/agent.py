@@ -738,8 +738,10 @@ class Agent:
         done = inv.done
         while True:
             deadline = inv.deadline
-            if deadline is None:  # still waiting for init: the watchdog bounds that
-                wait = self.init_timeout_s + inv.budget_s
+            if deadline is None:
+                # Still waiting for init (the watchdog bounds that); the clock starts at dispatch, which
+                # happens on the runtime's thread, so look again shortly.
+                wait = 0.02
             else:
                 wait = deadline - time.monotonic()
             if wait > 0 and done.acquire(timeout=wait):
@@ -935,6 +937,13 @@ class Agent:
                 break
             time.sleep(0.01)
         self.kill_runtime()
+        # What the runtime printed on its way out belongs in the log. The main thread may itself hold
+        # the lock (a signal landed inside finish()), hence the bounded wait.
+        if self.log_r is not None and self.log_lock.acquire(timeout=0.5):
+            try:
+                self._pump(final=True)
+            finally:
+                self.log_lock.release()
         os._exit(0)
 
 

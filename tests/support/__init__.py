@@ -1,0 +1,1 @@
+"""Helpers shared by test packages (images built once per session, ...)."""
