@@ -150,6 +150,7 @@ class EnvFactory:
         image: str,
         *,
         files: dict[str, str | bytes] | None = None,
+        opt_files: dict[str, str | bytes] | None = None,
         handler: str | None = None,
         runtime_cmd: list[str] | None = None,
         env: dict[str, str] | None = None,
@@ -190,6 +191,8 @@ class EnvFactory:
         }
         if mount_task:
             volumes[str(self.code_dir(files or {}, mode))] = {"bind": "/var/task", "mode": "ro"}
+        if opt_files is not None:
+            volumes[str(self.code_dir(opt_files, mode))] = {"bind": "/opt", "mode": "ro"}
         container = self.client.containers.run(
             image,
             entrypoint=["python3", "-S", "/var/lamina/agent.py"],

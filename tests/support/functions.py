@@ -80,7 +80,10 @@ class Functions:
         ephemeral_mb: int = 512,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "FunctionName": name, "Role": ROLE, "MemorySize": memory, "Timeout": timeout,
+            "FunctionName": name,
+            "Role": ROLE,
+            "MemorySize": memory,
+            "Timeout": timeout,
             "EphemeralStorage": {"Size": ephemeral_mb},
         }
         if image_uri:
@@ -89,8 +92,9 @@ class Functions:
                 body["ImageConfig"] = dict(image_config)
         else:
             zipped = make_zip(files or {}, executable)
-            body.update({"Runtime": runtime, "Handler": handler,
-                         "Code": {"ZipFile": base64.b64encode(zipped).decode()}})
+            body.update(
+                {"Runtime": runtime, "Handler": handler, "Code": {"ZipFile": base64.b64encode(zipped).decode()}}
+            )
         if env:
             body["Environment"] = {"Variables": dict(env)}
         if layers:
@@ -99,14 +103,25 @@ class Functions:
             return self._call("POST", "/2015-03-31/functions", body, 201)
         code_key = self.components.code_store.put(zipped) if not image_uri else None
         spec = {
-            "account_id": self.settings.account_id, "function_name": name,
+            "account_id": self.settings.account_id,
+            "function_name": name,
             "function_arn": f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:function:{name}",
-            "version": "$LATEST", "revision_id": str(uuid.uuid4()), "runtime": None if image_uri else runtime,
-            "handler": None if image_uri else handler, "package_type": "Image" if image_uri else "Zip",
-            "image_uri": image_uri, "image_config": dict(image_config or {}), "memory_size": memory,
-            "timeout": timeout, "ephemeral_storage": ephemeral_mb, "environment": dict(env or {}),
+            "version": "$LATEST",
+            "revision_id": str(uuid.uuid4()),
+            "runtime": None if image_uri else runtime,
+            "handler": None if image_uri else handler,
+            "package_type": "Image" if image_uri else "Zip",
+            "image_uri": image_uri,
+            "image_config": dict(image_config or {}),
+            "memory_size": memory,
+            "timeout": timeout,
+            "ephemeral_storage": ephemeral_mb,
+            "environment": dict(env or {}),
             "layers": [{"arn": arn, "code_key": self._layers[arn], "code_sha256": ""} for arn in layers],
-            "code_key": code_key, "reserved_concurrency": None, "alias": None, "routing": {},
+            "code_key": code_key,
+            "reserved_concurrency": None,
+            "alias": None,
+            "routing": {},
         }
         self._specs[(name, "$LATEST")] = spec
         self._changed(name)
@@ -138,8 +153,9 @@ class Functions:
     ) -> dict[str, Any]:
         zipped = make_zip(files, executable)
         if self.api:
-            return self._call("PUT", f"/2015-03-31/functions/{name}/code",
-                              {"ZipFile": base64.b64encode(zipped).decode()})
+            return self._call(
+                "PUT", f"/2015-03-31/functions/{name}/code", {"ZipFile": base64.b64encode(zipped).decode()}
+            )
         spec = self._specs[(name, "$LATEST")]
         spec["code_key"] = self.components.code_store.put(zipped)
         spec["revision_id"] = str(uuid.uuid4())
@@ -158,8 +174,12 @@ class Functions:
     def publish_layer(self, name: str, files: Mapping[str, str | bytes], executable: Iterable[str] = ()) -> str:
         zipped = make_zip(files, executable)
         if self.api:
-            doc = self._call("POST", f"/2018-10-31/layers/{name}/versions",
-                             {"Content": {"ZipFile": base64.b64encode(zipped).decode()}}, 201)
+            doc = self._call(
+                "POST",
+                f"/2018-10-31/layers/{name}/versions",
+                {"Content": {"ZipFile": base64.b64encode(zipped).decode()}},
+                201,
+            )
             return str(doc["LayerVersionArn"])
         arn = f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:layer:{name}:{len(self._layers) + 1}"
         self._layers[arn] = self.components.code_store.put(zipped)

@@ -321,6 +321,7 @@ class Agent:
         self.active = None  # Invocation handed to the runtime, not yet answered by it
         self.inflight = None  # Invocation whose caller is not yet answered
         self.runtime_pid = None
+        self.runtime_gone = threading.Event()
         self.log_fd = 2
         self.log_r = None
         self.log_partial = b""
@@ -488,6 +489,7 @@ class Agent:
             desc = f"signal: {word}"
         else:
             desc = f"exit status {os.WEXITSTATUS(status)}"
+        self.runtime_gone.set()
         with self.lock:
             self.exit_desc = desc
             if self.phase == "init":
@@ -630,6 +632,9 @@ class Agent:
     def finish_init_error(self, inv):
         kind, data = self.init_fail
         if kind == "posted":
+            # A runtime exits right after posting its init error: give it a moment so what it printed on
+            # the way out is in the log before the environment ends.
+            self.runtime_gone.wait(0.5)
             body = data
         elif kind == "exit":
             body = self._exit_body(inv)
