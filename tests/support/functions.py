@@ -37,8 +37,11 @@ def make_zip(files: Mapping[str, str | bytes], executable: Iterable[str] = ()) -
     return buf.getvalue()
 
 
-def control_plane_present() -> bool:
-    return importlib.util.find_spec("lamina.services.functions") is not None
+def control_plane_present(app: Any) -> bool:
+    """True once the control plane's API serves CreateFunction (and can resolve functions for invoke)."""
+    if importlib.util.find_spec("lamina.services.functions") is None:
+        return False
+    return any(r.rule == "/2015-03-31/functions" and "POST" in (r.methods or ()) for r in app.url_map.iter_rules())
 
 
 class Functions:
@@ -46,7 +49,7 @@ class Functions:
         self.client = client
         self.components = components
         self.settings = components.settings
-        self.api = control_plane_present()
+        self.api = control_plane_present(client.application)
         self._layers: dict[str, str] = {}  # fallback: layer version ARN -> code key
         self._specs: dict[tuple[str, str], dict[str, Any]] = {}
         self._versions: dict[str, int] = {}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import http.client
 import json
 import logging
@@ -211,7 +212,7 @@ class Invoker:
         if self._resolve is None:
             from lamina.services.functions import resolve_for_invoke
 
-            self._resolve = resolve_for_invoke
+            self._resolve = functools.partial(resolve_for_invoke, region=self.settings.region)
         return self._resolve(self.sessions, account_id, name, qualifier)
 
     def image_for_runtime(self, runtime: str) -> str:

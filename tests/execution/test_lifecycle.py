@@ -1,0 +1,121 @@
+"""Environment life cycle with the real reaper: freeze/thaw, idle reaping, draining updates, adoption."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import docker
+from lamina.config import Settings
+from lamina.executor.docker_env import DockerEnv, env_labels
+from lamina.scheduler.reaper import Reaper
+from lamina.services.invocations import Invoker
+from support.functions import Functions
+from support.invoking import container_ids, invoke, wait_gone
+
+COUNTER = """
+COUNT = 0
+VERSION = {version!r}
+
+
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    return {{"count": COUNT, "version": VERSION, "stream": context.log_stream_name}}
+"""
+
+
+def counter(version: str = "v1") -> dict[str, str]:
+    return {"app.py": COUNTER.format(version=version)}
+
+
+def test_idle_environments_are_frozen_then_thawed_on_reuse(
+    client: Any, fns: Functions, invoker: Invoker, reaper_for: Callable[..., Reaper],
+    docker_client: docker.DockerClient, settings: Settings,
+) -> None:
+    fns.create("chilly", counter())
+    assert invoke(client, "chilly").get_json()["count"] == 1
+    [cid] = container_ids(docker_client, settings)
+    report = reaper_for(freeze_after_s=0.0).tick()
+    assert len(report.frozen) == 1
+    assert docker_client.api.inspect_container(cid)["State"]["Status"] == "paused"
+    assert invoker.pool.snapshot().envs[0].state.value == "frozen"
+    thawed = invoke(client, "chilly")
+    assert thawed.get_json()["count"] == 2  # same process: module state survived the freeze
+    assert docker_client.api.inspect_container(cid)["State"]["Status"] == "running"
+    assert invoker.pool.snapshot().envs[0].state.value == "warm"
+
+
+def test_idle_environments_are_reaped_so_the_function_scales_to_zero(
+    client: Any, fns: Functions, invoker: Invoker, reaper_for: Callable[..., Reaper],
+    docker_client: docker.DockerClient, settings: Settings,
+) -> None:
+    fns.create("fleeting", counter())
+    invoke(client, "fleeting")
+    [cid] = container_ids(docker_client, settings)
+    reaper = reaper_for(freeze_after_s=0.0, idle_timeout_s=60.0)
+    assert reaper.tick().frozen  # frozen first ...
+    later = reaper_for(freeze_after_s=0.0, idle_timeout_s=60.0, clock=lambda: time.time() + 61)
+    assert len(later.tick().reaped) == 1  # ... reaped after the idle timeout
+    assert wait_gone(docker_client, cid)
+    assert invoker.pool.snapshot().envs == ()
+    assert invoke(client, "fleeting").get_json()["count"] == 1  # a new cold start
+
+
+def test_an_update_gets_new_environments_while_old_ones_drain(
+    client: Any, fns: Functions, invoker: Invoker, reaper_for: Callable[..., Reaper],
+    docker_client: docker.DockerClient, settings: Settings,
+) -> None:
+    fns.create("evolving", counter("v1"))
+    old = invoke(client, "evolving").get_json()
+    [old_cid] = container_ids(docker_client, settings)
+    fns.update_code("evolving", counter("v2"))
+    new = invoke(client, "evolving").get_json()
+    assert (new["version"], new["count"]) == ("v2", 1)
+    assert new["stream"] != old["stream"]
+    report = reaper_for().tick()
+    assert len(report.retired) == 1
+    assert wait_gone(docker_client, old_cid)
+    fns.update_config("evolving", memory=256)  # a configuration change also means new environments
+    assert invoke(client, "evolving").get_json()["count"] == 1
+    assert len(reaper_for().tick().retired) == 1
+    assert [e.memory_mb for e in invoker.pool.snapshot().envs] == [256]
+
+
+def test_restart_adopts_known_containers_and_removes_unknown_ones(
+    client: Any, fns: Functions, invoker: Invoker, reaper_for: Callable[..., Reaper], docker_env: DockerEnv,
+    docker_client: docker.DockerClient, settings: Settings, runtime_images: dict[str, str],
+) -> None:
+    fns.create("survivor", counter())
+    invoke(client, "survivor")
+    [known] = container_ids(docker_client, settings)
+    # A container of a previous run that Redis does not know (its state was lost, or its start abandoned).
+    stray = docker_client.containers.create(
+        runtime_images["python"], command=["sleep", "60"],
+        labels=env_labels(settings.instance, "f" * 32, "000000000000:ghost", "$LATEST", "p"),
+    )
+    report = reaper_for().sweep()
+    assert stray.id in report.removed and known not in report.removed
+    assert len(report.adopted) == 1
+    assert wait_gone(docker_client, stray.id)
+    assert invoke(client, "survivor").get_json()["count"] == 2  # adopted: still the same environment
+    # The container of a known environment vanished behind our back: the environment is forgotten.
+    [env_id] = invoker.pool.env_ids()
+    docker_env.remove(known)
+    report = reaper_for().sweep()
+    assert report.forgotten == [env_id]
+    assert invoker.pool.snapshot().envs == ()
+    assert invoke(client, "survivor").get_json()["count"] == 1
+
+
+def test_a_vanished_warm_container_is_replaced_transparently(
+    client: Any, fns: Functions, invoker: Invoker, docker_env: DockerEnv,
+    docker_client: docker.DockerClient, settings: Settings,
+) -> None:
+    fns.create("phoenix", counter())
+    invoke(client, "phoenix")
+    [cid] = container_ids(docker_client, settings)
+    docker_env.remove(cid)
+    resp = invoke(client, "phoenix")
+    assert resp.status_code == 200 and resp.get_json()["count"] == 1
