@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -25,6 +26,20 @@ HANDLER = "def handler(event, context):\n    return None\n"
 
 def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(round(q * (len(sorted_values) - 1))))]
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of a host process, in clock ticks (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def runtime_pid(agent_pid: int) -> int | None:
+    for task in Path(f"/proc/{agent_pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        if children:
+            return int(children[0])
+    return None
 
 
 def main() -> None:
@@ -82,7 +97,12 @@ def main() -> None:
                     conn.close()
                     time.sleep(0.01)
             samples: list[float] = []
+            agent_pid = int(container.attrs["State"]["Pid"])
+            child = runtime_pid(agent_pid)
             for i in range(100 + args.n):
+                if i == 100:
+                    agent_before = cpu_ticks(agent_pid)
+                    runtime_before = cpu_ticks(child) if child else 0
                 headers = {"Lambda-Runtime-Aws-Request-Id": f"bench-{i}", "X-Lamina-Timeout-S": "3"}
                 t0 = time.perf_counter()
                 conn.request("POST", "/invoke", body=b"{}", headers=headers)
@@ -93,12 +113,16 @@ def main() -> None:
                     raise SystemExit(f"invoke failed: {resp.getheader('X-Lamina-Outcome')}")
                 if i >= 100:
                     samples.append(elapsed)
+            tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
+            agent_us = (cpu_ticks(agent_pid) - agent_before) * tick_us / args.n
+            runtime_us = ((cpu_ticks(child) - runtime_before) * tick_us / args.n) if child else float("nan")
             samples.sort()
             print(
                 f"direct POST /invoke, no-op python handler, {args.n} sequential calls on one keep-alive connection: "
                 f"p50 {percentile(samples, 0.50):.3f} ms  p99 {percentile(samples, 0.99):.3f} ms  "
                 f"mean {statistics.fmean(samples):.3f} ms"
             )
+            print(f"CPU per invoke: agent {agent_us:.0f} us, runtime {runtime_us:.0f} us (clock-tick resolution)")
         finally:
             container.remove(force=True)
             client.close()
