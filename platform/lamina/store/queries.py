@@ -1,0 +1,265 @@
+"""Every query the control-plane services run, so services never import SQLAlchemy.
+
+Functions take an open ``Session`` (the caller owns the transaction) and return model objects or
+plain values. ``lock=True`` means ``SELECT ... FOR UPDATE``: the row stays locked until the caller's
+transaction ends, which is how RevisionId checks and version numbering stay race-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeVar
+
+from sqlalchemy import String, cast, delete, func, or_, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from lamina.store.models import (
+    Alias,
+    Base,
+    EventInvokeConfig,
+    Function,
+    FunctionVersion,
+    Layer,
+    LayerVersion,
+)
+
+SessionFactory = sessionmaker[Session]
+M = TypeVar("M", bound=Base)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def add_unique(session: Session, obj: Base) -> bool:
+    """Insert ``obj``; return False (and leave the transaction usable) if a unique constraint refused it."""
+    try:
+        with session.begin_nested():
+            session.add(obj)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def delete_obj(session: Session, obj: Base) -> None:
+    session.delete(obj)
+    session.flush()
+
+
+# -- advisory locks (PostgreSQL; SQLite serialises writers on its own)
+
+
+def _advisory(session: Session, key: int) -> None:
+    if _is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def lock_code_key(session: Session, code_key: str) -> None:
+    """Serialise writers and collectors of one blob until the transaction ends."""
+    _advisory(session, int(code_key[:15], 16))
+
+
+def lock_account(session: Session, account_id: str) -> None:
+    """Serialise account-wide checks (reserved concurrency) until the transaction ends."""
+    # A distinct high range, so it cannot collide with code-key locks (those are < 2**60).
+    _advisory(session, (1 << 61) + int(account_id))
+
+
+# -- functions
+
+
+def get_function(session: Session, account_id: str, name: str, lock: bool = False) -> Function | None:
+    stmt = select(Function).where(Function.account_id == account_id, Function.name == name)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def list_functions(session: Session, account_id: str, after: str | None, limit: int) -> list[Function]:
+    stmt = select(Function).where(Function.account_id == account_id).order_by(Function.name).limit(limit)
+    if after is not None:
+        stmt = stmt.where(Function.name > after)
+    return list(session.scalars(stmt))
+
+
+def list_functions_from(session: Session, account_id: str, start: str | None, limit: int) -> list[Function]:
+    """Functions named ``start`` or later (inclusive), for version-expanded listings."""
+    stmt = select(Function).where(Function.account_id == account_id).order_by(Function.name).limit(limit)
+    if start is not None:
+        stmt = stmt.where(Function.name >= start)
+    return list(session.scalars(stmt))
+
+
+def function_count(session: Session, account_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(Function).where(Function.account_id == account_id)) or 0
+
+
+def reserved_total(session: Session, account_id: str, exclude_function_id: int | None = None) -> int:
+    stmt = select(func.coalesce(func.sum(Function.reserved_concurrency), 0)).where(
+        Function.account_id == account_id
+    )
+    if exclude_function_id is not None:
+        stmt = stmt.where(Function.id != exclude_function_id)
+    return int(session.scalar(stmt) or 0)
+
+
+def code_usage(session: Session, account_id: str) -> int:
+    """Bytes of code the account stores: $LATEST, published versions and live layer versions."""
+    fn = session.scalar(
+        select(func.coalesce(func.sum(Function.code_size), 0)).where(Function.account_id == account_id)
+    )
+    ver = session.scalar(
+        select(func.coalesce(func.sum(FunctionVersion.code_size), 0))
+        .join(Function, FunctionVersion.function_id == Function.id)
+        .where(Function.account_id == account_id)
+    )
+    lay = session.scalar(
+        select(func.coalesce(func.sum(LayerVersion.code_size), 0))
+        .join(Layer, LayerVersion.layer_id == Layer.id)
+        .where(Layer.account_id == account_id, LayerVersion.deleted.is_(False))
+    )
+    return int(fn or 0) + int(ver or 0) + int(lay or 0)
+
+
+# -- versions
+
+
+def get_version(session: Session, function_id: int, version: int) -> FunctionVersion | None:
+    return session.scalars(
+        select(FunctionVersion).where(FunctionVersion.function_id == function_id, FunctionVersion.version == version)
+    ).one_or_none()
+
+
+def latest_version(session: Session, function_id: int) -> FunctionVersion | None:
+    return session.scalars(
+        select(FunctionVersion)
+        .where(FunctionVersion.function_id == function_id)
+        .order_by(FunctionVersion.version.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def list_versions(session: Session, function_id: int, after: int, limit: int) -> list[FunctionVersion]:
+    return list(
+        session.scalars(
+            select(FunctionVersion)
+            .where(FunctionVersion.function_id == function_id, FunctionVersion.version > after)
+            .order_by(FunctionVersion.version)
+            .limit(limit)
+        )
+    )
+
+
+# -- aliases
+
+
+def get_alias(session: Session, function_id: int, name: str, lock: bool = False) -> Alias | None:
+    stmt = select(Alias).where(Alias.function_id == function_id, Alias.name == name)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def list_aliases(session: Session, function_id: int, after: str | None, limit: int,
+                 version: str | None = None) -> list[Alias]:
+    stmt = select(Alias).where(Alias.function_id == function_id).order_by(Alias.name).limit(limit)
+    if after is not None:
+        stmt = stmt.where(Alias.name > after)
+    if version is not None:
+        stmt = stmt.where(Alias.function_version == version)
+    return list(session.scalars(stmt))
+
+
+def all_aliases(session: Session, function_id: int) -> list[Alias]:
+    return list(session.scalars(select(Alias).where(Alias.function_id == function_id)))
+
+
+# -- event-invoke configs
+
+
+def get_event_invoke_config(session: Session, function_id: int, qualifier: str) -> EventInvokeConfig | None:
+    return session.scalars(
+        select(EventInvokeConfig).where(
+            EventInvokeConfig.function_id == function_id, EventInvokeConfig.qualifier == qualifier
+        )
+    ).one_or_none()
+
+
+def list_event_invoke_configs(session: Session, function_id: int, after: str | None,
+                              limit: int) -> list[EventInvokeConfig]:
+    stmt = (
+        select(EventInvokeConfig)
+        .where(EventInvokeConfig.function_id == function_id)
+        .order_by(EventInvokeConfig.qualifier)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(EventInvokeConfig.qualifier > after)
+    return list(session.scalars(stmt))
+
+
+def delete_event_invoke_configs(session: Session, function_id: int, qualifier: str) -> None:
+    session.execute(
+        delete(EventInvokeConfig).where(
+            EventInvokeConfig.function_id == function_id, EventInvokeConfig.qualifier == qualifier
+        )
+    )
+
+
+# -- layers
+
+
+def get_layer(session: Session, account_id: str, name: str, lock: bool = False) -> Layer | None:
+    stmt = select(Layer).where(Layer.account_id == account_id, Layer.name == name)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def get_layer_version(session: Session, account_id: str, name: str, version: int) -> LayerVersion | None:
+    """A live (not deleted) layer version, or None."""
+    return session.scalars(
+        select(LayerVersion)
+        .join(Layer, LayerVersion.layer_id == Layer.id)
+        .where(Layer.account_id == account_id, Layer.name == name, LayerVersion.version == version,
+               LayerVersion.deleted.is_(False))
+    ).one_or_none()
+
+
+def list_layer_versions(session: Session, layer_id: int, before: int | None, limit: int) -> list[LayerVersion]:
+    """Live versions of a layer, newest first, numbered below ``before`` when given."""
+    stmt = (
+        select(LayerVersion)
+        .where(LayerVersion.layer_id == layer_id, LayerVersion.deleted.is_(False))
+        .order_by(LayerVersion.version.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        stmt = stmt.where(LayerVersion.version < before)
+    return list(session.scalars(stmt))
+
+
+def list_layers(session: Session, account_id: str, after: str | None, limit: int) -> list[Layer]:
+    stmt = select(Layer).where(Layer.account_id == account_id).order_by(Layer.name).limit(limit)
+    if after is not None:
+        stmt = stmt.where(Layer.name > after)
+    return list(session.scalars(stmt))
+
+
+# -- blobs
+
+
+def blob_referenced(session: Session, code_key: str) -> bool:
+    """True if any function, version or layer version (live or still used) needs blob ``code_key``."""
+    pattern = f"%{code_key}%"
+    checks: Iterable = (
+        select(Function.id).where(or_(Function.code_key == code_key, cast(Function.layers, String).like(pattern))),
+        select(FunctionVersion.id).where(
+            or_(FunctionVersion.code_key == code_key, cast(FunctionVersion.layers, String).like(pattern))
+        ),
+        select(LayerVersion.id).where(LayerVersion.code_key == code_key, LayerVersion.deleted.is_(False)),
+    )
+    return any(session.scalars(stmt.limit(1)).first() is not None for stmt in checks)
+
