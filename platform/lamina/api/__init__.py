@@ -10,5 +10,9 @@ def register(app: Flask) -> None:
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
+    from lamina.api import account, aliases, concurrency, event_invoke, functions, layers, openapi, tags, versions
+
+    for module in (functions, versions, aliases, layers, tags, concurrency, event_invoke, account, openapi):
+        app.register_blueprint(module.bp)
     invoke.init_app(app)
     app.register_blueprint(logs.bp)

@@ -1,0 +1,15 @@
+"""GetAccountSettings."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from lamina.api import context, shapes
+from lamina.services import account
+
+bp = Blueprint("account", __name__)
+
+
+@bp.get("/2016-08-19/account-settings", strict_slashes=False)
+def get_account_settings():  # type: ignore[no-untyped-def]
+    return shapes.account_settings(account.get_settings(context.deps(), context.account_id()))

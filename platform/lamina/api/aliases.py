@@ -1,0 +1,54 @@
+"""CreateAlias, GetAlias, UpdateAlias, DeleteAlias, ListAliases."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from lamina.api import context, shapes
+from lamina.services import aliases
+
+bp = Blueprint("aliases", __name__)
+ALIASES = "/2015-03-31/functions/<function_name>/aliases"
+
+
+@bp.post(ALIASES)
+def create_alias(function_name: str):  # type: ignore[no-untyped-def]
+    r = shapes.Reader(context.body())
+    rec = aliases.create_alias(
+        context.deps(), context.account_id(), function_name, name=r.string("Name", required=True) or "",
+        function_version=r.string("FunctionVersion", required=True) or "",
+        description=r.string("Description") or "", routing=shapes.routing_input(r),
+    )
+    return shapes.alias_configuration(rec), 201
+
+
+@bp.get(ALIASES)
+def list_aliases(function_name: str):  # type: ignore[no-untyped-def]
+    page = aliases.list_aliases(
+        context.deps(), context.account_id(), function_name,
+        function_version=request.args.get("FunctionVersion") or None, marker=request.args.get("Marker"),
+        max_items=shapes.query_int(request.args, "MaxItems"),
+    )
+    return shapes.page("Aliases", page, shapes.alias_configuration)
+
+
+@bp.get(ALIASES + "/<name>")
+def get_alias(function_name: str, name: str):  # type: ignore[no-untyped-def]
+    return shapes.alias_configuration(aliases.get_alias(context.deps(), context.account_id(), function_name, name))
+
+
+@bp.put(ALIASES + "/<name>")
+def update_alias(function_name: str, name: str):  # type: ignore[no-untyped-def]
+    r = shapes.Reader(context.body())
+    rec = aliases.update_alias(
+        context.deps(), context.account_id(), function_name, name,
+        function_version=r.string("FunctionVersion"), description=r.string("Description"),
+        routing=shapes.routing_input(r), revision_id=r.string("RevisionId"),
+    )
+    return shapes.alias_configuration(rec)
+
+
+@bp.delete(ALIASES + "/<name>")
+def delete_alias(function_name: str, name: str):  # type: ignore[no-untyped-def]
+    aliases.delete_alias(context.deps(), context.account_id(), function_name, name)
+    return "", 204

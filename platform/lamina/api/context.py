@@ -1,0 +1,32 @@
+"""Per-request access for the control-plane handlers: the components, the caller's account, the body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+
+from lamina.api import shapes
+from lamina.services.common import Deps
+
+
+def deps() -> Deps:
+    return current_app.extensions["lamina"]
+
+
+def account_id() -> str:
+    # Until accounts and SigV4 land, every caller acts in the configured account.
+    return deps().settings.account_id
+
+
+def body() -> dict[str, Any]:
+    return shapes.parse_json(request.get_data(cache=False))
+
+
+def base_url() -> str:
+    """Where this caller reaches lamina (used for code download locations)."""
+    return deps().settings.public_url or request.host_url.rstrip("/")
+
+
+def qualifier() -> str | None:
+    return request.args.get("Qualifier") or None

@@ -1,0 +1,76 @@
+"""Functions, versions' code download: CreateFunction, GetFunction(Configuration), ListFunctions,
+UpdateFunctionCode/Configuration, DeleteFunction, and GET /lamina/code/<sha> serving stored zips."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, request, send_file
+
+from lamina.api import context, shapes
+from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
+from lamina.services import functions
+
+bp = Blueprint("functions", __name__)
+FUNCTION = "/2015-03-31/functions/<function_name>"
+_KEY_RE = re.compile(r"[0-9a-f]{64}")
+
+
+@bp.post("/2015-03-31/functions", strict_slashes=False)
+def create_function():  # type: ignore[no-untyped-def]
+    rec = functions.create_function(context.deps(), context.account_id(), shapes.create_function_input(context.body()))
+    return shapes.function_configuration(rec), 201
+
+
+@bp.get("/2015-03-31/functions", strict_slashes=False)
+def list_functions():  # type: ignore[no-untyped-def]
+    version = request.args.get("FunctionVersion")
+    if version not in (None, "", "ALL"):
+        raise InvalidParameterValueException(f"FunctionVersion must be ALL, got {version!r}")
+    page = functions.list_functions(
+        context.deps(), context.account_id(), marker=request.args.get("Marker"),
+        max_items=shapes.query_int(request.args, "MaxItems"), all_versions=version == "ALL",
+    )
+    return shapes.page("Functions", page, lambda r: shapes.function_configuration(r, listing=True))
+
+
+@bp.get(FUNCTION)
+def get_function(function_name: str):  # type: ignore[no-untyped-def]
+    details = functions.get_function(context.deps(), context.account_id(), function_name, context.qualifier())
+    return shapes.get_function_response(details, context.base_url())
+
+
+@bp.get(FUNCTION + "/configuration")
+def get_function_configuration(function_name: str):  # type: ignore[no-untyped-def]
+    rec = functions.get_configuration(context.deps(), context.account_id(), function_name, context.qualifier())
+    return shapes.function_configuration(rec)
+
+
+@bp.put(FUNCTION + "/code")
+def update_function_code(function_name: str):  # type: ignore[no-untyped-def]
+    kwargs = shapes.update_code_input(context.body())
+    rec = functions.update_code(context.deps(), context.account_id(), function_name, **kwargs)
+    return shapes.function_configuration(rec)
+
+
+@bp.put(FUNCTION + "/configuration")
+def update_function_configuration(function_name: str):  # type: ignore[no-untyped-def]
+    r = shapes.Reader(context.body())
+    rec = functions.update_configuration(
+        context.deps(), context.account_id(), function_name, shapes.config_input(r), r.string("RevisionId")
+    )
+    return shapes.function_configuration(rec)
+
+
+@bp.delete(FUNCTION)
+def delete_function(function_name: str):  # type: ignore[no-untyped-def]
+    functions.delete_function(context.deps(), context.account_id(), function_name, context.qualifier())
+    return "", 204
+
+
+@bp.get("/lamina/code/<key>")
+def download_code(key: str):  # type: ignore[no-untyped-def]
+    store = context.deps().code_store
+    if not _KEY_RE.fullmatch(key) or not store.exists(key):
+        raise ResourceNotFoundException(f"Code not found: {key}")
+    return send_file(store.path(key), mimetype="application/zip", as_attachment=True, download_name=f"{key}.zip")

@@ -1,0 +1,33 @@
+"""TagResource, UntagResource, ListTags (the resource is a function ARN, percent-encoded in the path)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from lamina.api import context, shapes
+from lamina.errors import InvalidParameterValueException
+from lamina.services import tags
+
+bp = Blueprint("tags", __name__)
+TAGS = "/2017-03-31/tags/<resource>"
+
+
+@bp.post(TAGS)
+def tag_resource(resource: str):  # type: ignore[no-untyped-def]
+    values = shapes.Reader(context.body()).string_map("Tags", required=True) or {}
+    tags.tag_resource(context.deps(), context.account_id(), resource, values)
+    return "", 204
+
+
+@bp.delete(TAGS)
+def untag_resource(resource: str):  # type: ignore[no-untyped-def]
+    keys = request.args.getlist("tagKeys")
+    if not keys:
+        raise InvalidParameterValueException("tagKeys is required")
+    tags.untag_resource(context.deps(), context.account_id(), resource, keys)
+    return "", 204
+
+
+@bp.get(TAGS)
+def list_tags(resource: str):  # type: ignore[no-untyped-def]
+    return {"Tags": tags.list_tags(context.deps(), context.account_id(), resource)}

@@ -1,0 +1,30 @@
+"""PublishVersion and ListVersionsByFunction."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from lamina.api import context, shapes
+from lamina.services import versions
+
+bp = Blueprint("versions", __name__)
+VERSIONS = "/2015-03-31/functions/<function_name>/versions"
+
+
+@bp.post(VERSIONS)
+def publish_version(function_name: str):  # type: ignore[no-untyped-def]
+    r = shapes.Reader(context.body())
+    rec = versions.publish_version(
+        context.deps(), context.account_id(), function_name, code_sha256=r.string("CodeSha256"),
+        description=r.string("Description"), revision_id=r.string("RevisionId"),
+    )
+    return shapes.function_configuration(rec), 201
+
+
+@bp.get(VERSIONS)
+def list_versions_by_function(function_name: str):  # type: ignore[no-untyped-def]
+    page = versions.list_versions(
+        context.deps(), context.account_id(), function_name, marker=request.args.get("Marker"),
+        max_items=shapes.query_int(request.args, "MaxItems"),
+    )
+    return shapes.page("Versions", page, shapes.function_configuration)
