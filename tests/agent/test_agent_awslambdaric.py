@@ -11,6 +11,8 @@ from __future__ import annotations
 import pytest
 from support.containers import ARN, EnvFactory
 
+pytestmark = pytest.mark.docker
+
 ENTRYPOINT = ["python3", "-m", "awslambdaric"]
 
 

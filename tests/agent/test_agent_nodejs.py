@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from support.containers import ARN, EnvFactory
 
+pytestmark = pytest.mark.docker
+
 INDEX = """
 let count = 0;
 

@@ -10,6 +10,8 @@ import json
 import pytest
 from support.containers import ARN, EnvFactory
 
+pytestmark = pytest.mark.docker
+
 ECHO_BOOTSTRAP = r"""#!/usr/bin/python3
 import http.client, json, os
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]

@@ -10,6 +10,8 @@ import time
 import pytest
 from support.containers import ARN, EnvFactory, wait_for
 
+pytestmark = pytest.mark.docker
+
 APP = """
 import os, sys, time, json, logging
 
