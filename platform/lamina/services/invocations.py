@@ -354,7 +354,8 @@ class Invoker:
             headers["X-Lamina-Log-Tail"] = "1"
         socket_timeout = timeout_s + CLIENT_TIMEOUT_SLACK_S + (INIT_TIMEOUT_S if cold else 0)
         try:
-            reply = self._post(lease.env_id, address, req.payload, headers, socket_timeout, cold)
+            # Lambda hands a function invoked without a payload the event {}.
+            reply = self._post(lease.env_id, address, req.payload or b"{}", headers, socket_timeout, cold)
         except _AgentTimeout:
             self._forget(lease.env_id, container_id)
             return _platform_error(
