@@ -111,6 +111,12 @@ done
 """
 
 
+def invalid_state(current: str, target: str) -> list[object]:
+    """What the RIE answers (status, body) when the runtime's state does not allow a call."""
+    message = f"State transition from {current} to {target} failed for runtime. Error: State transition is not allowed"
+    return [403, {"errorType": "InvalidStateTransition", "errorMessage": message}]
+
+
 @pytest.fixture
 def provided(envs: EnvFactory, provided_image: str):
     def start(files: dict[str, str], **kw):
@@ -142,19 +148,18 @@ def test_runtime_api_status_codes_and_limits(provided) -> None:
     first = env.invoke({}, request_id="probe-1")
     assert first.outcome == "success", first.body
     codes = first.json()
-    invalid_state = {"errorType": "InvalidStateTransition", "errorMessage": "State transition is not allowed"}
-    assert codes["response_during_init"] == [403, invalid_state]
+    assert codes["response_during_init"] == invalid_state("Started", "InvocationResponse")
     assert codes["next_1"] == [200, None]
     assert codes["wrong_id"] == [400, {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"}]
-    assert codes["next_while_busy"] == [403, invalid_state]
-    assert codes["init_error_after_init"] == [403, invalid_state]
+    assert codes["next_while_busy"] == invalid_state("Running", "Ready")
+    assert codes["init_error_after_init"] == invalid_state("Running", "InitError")
     assert codes["bad_mode"][0] == 400 and codes["bad_mode"][1]["errorType"] == "InvalidFunctionResponseMode"
     assert codes["unknown_path"][0] == 404
     second = env.invoke({}, request_id="probe-2")
     assert second.outcome == "success", second.body
     assert second.json() == {
         "response": [202, {"status": "OK"}],
-        "response_again": [400, {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"}],
+        "response_again": invalid_state("RuntimeResponseSentState", "InvocationResponse"),
         "next_2": [200, None],
     }
 

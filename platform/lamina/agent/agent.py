@@ -85,7 +85,14 @@ def _api_error(error_type, message):
 
 
 INVALID_REQUEST_ID = _api_error("InvalidRequestID", "Invalid request ID")
-INVALID_STATE = _api_error("InvalidStateTransition", "State transition is not allowed")
+
+
+def _invalid_state(current, target):
+    """403 body of the RIE for a call the runtime's state does not allow (same state names and wording)."""
+    message = f"State transition from {current} to {target} failed for runtime. Error: State transition is not allowed"
+    return _api_error("InvalidStateTransition", message)
+
+
 TOO_LARGE = _api_error("RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).")
 BAD_RESPONSE_MODE = _api_error("InvalidFunctionResponseMode", "Invalid function response mode")
 NOT_FOUND = _api_error("NotFound", "Not found")
@@ -806,9 +813,9 @@ class Agent:
                 self.phase = phase = "ready"
                 self.init_end = now
             if phase != "ready" or self.active is not None or self.waiter is not None:
-                forbidden = True
+                forbidden = self._state_name()
             else:
-                forbidden = False
+                forbidden = None
                 inv = self.pending
                 if inv is not None:
                     self.pending = None
@@ -818,7 +825,7 @@ class Agent:
                 else:
                     self.waiter = conn  # parked: the next /invoke writes the answer on this socket
         if forbidden:
-            conn.send(403, b"Content-Type: application/json\r\n", INVALID_STATE)
+            conn.send(403, b"Content-Type: application/json\r\n", _invalid_state(forbidden, "Ready"))
         elif inv is not None:
             self.dispatch(inv, conn, now)
 
@@ -828,23 +835,42 @@ class Agent:
             if self.waiter is conn:
                 self.waiter = None
 
+    def _state_name(self):
+        """The RIE's name for the runtime's state (caller holds ``lock``), for 403 messages."""
+        if self.phase == "init":
+            return "Started"
+        if self.phase == "failed":
+            return "InitError"
+        if self.active is not None:
+            return "Running"
+        if self.waiter is not None:
+            return "Ready"
+        return "RuntimeResponseSentState"
+
     def post_result(self, conn, rid, headers, body, too_large, error):
-        if not too_large and headers.get(b"lambda-runtime-function-response-mode", b"streaming") != b"streaming":
-            conn.send(400, b"Content-Type: application/json\r\n", BAD_RESPONSE_MODE)
-            return
+        # As the RIE: the runtime's state first (403 unless an invocation is running, so a second answer
+        # is 403 too), then the request id (400).
         with self.lock:
             inv = self.active
-            if self.phase == "init":
+            state = None
+            if inv is None or inv.claimed:
                 status = 403
-            elif inv is None or inv.request_id != rid or inv.claimed:
+                state = self._state_name()
+            elif inv.request_id != rid:
                 status = 400
+            elif not too_large and headers.get(b"lambda-runtime-function-response-mode", b"streaming") != b"streaming":
+                status = 0
             else:
                 status = 413 if too_large else 202
                 inv.claimed = True
                 self.active = None
                 self.inflight = None
         if status == 403:
-            conn.send(403, b"Content-Type: application/json\r\n", INVALID_STATE)
+            target = "InvocationErrorResponse" if error else "InvocationResponse"
+            conn.send(403, b"Content-Type: application/json\r\n", _invalid_state(state, target))
+            return
+        if status == 0:
+            conn.send(400, b"Content-Type: application/json\r\n", BAD_RESPONSE_MODE)
             return
         if status == 400:
             conn.send(400, b"Content-Type: application/json\r\n", INVALID_REQUEST_ID)
@@ -872,6 +898,7 @@ class Agent:
         with self.lock:
             if self.phase != "init":
                 allowed = False
+                state = self._state_name()
             else:
                 allowed = True
                 self.phase = "failed"
@@ -879,7 +906,7 @@ class Agent:
                 self.init_end = time.monotonic()
                 inv = self._claim_inflight()
         if not allowed:
-            conn.send(403, b"Content-Type: application/json\r\n", INVALID_STATE)
+            conn.send(403, b"Content-Type: application/json\r\n", _invalid_state(state, "InitError"))
             return
         # Exactly 202 first (the Python RIC checks), then answer a waiting caller, which ends the agent.
         conn.send(202, b"Content-Type: application/json\r\n", ACCEPTED)
