@@ -54,6 +54,7 @@ function request(method, urlPath, body, headers) {
       },
     );
     req.on('error', reject);
+    req.setNoDelay(true);
     if (body !== undefined) req.end(body);
     else req.end();
   });
