@@ -23,7 +23,6 @@ import http.client
 import json
 import logging
 import random
-import re
 import secrets
 import socket
 import threading
@@ -45,7 +44,6 @@ from lamina.errors import (
     InvalidRequestContentException,
     LambdaError,
     RequestTooLargeException,
-    ResourceNotFoundException,
     ServiceException,
 )
 from lamina.executor import code
@@ -60,6 +58,7 @@ from lamina.executor.docker_env import (
 from lamina.scheduler import catalog, keys
 from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Miss, Pool
+from lamina.services import arns
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +69,6 @@ INIT_TIMEOUT_S = 10
 CLIENT_TIMEOUT_SLACK_S = 5.0  # beyond the function timeout the agent enforces itself
 AGENT_CONNECT_WINDOW_S = 15.0  # how long a cold start waits for the agent to listen
 CONNECTIONS_PER_THREAD = 128
-
-_NAME_RE = re.compile(
-    r"^(?:arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:(?P<arn_account>\d{12}):function:"
-    r"|(?P<partial_account>\d{12}):function:)?"
-    r"(?P<name>[a-zA-Z0-9_-]{1,64})(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]{1,128}))?$"
-)
 
 Resolver = Callable[[Any, str, str, str | None], Mapping[str, Any]]
 
@@ -124,28 +117,6 @@ class _AgentUnreachable(Exception):
 
 class _Retry(Exception):
     """The environment we were given is not usable; forget it and place the invocation again."""
-
-
-def parse_function_name(
-    account_id: str, function_name: str, qualifier: str | None
-) -> tuple[str, str | None]:
-    """Split a FunctionName (name, name:qualifier, partial or full ARN) into (name, qualifier).
-
-    Raises ResourceNotFoundException for another account, InvalidParameterValueException for a bad
-    name or a qualifier that contradicts the one in the name.
-    """
-    m = _NAME_RE.match(function_name)
-    if m is None:
-        raise InvalidParameterValueException(f"Invalid function name: {function_name}")
-    owner = m.group("arn_account") or m.group("partial_account")
-    if owner and owner != account_id:
-        raise ResourceNotFoundException(f"Function not found: {function_name}")
-    derived = m.group("qualifier")
-    if derived and qualifier and derived != qualifier:
-        raise InvalidParameterValueException(
-            "The derived qualifier from the function name does not match the specified qualifier."
-        )
-    return m.group("name"), (qualifier or derived or None)
 
 
 class _Connections(threading.local):
@@ -240,7 +211,8 @@ class Invoker:
         Raises LambdaError subclasses for invocation problems (404 unknown function, 413 payload, 429
         throttled, 400 bad request...); function errors are results with ``function_error`` set.
         """
-        name, qualifier = parse_function_name(req.account_id, req.function_name, req.qualifier)
+        ref = arns.parse_function_name(req.function_name, self.settings.region, req.account_id, req.qualifier)
+        name, qualifier = ref.name, ref.qualifier
         if req.invocation_type not in ("RequestResponse", "Event", "DryRun"):
             raise InvalidParameterValueException(f"Unsupported InvocationType: {req.invocation_type}")
         if req.log_type not in ("None", "Tail"):
@@ -338,11 +310,11 @@ class Invoker:
             raise ServiceException(f"Cannot start an execution environment for {name}: {err}") from None
 
         request_id = req.request_id or str(uuid.uuid4())
-        arn = f"arn:aws:lambda:{self.settings.region}:{req.account_id}:function:{name}"
+        invoked_arn = arns.function_arn(self.settings.region, req.account_id, name, qualifier)
         headers = {
             "Lambda-Runtime-Aws-Request-Id": request_id,
             "Lambda-Runtime-Deadline-Ms": str(int((time.time() + timeout_s) * 1000)),
-            "Lambda-Runtime-Invoked-Function-Arn": f"{arn}:{qualifier}" if qualifier else arn,
+            "Lambda-Runtime-Invoked-Function-Arn": invoked_arn,
             "Lambda-Runtime-Trace-Id": req.trace_id or _trace_id(),
             "X-Lamina-Version": version,
             "X-Lamina-Timeout-S": str(timeout_s),
