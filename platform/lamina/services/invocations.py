@@ -19,16 +19,12 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import http.client
 import json
 import logging
 import random
 import secrets
-import socket
-import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -59,6 +55,7 @@ from lamina.scheduler import catalog, keys
 from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Miss, Pool
 from lamina.services import arns
+from lamina.services.agent_client import AgentConnection, Connections, ProtocolError, Reply
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +66,7 @@ INIT_TIMEOUT_S = 10
 CLIENT_TIMEOUT_SLACK_S = 5.0  # beyond the function timeout the agent enforces itself
 AGENT_CONNECT_WINDOW_S = 15.0  # how long a cold start waits for the agent to listen
 CONNECTIONS_PER_THREAD = 128
+MEMORY_OVERCOMMIT = 3
 
 Resolver = Callable[[Any, str, str, str | None], Mapping[str, Any]]
 
@@ -96,13 +94,6 @@ class InvocationResult:
     log_result: str | None = None  # base64 of the log tail, LogType=Tail only
 
 
-@dataclass(frozen=True)
-class _Reply:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
 class _AgentTimeout(Exception):
     pass
 
@@ -117,22 +108,6 @@ class _AgentUnreachable(Exception):
 
 class _Retry(Exception):
     """The environment we were given is not usable; forget it and place the invocation again."""
-
-
-class _Connections(threading.local):
-    """Each thread keeps one kept-alive connection per environment (most recently used first)."""
-
-    def __init__(self) -> None:
-        self.by_env: OrderedDict[str, http.client.HTTPConnection] = OrderedDict()
-
-    def take(self, env_id: str) -> http.client.HTTPConnection | None:
-        return self.by_env.pop(env_id, None)
-
-    def give(self, env_id: str, conn: http.client.HTTPConnection) -> None:
-        self.by_env[env_id] = conn
-        while len(self.by_env) > CONNECTIONS_PER_THREAD:
-            _, old = self.by_env.popitem(last=False)
-            old.close()
 
 
 class Invoker:
@@ -168,7 +143,7 @@ class Invoker:
             account_limit=settings.account_concurrency,
             memory_budget_mb=memory_budget_mb or default_memory_budget_mb(),
         )
-        self._conns = _Connections()
+        self._conns = Connections(CONNECTIONS_PER_THREAD)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-invoke-bg")
 
     # -- collaborators, made on first use so importing or building an app touches neither Docker nor code
@@ -488,35 +463,27 @@ class Invoker:
 
     def _post(
         self, env_id: str, address: str, body: bytes, headers: dict[str, str], timeout: float, cold: bool
-    ) -> _Reply:
+    ) -> Reply:
         """POST /invoke to the agent at ``address``.
 
         Raises _AgentTimeout (no answer in ``timeout``), _AgentGone (the connection broke after the
         request was sent) or _AgentUnreachable (nothing was sent: the environment is not there).
         """
         conn = self._conns.take(env_id)
-        reused = conn is not None
         connect_until = time.monotonic() + AGENT_CONNECT_WINDOW_S
         while True:
             if conn is None:
-                conn = http.client.HTTPConnection(address, AGENT_PORT, timeout=timeout)
-            elif conn.sock is not None:
-                conn.sock.settimeout(timeout)
-            sent = False
+                conn = AgentConnection(address, AGENT_PORT, timeout)
+            reused, sent = conn.reused, False
             try:
-                if conn.sock is None:
-                    conn.connect()
-                    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                conn.request("POST", "/invoke", body=body, headers=headers)
+                conn.send("/invoke", body, headers, timeout)
                 sent = True
-                resp = conn.getresponse()
-                data = resp.read()
+                reply, keep = conn.receive()
             except OSError as err:
                 conn.close()
                 conn = None
-                if reused and (not sent or isinstance(err, ConnectionError)):
+                if reused and (not sent or isinstance(err, ConnectionError | ProtocolError)):
                     # A kept-alive connection the agent had closed: once more on a fresh one.
-                    reused = False
                     continue
                 if sent:
                     if isinstance(err, TimeoutError):
@@ -527,14 +494,14 @@ class Invoker:
                     time.sleep(0.002)
                     continue
                 raise _AgentUnreachable(str(err) or type(err).__name__) from None
-            except http.client.HTTPException as err:
+            except ValueError as err:  # a malformed Content-Length or status code
                 conn.close()
-                raise _AgentGone(str(err) or type(err).__name__) from None
-            if resp.will_close:
-                conn.close()
-            else:
+                raise _AgentGone(str(err)) from None
+            if keep:
                 self._conns.give(env_id, conn)
-            return _Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+            else:
+                conn.close()
+            return reply
 
 
 def _platform_error(version: str, error_type: str, message: str) -> InvocationResult:
@@ -575,11 +542,16 @@ def _rfc3339() -> str:
 
 
 def default_memory_budget_mb() -> int:
-    """Memory the environments of this machine may use together: 80 % of physical memory."""
+    """Memory limits the environments of this machine may add up to: ``MEMORY_OVERCOMMIT`` x physical memory.
+
+    MemorySize is a cap, not a reservation: an idle Python environment uses ~12 MB of a 128 MB limit
+    (DOCKER_FACTS), so counting limits 1:1 would refuse environments long before memory runs out. Each
+    container still cannot exceed its own limit; past the budget, idle environments are evicted (LRU).
+    """
     import os
 
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         return 16 * 1024
-    return int(total * 0.8 / (1024 * 1024))
+    return int(total * MEMORY_OVERCOMMIT / (1024 * 1024))
