@@ -8,6 +8,7 @@ from lamina.api import context, shapes
 from lamina.services import account
 
 bp = Blueprint("account", __name__)
+bp.before_request(context.check_request)
 
 
 @bp.get("/2016-08-19/account-settings", strict_slashes=False)

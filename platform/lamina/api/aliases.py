@@ -8,6 +8,7 @@ from lamina.api import context, shapes
 from lamina.services import aliases
 
 bp = Blueprint("aliases", __name__)
+bp.before_request(context.check_request)
 ALIASES = "/2015-03-31/functions/<function_name>/aliases"
 
 

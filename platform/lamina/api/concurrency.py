@@ -8,6 +8,7 @@ from lamina.api import context, shapes
 from lamina.services import concurrency
 
 bp = Blueprint("concurrency", __name__)
+bp.before_request(context.check_request)
 
 
 @bp.put("/2017-10-31/functions/<function_name>/concurrency")

@@ -30,3 +30,9 @@ def base_url() -> str:
 
 def qualifier() -> str | None:
     return request.args.get("Qualifier") or None
+
+
+def check_request() -> None:
+    """Refuse NUL characters in path labels and query values before any handler runs."""
+    shapes.check_no_nul((request.view_args or {}).items())
+    shapes.check_no_nul(request.args.items(multi=True))

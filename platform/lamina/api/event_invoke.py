@@ -8,6 +8,7 @@ from lamina.api import context, shapes
 from lamina.services import event_invoke
 
 bp = Blueprint("event_invoke", __name__)
+bp.before_request(context.check_request)
 CONFIG = "/2019-09-25/functions/<function_name>/event-invoke-config"
 
 

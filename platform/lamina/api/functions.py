@@ -12,6 +12,7 @@ from lamina.errors import InvalidParameterValueException, ResourceNotFoundExcept
 from lamina.services import functions
 
 bp = Blueprint("functions", __name__)
+bp.before_request(context.check_request)
 FUNCTION = "/2015-03-31/functions/<function_name>"
 _KEY_RE = re.compile(r"[0-9a-f]{64}")
 

@@ -10,6 +10,7 @@ from lamina.errors import InvalidParameterValueException
 from lamina.services import layers
 
 bp = Blueprint("layers", __name__)
+bp.before_request(context.check_request)
 VERSIONS = "/2018-10-31/layers/<layer_name>/versions"
 
 

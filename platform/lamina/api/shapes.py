@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -51,6 +51,23 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     return data
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
+def check_no_nul(pairs: Iterable[tuple[str, Any]]) -> None:
+    """InvalidParameterValueException if any path label or query value holds a NUL character."""
+    for key, value in pairs:
+        if "\x00" in key or "\x00" in str(value):
+            raise InvalidParameterValueException(f"{key} must not contain NUL characters")
+
+
 class Reader:
     """Typed access to the members of one JSON object; ``path`` names it in error messages."""
 
@@ -68,6 +85,9 @@ class Reader:
         value = self.data.get(key)
         if value is None and required:
             raise InvalidParameterValueException(f"{self._name(key)} is required")
+        if _has_nul(value):
+            # PostgreSQL cannot store NUL in text, and no Lambda field allows it.
+            raise InvalidParameterValueException(f"{self._name(key)} must not contain NUL characters")
         return value
 
     def string(self, key: str, required: bool = False) -> str | None:

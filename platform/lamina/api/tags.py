@@ -9,6 +9,7 @@ from lamina.errors import InvalidParameterValueException
 from lamina.services import tags
 
 bp = Blueprint("tags", __name__)
+bp.before_request(context.check_request)
 TAGS = "/2017-03-31/tags/<resource>"
 
 

@@ -8,6 +8,7 @@ from lamina.api import context, shapes
 from lamina.services import versions
 
 bp = Blueprint("versions", __name__)
+bp.before_request(context.check_request)
 VERSIONS = "/2015-03-31/functions/<function_name>/versions"
 
 
