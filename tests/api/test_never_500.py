@@ -71,3 +71,18 @@ def test_nul_in_path_or_query_is_refused(client, url):
     create(client, "odd")
     resp = client.get(url)
     assert resp.status_code == 400 and resp.headers["X-Amzn-ErrorType"] == "InvalidParameterValueException"
+
+
+@pytest.mark.parametrize("method, url", [
+    ("GET", "/2018-10-31/layers/odd/versions/99999999999999999999"),
+    ("DELETE", "/2018-10-31/layers/odd/versions/99999999999999999999"),
+    ("GET", "/2015-03-31/functions/odd?Qualifier=99999999999999999999"),
+    ("DELETE", "/2015-03-31/functions/odd?Qualifier=99999999999999999999"),
+    ("GET", "/2015-03-31/functions/odd/versions?Marker=99999999999999999999"),
+    ("GET", "/2018-10-31/layers/odd/versions?Marker=99999999999999999999"),
+    ("GET", "/2015-03-31/functions?MaxItems=99999999999999999999"),
+])
+def test_huge_numbers_in_path_or_query(client, method, url):
+    create(client, "odd")
+    resp = client.open(url, method=method)
+    assert resp.status_code in (200, 204, 400, 404), resp.get_data(as_text=True)

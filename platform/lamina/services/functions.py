@@ -8,6 +8,7 @@ changes are announced to the invoke cache with ``common.changed``.
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import hashlib
 from typing import Any
@@ -141,7 +142,7 @@ def create_function(deps: Deps, account_id: str, req: CreateFunctionInput) -> Fu
     package_type = validate.package_type(req.package_type)
     if req.config.role is None:
         raise InvalidParameterValueException("Role is required.")
-    values = dict(DEFAULTS)
+    values = copy.deepcopy(DEFAULTS)
     _apply_config(values, req.config)
     _check_package(package_type, values, req.config)
     tags = validate.tags(req.tags)
