@@ -41,6 +41,16 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _floats(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated numbers, got {raw!r}") from None
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -82,6 +92,14 @@ class Settings:
     max_request_bytes: int = 70 * 1024 * 1024
     total_code_bytes: int = 80_530_636_800
     migrate_on_start: bool = True
+    # Asynchronous invocation and triggers (Lambda's values; tests shrink the delays).
+    async_retry_delays_s: tuple[float, ...] = (60.0, 120.0)
+    async_throttle_delay_s: float = 1.0
+    async_throttle_max_delay_s: float = 300.0
+    async_lease_s: float = 30.0
+    async_keep_s: int = 86400
+    trigger_tick_s: float = 0.25
+    schedule_min_rate_s: int = 60
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -109,6 +127,13 @@ class Settings:
             instance=env.get("LAMINA_INSTANCE", "default"),
             max_request_bytes=_int(env, "LAMINA_MAX_REQUEST_BYTES", 70 * 1024 * 1024, 1024),
             migrate_on_start=_bool(env, "LAMINA_MIGRATE_ON_START", True),
+            async_retry_delays_s=_floats(env, "LAMINA_ASYNC_RETRY_DELAYS", (60.0, 120.0)),
+            async_throttle_delay_s=_float(env, "LAMINA_ASYNC_THROTTLE_DELAY", 1.0),
+            async_throttle_max_delay_s=_float(env, "LAMINA_ASYNC_THROTTLE_MAX_DELAY", 300.0),
+            async_lease_s=_float(env, "LAMINA_ASYNC_LEASE", 30.0),
+            async_keep_s=_int(env, "LAMINA_ASYNC_KEEP", 86400, 60),
+            trigger_tick_s=_float(env, "LAMINA_TRIGGER_TICK", 0.25),
+            schedule_min_rate_s=_int(env, "LAMINA_SCHEDULE_MIN_RATE", 60, 1),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -35,6 +35,15 @@ class Components:
 
         return docker.from_env(timeout=120)
 
+    @cached_property
+    def queue(self) -> Any:
+        """The RQ queue of asynchronous work (events, destinations); services get it handed in."""
+        from rq import Queue
+
+        from lamina.services.events import QUEUE_NAME
+
+        return Queue(QUEUE_NAME, connection=self.redis)
+
     def close(self) -> None:
         self.engine.dispose()
         self.redis.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from lamina.api.errors import request_id
 from lamina.errors import RequestTooLargeException
+from lamina.services import events
 from lamina.services.invocations import MAX_SYNC_PAYLOAD, InvocationRequest, Invoker
 
 bp = Blueprint("invoke", __name__)
@@ -23,6 +26,8 @@ def init_app(app: Flask) -> None:
         blob_path=comps.code_store.path,
         docker_client=lambda: comps.docker,
     )
+    # InvocationType=Event: the event is queued for `lamina worker` (lamina.services.events).
+    app.extensions[EXTENSION].enqueue_event = functools.partial(events.enqueue_request, comps, comps.queue)
     app.register_blueprint(bp)
 
 

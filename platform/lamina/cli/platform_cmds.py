@@ -48,12 +48,15 @@ def serve(workers: int, threads: int) -> None:
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
-def worker(burst: bool) -> None:
-    """Run an RQ worker for asynchronous invocations and triggers."""
-    from lamina.wiring import build_components
-    from lamina.worker.main import run_worker
+@click.option("--processes", type=int, default=1, show_default=True, help="Worker processes to run.")
+def worker(burst: bool, processes: int) -> None:
+    """Run RQ workers for asynchronous invocations, schedules and event sources."""
+    import logging
 
-    run_worker(build_components(Settings.from_env()), burst=burst)
+    from lamina.worker.main import run_processes
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_processes(Settings.from_env(), processes, burst=burst)
 
 
 @click.group()

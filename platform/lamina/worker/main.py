@@ -1,15 +1,150 @@
-"""`lamina worker`: an RQ worker for asynchronous invocations, schedules and event sources."""
+"""`lamina worker`: RQ workers for asynchronous invocations, plus the trigger loops.
+
+Each worker process runs one ``LaminaWorker`` (an RQ ``SimpleWorker``: jobs run in the worker process
+itself, so the invoker's warm connections and background container removals outlive a job) and, on
+threads, the loops every worker shares: the event sweep (requeue events whose worker died, enqueue due
+retries), the schedules and the event source pollers. ``--processes N`` forks N such processes.
+
+RQ's own scheduler is not used for retries: its lock passes to another worker only a minute after
+the holder dies, and an event's delays and age need lamina's own bookkeeping anyway
+(``lamina.services.events``).
+"""
 
 from __future__ import annotations
 
-from rq import Queue, Worker
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
-from lamina.wiring import Components
+from rq import Queue, SimpleWorker
 
-QUEUE_NAMES = ("lamina",)
+from lamina.config import Settings
+from lamina.services import events
+from lamina.wiring import Components, build_components
+from lamina.worker import context
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAMES = (events.QUEUE_NAME,)
 
 
-def run_worker(components: Components, burst: bool = False) -> bool:
-    queues = [Queue(name, connection=components.redis) for name in QUEUE_NAMES]
-    worker = Worker(queues, connection=components.redis, name=None)
-    return worker.work(burst=burst, with_scheduler=True)
+class LaminaWorker(SimpleWorker):
+    """A SimpleWorker that makes its ``context.Runtime`` available to the job being performed."""
+
+    def __init__(self, queues: Any, *args: Any, runtime: context.Runtime, **kwargs: Any) -> None:
+        super().__init__(queues, *args, **kwargs)
+        self.runtime = runtime
+
+    def execute_job(self, job: Any, queue: Any) -> Any:
+        token = context.CURRENT.set(self.runtime)
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            context.CURRENT.reset(token)
+
+
+class Ticker:
+    """Runs each task every ``interval_s`` on one daemon thread until stopped; a failing task is logged."""
+
+    def __init__(self, tasks: list[tuple[str, Callable[[], Any]]], interval_s: float) -> None:
+        self.tasks = tasks
+        self.interval_s = interval_s
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="lamina-ticker", daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            started = time.monotonic()
+            for name, task in self.tasks:
+                try:
+                    task()
+                except Exception:
+                    log.exception("worker loop %s failed", name)
+            self.stop_event.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
+
+    def start(self) -> Ticker:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=10)
+
+
+def loops(runtime: context.Runtime) -> list[tuple[str, Callable[[], Any]]]:
+    """The periodic tasks of a worker process (see the module docstring)."""
+    comps = runtime.components
+    tasks: list[tuple[str, Callable[[], Any]]] = [("events.sweep", lambda: events.sweep(comps, comps.queue))]
+    try:
+        from lamina.worker import schedules
+
+        tasks.append(("schedules.run_due", lambda: schedules.run_due(comps, time.time())))
+    except ImportError:
+        pass
+    return tasks
+
+
+def make_worker(runtime: context.Runtime, name: str | None = None) -> LaminaWorker:
+    comps = runtime.components
+    queues = [Queue(n, connection=comps.redis) for n in QUEUE_NAMES]
+    return LaminaWorker(queues, connection=comps.redis, name=name, runtime=runtime)
+
+
+def run_worker(components: Components, burst: bool = False, triggers: bool = True) -> bool:
+    """Work the queues (until they are empty with ``burst``); returns whether any job was performed."""
+    runtime = context.make_runtime(components)
+    ticker = Ticker(loops(runtime), components.settings.trigger_tick_s).start() if triggers else None
+    pollers = None
+    if triggers:
+        try:
+            from lamina.worker import event_sources
+
+            pollers = event_sources.Pollers(runtime).start()
+        except ImportError:
+            pass
+    try:
+        return make_worker(runtime).work(burst=burst, with_scheduler=False)
+    finally:
+        if ticker is not None:
+            ticker.stop()
+        if pollers is not None:
+            pollers.stop()
+        runtime.invoker.close()
+
+
+def _child(settings: Settings, burst: bool) -> None:
+    run_worker(build_components(settings, migrate=False), burst=burst)
+
+
+def run_processes(settings: Settings, processes: int, burst: bool = False) -> None:
+    """Run ``processes`` worker processes (forked) until they stop; SIGTERM/SIGINT stop them all."""
+    if processes <= 1:
+        run_worker(build_components(settings), burst=burst)
+        return
+    from lamina.store import db
+
+    if settings.migrate_on_start:
+        db.upgrade(settings.effective_database_url)
+    ctx = multiprocessing.get_context("fork")
+    children = [ctx.Process(target=_child, args=(settings, burst), name=f"lamina-worker-{i}") for i in range(processes)]
+    for child in children:
+        child.start()
+
+    def _forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.pid and child.is_alive():
+                try:
+                    import os
+
+                    os.kill(child.pid, signum)
+                except ProcessLookupError:
+                    pass
+
+    signal.signal(signal.SIGTERM, _forward)
+    signal.signal(signal.SIGINT, _forward)
+    for child in children:
+        child.join()

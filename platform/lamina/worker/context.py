@@ -1,0 +1,44 @@
+"""The worker process's collaborators, handed to job functions while a job runs.
+
+RQ calls a job function by dotted path with the job's arguments only; ``LaminaWorker`` sets
+``CURRENT`` around each job so the function can reach the components and invoker the entry point
+built (no module-level connections: the composition root still builds everything).
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from lamina.services.invocations import Invoker
+from lamina.wiring import Components
+
+
+@dataclass
+class Runtime:
+    components: Components
+    invoker: Invoker
+
+    @property
+    def queue(self) -> Any:
+        return self.components.queue
+
+
+CURRENT: ContextVar[Runtime] = ContextVar("lamina_worker_runtime")
+
+
+def current() -> Runtime:
+    """The Runtime of the job being performed; LookupError outside a LaminaWorker job."""
+    return CURRENT.get()
+
+
+def make_runtime(components: Components) -> Runtime:
+    invoker = Invoker(
+        settings=components.settings,
+        redis_client=components.redis,
+        sessions=components.sessions,
+        blob_path=components.code_store.path,
+        docker_client=lambda: components.docker,
+    )
+    return Runtime(components=components, invoker=invoker)
