@@ -51,7 +51,9 @@ def invoker(
     invoker: Invoker = app.extensions["lamina.invoker"]
     yield invoker
     invoker.close()  # waits for background removals
-    known = {v.container_id for v in invoker.pool.snapshot().envs if v.container_id}
+    envs = invoker.pool.snapshot().envs
+    known = {c for v in envs for c in (v.container_id, v.sandbox_id) if c}
+    known |= {cid for cid, _ip in invoker.pool.free_sandboxes()}
     for c in docker_client.containers.list(all=True, filters={"label": f"lamina.instance={settings.instance}"}):
         if c.id not in known:
             LEAKED.append(f"{request.node.name}: {c.name}")

@@ -12,7 +12,7 @@ from lamina.executor.docker_env import DockerEnv, env_labels
 from lamina.scheduler.reaper import Reaper
 from lamina.services.invocations import Invoker
 from support.functions import Functions
-from support.invoking import container_ids, invoke, wait_gone
+from support.invoking import container_ids, invoke, sandbox_ids, wait_gone
 
 COUNTER = """
 COUNT = 0
@@ -119,3 +119,33 @@ def test_a_vanished_warm_container_is_replaced_transparently(
     docker_env.remove(cid)
     resp = invoke(client, "phoenix")
     assert resp.status_code == 200 and resp.get_json()["count"] == 1
+
+
+def test_cold_starts_join_a_ready_network_sandbox_that_goes_with_the_environment(
+    client: Any, fns: Functions, invoker: Invoker, reaper_for: Callable[..., Reaper],
+    docker_client: docker.DockerClient, settings: Settings,
+) -> None:
+    invoker.sandboxes = 2
+    assert invoker.replenish_sandboxes() == 2
+    assert invoker.replenish_sandboxes() == 0  # the target is reached
+    ready = dict(invoker.pool.free_sandboxes())
+    assert set(ready) == sandbox_ids(docker_client, settings)
+    fns.create("boxed", counter())
+    assert invoke(client, "boxed").get_json()["count"] == 1
+    [env] = invoker.pool.snapshot().envs
+    assert env.sandbox_id in ready
+    host = docker_client.api.inspect_container(env.container_id)["HostConfig"]
+    assert host["NetworkMode"] == f"container:{env.sandbox_id}"
+    assert invoker.pool.env(env.env_id)["address"] == ready[env.sandbox_id]
+    deadline = time.monotonic() + 10  # the used sandbox is replaced in the background
+    while len(invoker.pool.free_sandboxes()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(invoker.pool.free_sandboxes()) == 2
+    # Reaping the environment removes its sandbox too.
+    later = reaper_for(idle_timeout_s=1.0, clock=lambda: time.time() + 5)
+    assert len(later.tick().reaped) == 1
+    assert wait_gone(docker_client, env.container_id) and wait_gone(docker_client, env.sandbox_id)
+    # A sandbox nobody knows (its Redis entry was lost) is removed by the sweep once it is not brand new.
+    stray = invoker.pool.take_all_sandboxes()
+    report = reaper_for(clock=lambda: time.time() + 120).sweep()
+    assert set(stray) <= set(report.removed)

@@ -128,9 +128,9 @@ def test_new_revision_drains_old_environments(pool: Pool, redis: redis_lib.Redis
     fresh = take(pool)
     assert fresh.decision is Decision.COLD and fresh.spec["revision_id"] == "r2"
     released = pool.release(busy.env_id, now=102)
-    assert (released.outcome, released.container_id) == ("retired", "c-" + busy.env_id)
+    assert (released.outcome, released.container_ids) == ("retired", ("c-" + busy.env_id,))
     assert not redis.exists(keys.env(busy.env_id))
-    assert pool.reap_if(idle.env_id, now=103, mode="retire") == "c-" + idle.env_id
+    assert pool.reap_if(idle.env_id, now=103, mode="retire") == ["c-" + idle.env_id]
     assert pool.reap_if(fresh.env_id, now=103, mode="retire") is None
 
 
@@ -138,10 +138,10 @@ def test_discard_frees_slot_and_memory(pool: Pool, redis: redis_lib.Redis) -> No
     put(redis, spec(memory_size=256))
     lease = start(pool, take(pool))
     assert int(redis.get("lamina:memory")) == 256
-    assert pool.discard(lease.env_id) == "c-" + lease.env_id
+    assert pool.discard(lease.env_id) == ["c-" + lease.env_id]
     assert int(redis.get("lamina:memory")) == 0
     assert redis.zcard(keys.inflight_account(A)) == 0
-    assert pool.discard(lease.env_id) is None
+    assert pool.discard(lease.env_id) == []
     assert pool.release(lease.env_id, now=1).outcome == "gone"
     assert not pool.started(lease.env_id, "10.0.0.9", "c")
 
@@ -179,15 +179,33 @@ def test_freeze_thaw_and_reap_are_compare_and_set(pool: Pool, redis: redis_lib.R
     assert (thawed.decision, thawed.env_id) == (Decision.FROZEN, lease.env_id)
     assert pool.reap_if(lease.env_id, now=1000, mode="idle", limit_s=60) is None  # busy now
     pool.release(lease.env_id, now=130)
-    assert pool.reap_if(lease.env_id, now=200, mode="idle", limit_s=60) == "c-" + lease.env_id
+    assert pool.reap_if(lease.env_id, now=200, mode="idle", limit_s=60) == ["c-" + lease.env_id]
 
 
 def test_expired_lease_is_collected(pool: Pool, redis: redis_lib.Redis) -> None:
     put(redis, spec(timeout=3))
     lease = take(pool, now=100)  # STARTING, lease until 100 + 3 + margin
     assert pool.reap_if(lease.env_id, now=120, mode="expired") is None
-    assert pool.reap_if(lease.env_id, now=100 + 3 + pool.lease_margin_s + 1, mode="expired") == ""
+    assert pool.reap_if(lease.env_id, now=100 + 3 + pool.lease_margin_s + 1, mode="expired") == []
     assert redis.zcard(keys.inflight_function(A, "f")) == 0
+
+
+def test_a_cold_start_takes_a_sandbox_that_leaves_with_its_environment(pool: Pool, redis: redis_lib.Redis) -> None:
+    assert pool.reserve_sandbox(now=1, target=2, token="t1")
+    assert pool.reserve_sandbox(now=1, target=2, token="t2")
+    assert not pool.reserve_sandbox(now=1, target=2, token="t3")  # two already being created
+    pool.add_sandbox("t1", "sb1", "10.0.0.7")
+    pool.add_sandbox("t2")  # creation failed: the claim is given back
+    assert pool.reserve_sandbox(now=1, target=2, token="t4")
+    assert pool.reserve_sandbox(now=100, target=3, token="t5")  # t4's claim lapsed after its TTL
+    assert pool.free_sandboxes() == [("sb1", "10.0.0.7")]
+    put(redis, spec())
+    lease = take(pool)
+    assert (lease.sandbox_id, lease.address) == ("sb1", "10.0.0.7")
+    assert pool.free_sandboxes() == []
+    assert take(pool).sandbox_id == ""  # none left: a plain bridge start
+    pool.started(lease.env_id, "10.0.0.7", "c1")
+    assert pool.discard(lease.env_id) == ["c1", "sb1"]  # the environment first, then its sandbox
 
 
 def test_catalog_fill_loses_to_a_racing_invalidation(redis: redis_lib.Redis) -> None:

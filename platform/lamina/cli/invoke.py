@@ -128,8 +128,10 @@ def scheduler(interval: float, once: bool) -> None:
     revisions, and at start adopt or remove the containers a previous run left."""
     from lamina.config import Settings
     from lamina.executor.docker_env import DockerEnv
+    from lamina.executor.images import base_image_tag
     from lamina.scheduler.pool import Pool
     from lamina.scheduler.reaper import Reaper
+    from lamina.services.invocations import SANDBOXES
     from lamina.wiring import build_components
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -141,6 +143,9 @@ def scheduler(interval: float, once: bool) -> None:
         instance=settings.instance,
         freeze_after_s=settings.freeze_after_s,
         idle_timeout_s=settings.idle_timeout_s,
+        sandboxes=SANDBOXES,
+        sandbox_image=base_image_tag(settings),
+        network=settings.docker_network,
     )
     if once:
         swept = reaper.sweep()

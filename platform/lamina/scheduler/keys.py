@@ -72,3 +72,13 @@ def inflight_account(account_id: str) -> str:
 def inflight_function(account_id: str, function_name: str) -> str:
     """Sorted set: environments holding a concurrency slot of one function (score: lease deadline)."""
     return f"{PREFIX}:inflight:{account_id}:{function_name}"
+
+
+def free_sandboxes() -> str:
+    """List: pre-started network sandboxes no environment uses yet, as "<container id> <ip>"."""
+    return f"{PREFIX}:sandboxes:free"
+
+
+def sandboxes_creating() -> str:
+    """Sorted set: claims to create a sandbox, scored by when the claim lapses (its creator died)."""
+    return f"{PREFIX}:sandboxes:creating"

@@ -35,6 +35,7 @@ class EnvView:
     memory_mb: int = 128
     lease_until: float = 0.0
     container_id: str = ""
+    sandbox_id: str = ""
 
 
 @dataclass(frozen=True)

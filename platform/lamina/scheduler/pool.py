@@ -38,11 +38,13 @@ local function inflight_acct(a) return P .. ':inflight:' .. a end
 local function inflight_fn(a, f) return P .. ':inflight:' .. a .. ':' .. f end
 local WARM, FROZEN, LEASED, ENVS, MEMORY = P .. ':state:warm', P .. ':state:frozen', P .. ':state:leased',
   P .. ':envs', P .. ':memory'
+local SANDBOXES, SANDBOXES_CREATING = P .. ':sandboxes:free', P .. ':sandboxes:creating'
 
--- Remove an environment from every index and free its slot and memory; return its container id.
+-- Remove an environment from every index and free its slot and memory; return the containers to
+-- remove, in order: its own, then its network sandbox ('' where there is none).
 local function drop(id)
   local ek = env_key(id)
-  local f = redis.call('HMGET', ek, 'pool', 'container', 'memory', 'account', 'function')
+  local f = redis.call('HMGET', ek, 'pool', 'container', 'memory', 'account', 'function', 'sandbox')
   if not f[1] then
     redis.call('SREM', ENVS, id)
     return false
@@ -58,7 +60,7 @@ local function drop(id)
     redis.call('DECRBY', MEMORY, tonumber(f[3]) or 0)
   end
   redis.call('DEL', ek)
-  return f[2] or ''
+  return {f[2] or '', f[6] or ''}
 end
 """
 
@@ -108,8 +110,8 @@ local function take(id)
   redis.call('ZADD', LEASED, lease, id)
   redis.call('ZADD', ifn, lease, id)
   redis.call('ZADD', iacct, lease, id)
-  local f = redis.call('HMGET', env_key(id), 'address', 'container')
-  return {f[1] or '', f[2] or ''}
+  local f = redis.call('HMGET', env_key(id), 'address', 'container', 'sandbox')
+  return {f[1] or '', f[2] or '', f[3] or ''}
 end
 
 -- Most recently used first, so the least recently used age out and the pool scales down.
@@ -121,7 +123,7 @@ for _, kind in ipairs({'warm', 'frozen'}) do
     redis.call('ZREM', zkey, id)
     redis.call('ZREM', kind == 'warm' and WARM or FROZEN, id)
     local f = take(id)
-    return {kind, raw, id, f[1], f[2]}
+    return {kind, raw, id, f[1], f[2], f[3]}
   end
 end
 
@@ -150,14 +152,23 @@ if used + memory > budget or count + 1 > max_envs then
     return {'throttle', raw, 'ConcurrentInvocationLimitExceeded'}
   end
 end
-local reply = {'cold', raw, new_id, '', ''}
+-- A pre-started network sandbox ("<container id> <ip>") spares the cold start Docker's network set-up.
+local sandbox, address = '', ''
+local entry = redis.call('LPOP', SANDBOXES)
+if entry then
+  local sp = string.find(entry, ' ', 1, true)
+  sandbox, address = string.sub(entry, 1, sp - 1), string.sub(entry, sp + 1)
+end
+local reply = {'cold', raw, new_id, address, '', sandbox}
 for _, v in ipairs(victims) do
   local c = drop(v)
-  if c then reply[#reply + 1] = c end
+  if c then
+    for _, cid in ipairs(c) do if cid ~= '' then reply[#reply + 1] = cid end end
+  end
 end
 redis.call('HSET', env_key(new_id), 'state', 'starting', 'pool', pool, 'account', acct, 'function', fn,
   'version', version, 'revision', revision, 'memory', memory, 'created', now, 'last_used', now,
-  'lease_until', lease)
+  'lease_until', lease, 'sandbox', sandbox, 'address', address)
 redis.call('SADD', ENVS, new_id)
 redis.call('INCRBY', MEMORY, memory)
 redis.call('ZADD', LEASED, lease, new_id)
@@ -180,7 +191,10 @@ local f = redis.call('HMGET', ek, 'state', 'pool', 'account', 'function', 'versi
 if f[1] ~= 'busy' then return {'gone'} end
 -- A new code or configuration revision: this environment drains instead of going back to the pool.
 local current = redis.call('HGET', P .. ':revisions:' .. f[3] .. ':' .. f[4], f[5])
-if current and current ~= f[6] then return {'retired', drop(id) or ''} end
+if current and current ~= f[6] then
+  local c = drop(id) or {'', ''}
+  return {'retired', c[1], c[2]}
+end
 redis.call('HSET', ek, 'state', 'warm', 'last_used', now, 'lease_until', 0)
 redis.call('ZADD', P .. ':idle:' .. f[2], now, id)
 redis.call('ZADD', WARM, now, id)
@@ -192,6 +206,27 @@ return {'ok'}
 
 _DISCARD = _PRELUDE + """
 return drop(ARGV[1])
+"""
+
+# Network sandboxes: KEYS-free like the rest; entries are "<container id> <ip>".
+_SANDBOX_RESERVE = _PRELUDE + """
+local now, target, token, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', SANDBOXES_CREATING, '-inf', now)
+if redis.call('LLEN', SANDBOXES) + redis.call('ZCARD', SANDBOXES_CREATING) >= target then return 0 end
+redis.call('ZADD', SANDBOXES_CREATING, now + ttl, token)
+return 1
+"""
+
+_SANDBOX_ADD = _PRELUDE + """
+redis.call('ZREM', SANDBOXES_CREATING, ARGV[1])
+if ARGV[2] ~= '' then redis.call('RPUSH', SANDBOXES, ARGV[2]) end
+return 1
+"""
+
+_SANDBOX_TAKE_ALL = _PRELUDE + """
+local all = redis.call('LRANGE', SANDBOXES, 0, -1)
+redis.call('DEL', SANDBOXES)
+return all
 """
 
 _BEGIN_FREEZE = _PRELUDE + """
@@ -259,13 +294,21 @@ class Lease:
     spec: dict[str, Any]
     address: str = ""
     container_id: str = ""
-    evicted: tuple[str, ...] = ()  # container ids made room for this cold start; remove them
+    sandbox_id: str = ""  # cold start: the network sandbox to join ("" = use the bridge network)
+    evicted: tuple[str, ...] = ()  # containers of environments evicted to make room; remove them
 
 
 @dataclass(frozen=True)
 class Released:
     outcome: str  # "ok" (back in the pool), "gone" (already discarded), "retired" (stale revision)
-    container_id: str = ""
+    container_ids: tuple[str, ...] = ()  # retired: remove these, in order
+
+
+def _ids(reply: Any) -> list[str]:
+    """The container ids of a ``drop`` reply (environment first, then its sandbox), without blanks."""
+    if not reply:
+        return []
+    return [c for c in (_s(x) for x in reply) if c]
 
 
 def _s(value: Any) -> str:
@@ -288,7 +331,9 @@ class Pool:
     def __post_init__(self) -> None:
         for name, src in (("acquire", _ACQUIRE), ("started", _STARTED), ("release", _RELEASE),
                           ("discard", _DISCARD), ("begin_freeze", _BEGIN_FREEZE),
-                          ("end_freeze", _END_FREEZE), ("reap_if", _REAP_IF)):
+                          ("end_freeze", _END_FREEZE), ("reap_if", _REAP_IF),
+                          ("sandbox_reserve", _SANDBOX_RESERVE), ("sandbox_add", _SANDBOX_ADD),
+                          ("sandbox_take_all", _SANDBOX_TAKE_ALL)):
             self._scripts[name] = self.redis.register_script(src)
 
     def acquire(
@@ -313,7 +358,8 @@ class Pool:
             spec=json.loads(reply[1]),
             address=_s(reply[3]),
             container_id=_s(reply[4]),
-            evicted=tuple(_s(c) for c in reply[5:] if c),
+            sandbox_id=_s(reply[5]),
+            evicted=tuple(_s(c) for c in reply[6:] if c),
         )
 
     def started(self, env_id: str, address: str, container_id: str) -> bool:
@@ -322,12 +368,11 @@ class Pool:
 
     def release(self, env_id: str, now: float) -> Released:
         reply = self._scripts["release"](args=[env_id, repr(now)])
-        return Released(_s(reply[0]), _s(reply[1]) if len(reply) > 1 else "")
+        return Released(_s(reply[0]), tuple(_ids(reply[1:])))
 
-    def discard(self, env_id: str) -> str | None:
-        """Forget an environment in any state; return its container id (None if it was unknown)."""
-        c = self._scripts["discard"](args=[env_id])
-        return _s(c) if c else None
+    def discard(self, env_id: str) -> list[str]:
+        """Forget an environment in any state; return the containers to remove (none if it was unknown)."""
+        return _ids(self._scripts["discard"](args=[env_id]))
 
     def begin_freeze(self, env_id: str, now: float, freeze_after_s: float) -> str | None:
         """WARM -> FREEZING if still idle long enough; return the container id to pause."""
@@ -338,13 +383,32 @@ class Pool:
         """FREEZING -> FROZEN once the container is paused."""
         return bool(self._scripts["end_freeze"](args=[env_id]))
 
-    def reap_if(self, env_id: str, now: float, mode: str, limit_s: float = 0.0) -> str | None:
+    def reap_if(self, env_id: str, now: float, mode: str, limit_s: float = 0.0) -> list[str] | None:
         """Discard ``env_id`` if ``mode`` ('idle', 'retire', 'expired', 'any') still applies.
 
-        Returns the container id to remove ("" when none was recorded), None when nothing was done.
+        Returns the containers to remove (empty when none was recorded), None when nothing was done.
         """
-        c = self._scripts["reap_if"](args=[env_id, repr(now), mode, repr(limit_s)])
-        return None if c is None or c is False else _s(c)
+        reply = self._scripts["reap_if"](args=[env_id, repr(now), mode, repr(limit_s)])
+        return None if reply is None or reply is False else _ids(reply)
+
+    # -- network sandboxes (pre-started containers whose network namespace a cold start joins)
+
+    def reserve_sandbox(self, now: float, target: int, token: str, ttl_s: float = 60.0) -> bool:
+        """Claim the right to create one sandbox if free + being created < ``target``."""
+        return bool(self._scripts["sandbox_reserve"](args=[repr(now), target, token, repr(ttl_s)]))
+
+    def add_sandbox(self, token: str, container_id: str = "", ip: str = "") -> None:
+        """Finish (or, without a container, abandon) the creation claimed with ``token``."""
+        entry = f"{container_id} {ip}" if container_id else ""
+        self._scripts["sandbox_add"](args=[token, entry])
+
+    def free_sandboxes(self) -> list[tuple[str, str]]:
+        entries = (_s(e).split(" ", 1) for e in self.redis.lrange(keys.free_sandboxes(), 0, -1))
+        return [(e[0], e[1] if len(e) > 1 else "") for e in entries]
+
+    def take_all_sandboxes(self) -> list[str]:
+        """Empty the free list atomically; return the sandbox container ids (to remove)."""
+        return [_s(e).split(" ", 1)[0] for e in self._scripts["sandbox_take_all"](args=[])]
 
     def snapshot(self) -> Snapshot:
         """Read every environment (for the reaper and for tests; not used on the invoke path)."""
@@ -388,4 +452,5 @@ def _view(env_id: str, raw: dict[Any, Any]) -> EnvView | None:
         memory_mb=int(float(f.get("memory") or 0)),
         lease_until=float(f.get("lease_until") or 0),
         container_id=f.get("container", ""),
+        sandbox_id=f.get("sandbox", ""),
     )

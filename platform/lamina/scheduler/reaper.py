@@ -14,12 +14,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lamina.executor.docker_env import LABEL_ENV, DockerEnv, ExecutorError
+from lamina.executor.docker_env import (
+    LABEL_CREATED,
+    LABEL_ENV,
+    LABEL_ROLE,
+    SANDBOX_ROLE,
+    DockerEnv,
+    ExecutorError,
+)
 from lamina.scheduler.placement import plan_idle
 from lamina.scheduler.pool import Pool
+from lamina.scheduler.sandboxes import replenish
 from lamina.scheduler.states import ContainerState
 
 log = logging.getLogger(__name__)
+
+SANDBOX_GRACE_S = 60.0  # a sandbox this young may be between its start and its listing in Redis
 
 
 @dataclass
@@ -45,6 +55,10 @@ class Reaper:
     freeze_after_s: float = 10.0
     idle_timeout_s: float = 600.0
     clock: Callable[[], float] = time.time
+    # Network sandboxes to keep ready for cold starts (0: leave that to the API processes).
+    sandboxes: int = 0
+    sandbox_image: str = ""
+    network: str = "lamina"
 
     def tick(self) -> TickReport:
         """Apply one round of freeze / reap / retire / expire decisions; return what was done."""
@@ -59,8 +73,7 @@ class Reaper:
                 self.docker.pause(cid)
             except ExecutorError as err:
                 log.warning("cannot freeze environment %s: %s; removing it", env_id, err)
-                self.pool.discard(env_id)
-                self._remove(cid)
+                self._remove(*(self.pool.discard(env_id) or [cid]))
                 continue
             if self.pool.end_freeze(env_id):
                 report.frozen.append(env_id)
@@ -70,15 +83,16 @@ class Reaper:
             ("expired", plan.expired, 0.0, report.expired),
         ):
             for env_id in ids:
-                cid = self.pool.reap_if(env_id, now, mode, limit)
-                if cid is None:
+                removed = self.pool.reap_if(env_id, now, mode, limit)
+                if removed is None:
                     continue
                 out.append(env_id)
-                if cid:
-                    self._remove(cid)
-                else:  # never got as far as recording its container: find it by label
-                    for c in self.docker.list_managed(self.instance, [f"{LABEL_ENV}={env_id}"]):
-                        self._remove(c.container_id)
+                if mode == "expired":  # it may never have recorded its container: find it by label
+                    self._remove(*(c.container_id for c in
+                                   self.docker.list_managed(self.instance, [f"{LABEL_ENV}={env_id}"])))
+                self._remove(*removed)
+        if self.sandboxes:
+            replenish(self.pool, self.docker, self.sandbox_image, self.network, self.instance, self.sandboxes)
         if any((report.frozen, report.reaped, report.retired, report.expired)):
             log.info("reaper: froze %d, reaped %d, retired %d, expired %d", len(report.frozen),
                      len(report.reaped), len(report.retired), len(report.expired))
@@ -95,7 +109,18 @@ class Reaper:
         containers = self.docker.list_managed(self.instance)
         snapshot = {e.env_id: e for e in self.pool.snapshot().envs}
         seen: set[str] = set()
+        free = {cid for cid, _ip in self.pool.free_sandboxes()}
+        in_use = {e.sandbox_id for e in (*before.values(), *snapshot.values()) if e.sandbox_id}
+        young = self.clock() - SANDBOX_GRACE_S
         for c in containers:
+            if c.labels.get(LABEL_ROLE) == SANDBOX_ROLE:
+                # Free, in use, or so new that its creator has not listed it yet: keep; else it is lost.
+                created = float(c.labels.get(LABEL_CREATED) or 0)
+                if c.container_id in free or c.container_id in in_use or created > young:
+                    continue
+                self._remove(c.container_id)
+                report.removed.append(c.container_id)
+                continue
             env_id = c.labels.get(LABEL_ENV, "")
             view = snapshot.get(env_id)
             if view is None or (view.container_id and view.container_id != c.container_id):
@@ -105,8 +130,7 @@ class Reaper:
                 continue
             seen.add(env_id)
             if c.status in ("exited", "dead") or (c.status == "created" and view.state is not ContainerState.STARTING):
-                self.pool.discard(env_id)
-                self._remove(c.container_id)
+                self._remove(*(self.pool.discard(env_id) or [c.container_id]))
                 report.removed.append(c.container_id)
                 report.forgotten.append(env_id)
             else:
@@ -114,8 +138,11 @@ class Reaper:
         for env_id, view in before.items():
             if env_id in seen or view.state is ContainerState.STARTING:
                 continue  # a STARTING environment may not have its container yet; its lease covers it
-            if view.container_id and self.pool.reap_if(env_id, self.clock(), "any") is not None:
-                report.forgotten.append(env_id)
+            if view.container_id:
+                removed = self.pool.reap_if(env_id, self.clock(), "any")
+                if removed is not None:
+                    self._remove(*removed)  # its sandbox, if any
+                    report.forgotten.append(env_id)
         if report.removed or report.forgotten:
             log.info("sweep: adopted %d, removed %d containers, forgot %d environments",
                      len(report.adopted), len(report.removed), len(report.forgotten))
@@ -135,8 +162,11 @@ class Reaper:
                 log.exception("reaper round failed")
             stop.wait(interval_s)
 
-    def _remove(self, container_id: str) -> None:
-        try:
-            self.docker.remove(container_id)
-        except ExecutorError as err:
-            log.warning("%s", err)
+    def _remove(self, *container_ids: str) -> None:
+        for cid in container_ids:
+            if not cid:
+                continue
+            try:
+                self.docker.remove(cid)
+            except ExecutorError as err:
+                log.warning("%s", err)

@@ -23,11 +23,12 @@ import json
 import logging
 import random
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ from lamina.executor.docker_env import (
     ExecutorError,
     env_labels,
 )
-from lamina.scheduler import catalog, keys
+from lamina.scheduler import catalog, keys, sandboxes
 from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Miss, Pool
 from lamina.services import arns
@@ -66,6 +67,7 @@ INIT_TIMEOUT_S = 10
 CLIENT_TIMEOUT_SLACK_S = 5.0  # beyond the function timeout the agent enforces itself
 AGENT_CONNECT_WINDOW_S = 15.0  # how long a cold start waits for the agent to listen
 CONNECTIONS_PER_THREAD = 128
+SANDBOXES = 4  # network sandboxes kept ready for cold starts (0 = always use the bridge directly)
 MEMORY_OVERCOMMIT = 3
 
 Resolver = Callable[[Any, str, str, str | None], Mapping[str, Any]]
@@ -125,6 +127,7 @@ class Invoker:
         image_for_runtime: Callable[[str], str] | None = None,
         agent_dir: Callable[[], Path] | None = None,
         init_boost: bool = True,
+        sandboxes: int = SANDBOXES,
     ) -> None:
         self.settings = settings
         self.redis = redis_client
@@ -136,6 +139,8 @@ class Invoker:
         self._image_for_runtime = image_for_runtime
         self._agent_dir = agent_dir
         self.init_boost = init_boost
+        self.sandboxes = sandboxes
+        self._replenishing = threading.Lock()
         # Set by the asynchronous-invocation side: enqueue_event(request, spec) queues an Event invoke.
         self.enqueue_event: Callable[[InvocationRequest, Mapping[str, Any]], None] | None = None
         self.pool = Pool(
@@ -332,8 +337,8 @@ class Invoker:
             self._forget(lease.env_id, container_id)
         else:
             released = self.pool.release(lease.env_id, time.time())
-            if released.outcome == "retired" and released.container_id:
-                self._remove_later([released.container_id])
+            if released.outcome == "retired":
+                self._remove_later(released.container_ids)
             if cold and self.init_boost:
                 self._later(
                     self.docker.limit_cpu, container_id, ContainerSpec.cpu_for(int(spec.get("memory_size") or 128))
@@ -353,12 +358,31 @@ class Invoker:
     def _start(self, lease: Lease, name: str) -> tuple[str, str]:
         """Cold start: create and start the container of ``lease``; return (address, container id)."""
         cspec = self.container_spec(lease.env_id, lease.spec)
+        if lease.sandbox_id:
+            cspec = replace(cspec, sandbox_id=lease.sandbox_id, sandbox_ip=lease.address)
+        if self.sandboxes:
+            self._later(self.replenish_sandboxes)  # one was used (or there was none): top the list up
         started = self.docker.start(cspec)
         if not self.pool.started(lease.env_id, started.ip, started.container_id):
             # The reaper gave up on this start (lease expired): do not run on a container nobody tracks.
             self._remove_later([started.container_id])
             raise ServiceException(f"Execution environment of {name} was reclaimed while starting")
         return started.ip, started.container_id
+
+    def replenish_sandboxes(self) -> int:
+        """Start network sandboxes until ``self.sandboxes`` are ready; return how many were started."""
+        if not self._replenishing.acquire(blocking=False):
+            return 0  # another thread of this process is at it
+        try:
+            return sandboxes.replenish(self.pool, self.docker, self.sandbox_image(), self.settings.docker_network,
+                                       self.settings.instance, self.sandboxes)
+        finally:
+            self._replenishing.release()
+
+    def sandbox_image(self) -> str:
+        from lamina.executor import images
+
+        return images.base_image_tag(self.settings)
 
     def container_spec(self, env_id: str, spec: Mapping[str, Any]) -> ContainerSpec:
         """Build the ContainerSpec of environment ``env_id`` for a resolved function spec."""
@@ -431,15 +455,18 @@ class Invoker:
         )
 
     def _forget(self, env_id: str, container_id: str = "") -> None:
-        """Drop ``env_id`` from the pool and remove its container in the background."""
+        """Drop ``env_id`` from the pool and remove its containers in the background."""
         recorded = self.pool.discard(env_id)
-        cid = recorded or container_id
-        if cid:
-            self._remove_later([cid])
+        if recorded:
+            self._remove_later(recorded)
+        elif container_id:
+            self._remove_later([container_id])
 
     def _remove_later(self, container_ids: Sequence[str]) -> None:
-        for cid in container_ids:
-            self._later(self._remove, cid)
+        """Remove containers on a background thread, in order (an environment before its sandbox)."""
+        ids = [c for c in container_ids if c]
+        if ids:
+            self._later(lambda: [self._remove(c) for c in ids])
 
     def _later(self, fn: Callable[..., object], *args: Any) -> None:
         """Run ``fn(*args)`` on the background pool, logging (not losing) any exception."""
