@@ -41,11 +41,22 @@ def make_database(admin_url: str, name: str) -> str:
     return sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+def drop_database(admin_url: str, name: str) -> None:
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
-def database_url() -> str:
-    url = make_database(_require("LAMINA_TEST_DATABASE_URL"), "lamina_test")
+def database_url() -> Iterator[str]:
+    # One database per pytest session, so two runs on one server never wipe each other's tables.
+    admin = _require("LAMINA_TEST_DATABASE_URL")
+    name = f"lamina_test_{SESSION_TAG}"
+    url = make_database(admin, name)
     db.upgrade(url)
-    return url
+    yield url
+    drop_database(admin, name)
 
 
 @pytest.fixture(scope="session")
