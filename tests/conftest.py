@@ -19,6 +19,7 @@ from lamina.app import create_app
 from lamina.config import Settings
 from lamina.store import db
 from lamina.wiring import Components, build_components
+from support.databases import drop_database, make_database
 from werkzeug.serving import make_server
 
 SESSION_TAG = uuid.uuid4().hex[:8]
@@ -29,23 +30,6 @@ def _require(name: str) -> str:
     if not value:
         pytest.exit(f"{name} is not set: run the suite with scripts/test (it starts PostgreSQL and Redis)", 2)
     return value
-
-
-def make_database(admin_url: str, name: str) -> str:
-    """Create (or recreate) database ``name`` on the server of ``admin_url``; return its URL."""
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
 
 
 @pytest.fixture(scope="session")

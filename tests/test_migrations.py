@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import make_database
 from lamina.store import db
 from lamina.store.models import Base
+from support.databases import make_database
 
 
 @pytest.fixture
