@@ -8,6 +8,7 @@ inspects the container again after creating it, a round trip a cold start does n
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -162,7 +163,7 @@ class DockerEnv:
                 image=image, entrypoint=["sleep", "infinity"], command=[], user=SANDBOX_USER,
                 labels={LABEL_MANAGED: "1", LABEL_INSTANCE: instance, LABEL_ROLE: SANDBOX_ROLE,
                         LABEL_CREATED: str(int(time.time()))},
-                host_config=host_config, detach=True,
+                host_config=host_config, detach=True, name=f"lamina-sandbox-{secrets.token_hex(6)}",
             )["Id"]
         except docker.errors.APIError as err:
             raise ExecutorError(f"cannot create a network sandbox: {err.explanation or err}") from err
