@@ -38,7 +38,14 @@ def list_functions():  # type: ignore[no-untyped-def]
 @bp.get(FUNCTION)
 def get_function(function_name: str):  # type: ignore[no-untyped-def]
     details = functions.get_function(context.deps(), context.account_id(), function_name, context.qualifier())
-    return shapes.get_function_response(details, context.base_url())
+    out = shapes.get_function_response(details, context.base_url())
+    # lamina's extension: schedules, event source mappings and URLs that invoke this function.
+    from lamina.api import trigger_shapes
+    from lamina.services import triggers
+
+    out["Triggers"] = trigger_shapes.triggers(triggers.for_function(context.deps(), context.account_id(),
+                                                                    details.config.name))
+    return out
 
 
 @bp.get(FUNCTION + "/configuration")

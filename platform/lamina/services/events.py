@@ -137,6 +137,13 @@ def accept(deps: Deps, queue: Any, account_id: str, spec: Mapping[str, Any], pay
     return rid
 
 
+def accept_named(deps: Deps, queue: Any, account_id: str, name: str, qualifier: str | None, payload: bytes,
+                 request_id: str | None = None, source: str = "invoke", pipe: Any = None) -> str:
+    """Accept an Event invocation of function ``name`` at ``qualifier`` (resolved when it runs)."""
+    spec = {"function_name": name, "version": qualifier or arns.LATEST, "timeout": 900}
+    return accept(deps, queue, account_id, spec, payload, request_id=request_id, source=source, pipe=pipe)
+
+
 def enqueue_request(deps: Deps, queue: Any, req: InvocationRequest, spec: Mapping[str, Any]) -> None:
     """The invoke path's ``enqueue_event`` hook: queue an ``InvocationType=Event`` request (202)."""
     accept(deps, queue, req.account_id, spec, req.payload or b"{}", request_id=req.request_id or None)

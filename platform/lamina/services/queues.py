@@ -67,7 +67,7 @@ while got < want do
         if msg.first == 0 then msg.first = now end
         local enc = cjson.encode(msg)
         redis.call('HSET', KEYS[1], id, enc)
-        redis.call('ZADD', KEYS[2], now + vis, id)
+        redis.call('ZADD', KEYS[2], now + math.max(vis, 1), id)
         local handle = id .. ':' .. msg.rc .. ':' .. tag
         redis.call('HSET', KEYS[3], id, handle)
         table.insert(out, enc)

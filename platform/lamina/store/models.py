@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models: functions ($LATEST), published versions, aliases, layers, event-invoke configs."""
+"""SQLAlchemy 2 models: functions ($LATEST), published versions, aliases, layers, event-invoke configs, triggers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -154,3 +155,62 @@ class LayerVersion(Base):
     # Deleted versions vanish from Get/List but keep their content while functions use them.
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     layer: Mapped[Layer] = relationship(back_populates="versions")
+
+
+# -- triggers (schedules, event source mappings, function URLs); deleted with their function (FK cascade)
+
+
+class Schedule(Base):
+    """A rate() or cron() expression that invokes a function (or one of its aliases) asynchronously."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(12), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
+    qualifier: Mapped[str | None] = mapped_column(String(128))
+    expression: Mapped[str] = mapped_column(String(256))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str] = mapped_column(String(512), default="")
+    # A constant event replacing the scheduled-event document (EventBridge's target Input), or None.
+    payload: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EventSourceMapping(Base):
+    """A lamina queue polled in batches for a function (Lambda's pull model)."""
+
+    __tablename__ = "event_source_mappings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    account_id: Mapped[str] = mapped_column(String(12), index=True)
+    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
+    qualifier: Mapped[str | None] = mapped_column(String(128))
+    event_source_arn: Mapped[str] = mapped_column(String(256))
+    batch_size: Mapped[int] = mapped_column(Integer, default=10)
+    maximum_batching_window_s: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    function_response_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FunctionUrl(Base):
+    """A function URL: HTTP requests to /lamina-url/<url_id>/ invoke the function (or alias)."""
+
+    __tablename__ = "function_urls"
+    __table_args__ = (UniqueConstraint("function_id", "qualifier"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url_id: Mapped[str] = mapped_column(String(40), unique=True)
+    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
+    # "" for the unqualified function (a NULL would escape the unique constraint).
+    qualifier: Mapped[str] = mapped_column(String(128), default="")
+    auth_type: Mapped[str] = mapped_column(String(16))
+    cors: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    invoke_mode: Mapped[str] = mapped_column(String(16), default="BUFFERED")
+    creation_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))

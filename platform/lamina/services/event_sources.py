@@ -1,0 +1,294 @@
+"""Event source mappings: lamina queues polled in batches for a function (Lambda's SQS pull model).
+
+CRUD follows Lambda's EventSourceMapping API. ``poll`` takes one batch: it receives up to BatchSize
+messages (hidden for the queue's visibility timeout, waiting up to MaximumBatchingWindowInSeconds to
+fill the batch), invokes the function synchronously with SQS's event document, and deletes the
+messages that were handled. A function error or a throttle deletes nothing: the batch comes back after
+the visibility timeout, and a message received more than the queue's MaxReceiveCount times moves to
+its dead-letter queue. With ``ReportBatchItemFailures`` the function may answer
+``{"batchItemFailures": [{"itemIdentifier": <messageId>}]}``: the others are deleted; an answer
+naming a message that is not in the batch fails the whole batch, as in Lambda.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lamina.errors import (
+    InvalidParameterValueException,
+    LambdaError,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
+from lamina.services import arns, common, queues, schedules, validate
+from lamina.services.common import Deps
+from lamina.services.invocations import InvocationRequest
+from lamina.services.records import Page
+from lamina.store import triggers as store
+from lamina.store.models import EventSourceMapping
+
+RESPONSE_TYPES = ("ReportBatchItemFailures",)
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class MappingRecord:
+    uuid: str
+    arn: str
+    event_source_arn: str
+    function_arn: str
+    function_name: str
+    qualifier: str | None
+    batch_size: int
+    maximum_batching_window_s: int
+    enabled: bool
+    function_response_types: list[str]
+    last_modified: datetime
+    state: str
+
+
+@dataclass(frozen=True)
+class MappingInput:
+    function_name: str | None = None
+    event_source_arn: str | None = None
+    batch_size: int | None = None
+    maximum_batching_window_s: int | None = None
+    enabled: bool | None = None
+    function_response_types: list[str] | None = None
+
+
+def mapping_arn(region: str, account_id: str, mapping_uuid: str) -> str:
+    return f"arn:aws:lambda:{region}:{account_id}:event-source-mapping:{mapping_uuid}"
+
+
+def _record(deps: Deps, row: EventSourceMapping, fn_name: str, state: str | None = None) -> MappingRecord:
+    s = deps.settings
+    return MappingRecord(
+        uuid=row.uuid, arn=mapping_arn(s.region, row.account_id, row.uuid), event_source_arn=row.event_source_arn,
+        function_arn=arns.function_arn(s.region, row.account_id, fn_name, row.qualifier), function_name=fn_name,
+        qualifier=row.qualifier, batch_size=row.batch_size, maximum_batching_window_s=row.maximum_batching_window_s,
+        enabled=row.enabled, function_response_types=list(row.function_response_types or []),
+        last_modified=row.last_modified, state=state or ("Enabled" if row.enabled else "Disabled"),
+    )
+
+
+def _check(batch_size: int, window: int, types: list[str]) -> None:
+    validate.int_range(batch_size, "batchSize", 1, 10000)
+    validate.int_range(window, "maximumBatchingWindowInSeconds", 0, 300)
+    if batch_size > 10 and window < 1:
+        raise InvalidParameterValueException(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
+        )
+    for t in types:
+        if t not in RESPONSE_TYPES:
+            raise InvalidParameterValueException(
+                f"1 validation error detected: Value '[{t}]' at 'functionResponseTypes' failed to satisfy "
+                "constraint: Member must satisfy enum value set: [ReportBatchItemFailures]"
+            )
+
+
+def create(deps: Deps, account_id: str, inp: MappingInput) -> MappingRecord:
+    """CreateEventSourceMapping for a lamina queue ARN; 409 if that queue already feeds that function."""
+    if not inp.function_name:
+        raise InvalidParameterValueException("FunctionName is required.")
+    if not inp.event_source_arn:
+        raise InvalidParameterValueException("EventSourceArn is required (lamina polls lamina queues).")
+    qname = queues.parse_arn(deps, inp.event_source_arn)
+    if not queues.exists(deps, account_id, qname):
+        raise InvalidParameterValueException(f"Queue {inp.event_source_arn} does not exist.")
+    batch = 10 if inp.batch_size is None else inp.batch_size
+    window = inp.maximum_batching_window_s or 0
+    types = list(inp.function_response_types or [])
+    _check(batch, window, types)
+    with deps.sessions.begin() as session:
+        fn, qual = schedules.target(deps, session, account_id, inp.function_name)
+        for other, _ in store.list_mappings(session, account_id, function_id=fn.id,
+                                            event_source_arn=inp.event_source_arn):
+            if other.qualifier == qual:
+                raise ResourceConflictException(
+                    f"An event source mapping with SQS arn (\" {inp.event_source_arn} \") and function "
+                    f"(\" {fn.name} \") already exists. Please update or delete the existing mapping with "
+                    f"UUID {other.uuid}"
+                )
+        row = EventSourceMapping(
+            uuid=str(uuid.uuid4()), account_id=account_id, function_id=fn.id, qualifier=qual,
+            event_source_arn=inp.event_source_arn, batch_size=batch, maximum_batching_window_s=window,
+            enabled=True if inp.enabled is None else inp.enabled, function_response_types=types,
+            last_modified=common.now(),
+        )
+        session.add(row)
+        session.flush()
+        return _record(deps, row, fn.name)
+
+
+def _load(deps: Deps, session: Any, account_id: str, mapping_uuid: str,
+          lock: bool = False) -> tuple[EventSourceMapping, str]:
+    found = store.get_mapping(session, account_id, mapping_uuid, lock=lock)
+    if found is None:
+        raise ResourceNotFoundException(f"The resource you requested does not exist. (UUID {mapping_uuid})")
+    return found
+
+
+def get(deps: Deps, account_id: str, mapping_uuid: str) -> MappingRecord:
+    with deps.sessions() as session:
+        row, fn_name = _load(deps, session, account_id, mapping_uuid)
+        return _record(deps, row, fn_name)
+
+
+def list_mappings(deps: Deps, account_id: str, function_name: str | None = None,
+                  event_source_arn: str | None = None, marker: str | None = None,
+                  max_items: int | None = None) -> Page[MappingRecord]:
+    limit = validate.max_items(max_items, 10000, MAX_PAGE)
+    with deps.sessions() as session:
+        function_id = None
+        qual_filter: tuple[bool, str | None] = (False, None)
+        if function_name:
+            fn, qual = schedules.target(deps, session, account_id, function_name)
+            function_id = fn.id
+            ref = arns.parse_function_name(function_name, deps.settings.region, account_id)
+            if ref.qualifier is not None:
+                qual_filter = (True, qual)
+        after = None
+        if marker:
+            try:
+                after = int(marker)
+            except ValueError:
+                raise InvalidParameterValueException(f"Invalid Marker: {marker}") from None
+        rows = store.list_mappings(session, account_id, function_id=function_id,
+                                   event_source_arn=event_source_arn or None, after_id=after, limit=limit + 1)
+        if qual_filter[0]:
+            rows = [(r, n) for r, n in rows if r.qualifier == qual_filter[1]]
+        items = [(r.id, _record(deps, r, n)) for r, n in rows]
+    if len(items) > limit:
+        return Page([r for _, r in items[:limit]], next_marker=str(items[limit - 1][0]))
+    return Page([r for _, r in items])
+
+
+def update(deps: Deps, account_id: str, mapping_uuid: str, inp: MappingInput) -> MappingRecord:
+    """UpdateEventSourceMapping: function, batch size, window, enabled, response types."""
+    with deps.sessions.begin() as session:
+        row, fn_name = _load(deps, session, account_id, mapping_uuid, lock=True)
+        batch = row.batch_size if inp.batch_size is None else inp.batch_size
+        window = row.maximum_batching_window_s if inp.maximum_batching_window_s is None \
+            else inp.maximum_batching_window_s
+        types = list(row.function_response_types or []) if inp.function_response_types is None \
+            else list(inp.function_response_types)
+        _check(batch, window, types)
+        if inp.function_name:
+            fn, qual = schedules.target(deps, session, account_id, inp.function_name)
+            row.function_id, row.qualifier, fn_name = fn.id, qual, fn.name
+        row.batch_size, row.maximum_batching_window_s, row.function_response_types = batch, window, types
+        if inp.enabled is not None:
+            row.enabled = inp.enabled
+        row.last_modified = common.now()
+        session.flush()
+        return _record(deps, row, fn_name)
+
+
+def delete(deps: Deps, account_id: str, mapping_uuid: str) -> MappingRecord:
+    """DeleteEventSourceMapping; returns the mapping in state Deleting (Lambda answers 202 with it)."""
+    with deps.sessions.begin() as session:
+        row, fn_name = _load(deps, session, account_id, mapping_uuid, lock=True)
+        rec = _record(deps, row, fn_name, state="Deleting")
+        session.delete(row)
+        session.flush()
+        return rec
+
+
+def enabled_mappings(deps: Deps) -> list[MappingRecord]:
+    """Every enabled mapping of every account (what the pollers work on)."""
+    with deps.sessions() as session:
+        return [_record(deps, r, n) for r, n in store.list_mappings(session, enabled_only=True)]
+
+
+# -- polling
+
+
+def sqs_record(deps: Deps, account_id: str, queue_arn: str, msg: queues.Message) -> dict[str, Any]:
+    """One message as SQS's Lambda event record."""
+    return {
+        "messageId": msg.message_id,
+        "receiptHandle": msg.receipt_handle,
+        "body": msg.body,
+        "attributes": {
+            "ApproximateReceiveCount": str(msg.receive_count),
+            "SentTimestamp": str(msg.sent_ms),
+            "SenderId": account_id,
+            "ApproximateFirstReceiveTimestamp": str(msg.first_receive_ms),
+        },
+        "messageAttributes": {},
+        "md5OfBody": msg.md5,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": deps.settings.region,
+    }
+
+
+@dataclass(frozen=True)
+class PollResult:
+    received: int
+    deleted: int
+    outcome: str  # empty | success | partial | function_error | throttled | error | gone
+
+
+def _failed_ids(payload: bytes, batch_ids: set[str]) -> set[str] | None:
+    """Message ids the function reported as failed; None if the answer is not a valid report."""
+    try:
+        answer = json.loads(payload) if payload.strip() else None
+    except ValueError:
+        return None
+    if answer is None or not isinstance(answer, dict) or answer.get("batchItemFailures") in (None, []):
+        return set()
+    items = answer["batchItemFailures"]
+    if not isinstance(items, list):
+        return None
+    failed = set()
+    for item in items:
+        ident = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(ident, str) or ident not in batch_ids:
+            return None
+        failed.add(ident)
+    return failed
+
+
+def poll(deps: Deps, invoker: Any, mapping: MappingRecord, account_id: str | None = None) -> PollResult:
+    """Take one batch for ``mapping`` and hand it to its function (see the module docstring)."""
+    acct = account_id or mapping.function_arn.split(":")[4]
+    try:
+        qname = queues.parse_arn(deps, mapping.event_source_arn)
+        msgs = queues.receive(deps, acct, qname, max_messages=mapping.batch_size)
+        if mapping.maximum_batching_window_s and len(msgs) < mapping.batch_size:
+            until = time.monotonic() + mapping.maximum_batching_window_s
+            while len(msgs) < mapping.batch_size and time.monotonic() < until:
+                time.sleep(0.05)
+                msgs += queues.receive(deps, acct, qname, max_messages=mapping.batch_size - len(msgs))
+    except ResourceNotFoundException:
+        return PollResult(0, 0, "gone")
+    if not msgs:
+        return PollResult(0, 0, "empty")
+    event = {"Records": [sqs_record(deps, acct, mapping.event_source_arn, m) for m in msgs]}
+    try:
+        result = invoker.invoke(InvocationRequest(
+            account_id=acct, function_name=mapping.function_name, qualifier=mapping.qualifier,
+            payload=json.dumps(event).encode(), request_id=str(uuid.uuid4()),
+        ))
+    except LambdaError as err:
+        outcome = "throttled" if err.status == 429 else "error"
+        return PollResult(len(msgs), 0, outcome)
+    if result.function_error:
+        return PollResult(len(msgs), 0, "function_error")
+    failed: set[str] | None = set()
+    if "ReportBatchItemFailures" in mapping.function_response_types:
+        failed = _failed_ids(result.payload, {m.message_id for m in msgs})
+        if failed is None:
+            return PollResult(len(msgs), 0, "function_error")
+    deleted = 0
+    for m in msgs:
+        if m.message_id not in failed and queues.delete_message(deps, acct, qname, m.receipt_handle):
+            deleted += 1
+    return PollResult(len(msgs), deleted, "partial" if failed else "success")
