@@ -25,6 +25,10 @@ for _command in (_invoke.invoke, _invoke.logs, _invoke.scheduler):
 from lamina.cli.images import images as _images  # noqa: E402
 
 cli.add_command(_images)
+from lamina.cli import triggers as _triggers  # noqa: E402
+
+for _command in (_triggers.schedules, _triggers.queues, _triggers.event_sources, _triggers.urls, _triggers.triggers):
+    cli.add_command(_command)
 
 
 def main() -> None:
