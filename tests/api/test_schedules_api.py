@@ -90,3 +90,20 @@ def test_eventbridge_expressions() -> None:
     assert parse_expression("rate(2 seconds)", min_rate_s=1).period_s == 2
     with pytest.raises(InvalidParameterValueException):
         parse_expression("rate(2 seconds)")
+
+
+def test_deleting_an_alias_or_version_deletes_the_triggers_on_it(client: Any, components: Any, fn: str) -> None:
+    assert client.post(f"/2015-03-31/functions/{fn}/versions", json={}).status_code == 201
+    assert client.post(f"/2015-03-31/functions/{fn}/aliases",
+                       json={"Name": "live", "FunctionVersion": "1"}).status_code == 201
+    for name, qualifier in (("on-alias", "live"), ("on-version", "1"), ("on-latest", None)):
+        body = {"Name": name, "FunctionName": fn, "ScheduleExpression": "rate(1 hour)"}
+        if qualifier:
+            body["Qualifier"] = qualifier
+        assert client.post("/lamina/v1/schedules", json=body).status_code == 201
+    assert client.post(f"/2021-10-31/functions/{fn}/url?Qualifier=live", json={"AuthType": "NONE"}).status_code == 201
+    assert client.delete(f"/2015-03-31/functions/{fn}/aliases/live").status_code == 204
+    assert client.get(f"/2021-10-31/functions/{fn}/url?Qualifier=live").status_code == 404
+    assert client.delete(f"/2015-03-31/functions/{fn}?Qualifier=1").status_code in (200, 204)
+    names = [s["Name"] for s in client.get("/lamina/v1/schedules").get_json()["Schedules"]]
+    assert names == ["on-latest"]

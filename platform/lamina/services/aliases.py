@@ -12,7 +12,7 @@ from lamina.errors import InvalidParameterValueException, ResourceConflictExcept
 from lamina.services import arns, common, validate
 from lamina.services.common import Deps
 from lamina.services.records import AliasRecord, Page
-from lamina.store import queries
+from lamina.store import queries, triggers
 from lamina.store.models import Alias, Function
 
 MAX_PAGE = 50
@@ -130,12 +130,13 @@ def update_alias(deps: Deps, account_id: str, function_name: str, name: str, fun
 
 
 def delete_alias(deps: Deps, account_id: str, function_name: str, name: str) -> None:
-    """DeleteAlias (and the alias's event-invoke configuration)."""
+    """DeleteAlias (and the alias's event-invoke configuration and triggers)."""
     fname = common.unqualified(deps, account_id, function_name)
     with deps.sessions.begin() as session:
         fn = common.load_function(deps, session, account_id, fname, lock=True)
         alias = _load(deps, session, fn, name)
         queries.delete_event_invoke_configs(session, fn.id, name)
+        triggers.delete_for_qualifier(session, fn.id, name)
         queries.delete_obj(session, alias)
     common.changed(deps, account_id, fname)
 

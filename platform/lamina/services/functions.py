@@ -25,7 +25,7 @@ from lamina.services.records import (
     FunctionRecord,
     Page,
 )
-from lamina.store import queries
+from lamina.store import queries, triggers
 from lamina.store.models import Function, FunctionVersion
 
 DEFAULTS: dict[str, Any] = {
@@ -378,6 +378,7 @@ def delete_function(deps: Deps, account_id: str, function_name: str, qualifier: 
                 )
             keys += _blob_keys(version)
             queries.delete_event_invoke_configs(session, fn.id, ref.qualifier)
+            triggers.delete_for_qualifier(session, fn.id, ref.qualifier)
             queries.delete_obj(session, version)
     common.release(deps, keys)
     common.changed(deps, account_id, ref.name)

@@ -46,36 +46,45 @@ local maxrc = tonumber(ARGV[4])
 local tag = ARGV[5]
 local out = {}
 local got = 0
+local seen = {}
+local nseen = 0
+-- With a visibility timeout of 0 a message handed out stays visible: skip those seen in this call.
 while got < want do
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, want - got)
-  if #ids == 0 then break end
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, want - got + nseen)
+  local fresh = 0
   for _, id in ipairs(ids) do
-    local raw = redis.call('HGET', KEYS[1], id)
-    if not raw then
-      redis.call('ZREM', KEYS[2], id)
-      redis.call('HDEL', KEYS[3], id)
-    else
-      local msg = cjson.decode(raw)
-      if maxrc > 0 and KEYS[4] ~= '' and msg.rc >= maxrc then
-        redis.call('HDEL', KEYS[1], id)
+    if got < want and not seen[id] then
+      fresh = fresh + 1
+      local raw = redis.call('HGET', KEYS[1], id)
+      if not raw then
         redis.call('ZREM', KEYS[2], id)
         redis.call('HDEL', KEYS[3], id)
-        redis.call('HSET', KEYS[4], id, raw)
-        redis.call('ZADD', KEYS[5], now, id)
       else
-        msg.rc = msg.rc + 1
-        if msg.first == 0 then msg.first = now end
-        local enc = cjson.encode(msg)
-        redis.call('HSET', KEYS[1], id, enc)
-        redis.call('ZADD', KEYS[2], now + math.max(vis, 1), id)
-        local handle = id .. ':' .. msg.rc .. ':' .. tag
-        redis.call('HSET', KEYS[3], id, handle)
-        table.insert(out, enc)
-        table.insert(out, handle)
-        got = got + 1
+        local msg = cjson.decode(raw)
+        if maxrc > 0 and KEYS[4] ~= '' and msg.rc >= maxrc then
+          redis.call('HDEL', KEYS[1], id)
+          redis.call('ZREM', KEYS[2], id)
+          redis.call('HDEL', KEYS[3], id)
+          redis.call('HSET', KEYS[4], id, raw)
+          redis.call('ZADD', KEYS[5], now, id)
+        else
+          msg.rc = msg.rc + 1
+          if msg.first == 0 then msg.first = now end
+          local enc = cjson.encode(msg)
+          redis.call('HSET', KEYS[1], id, enc)
+          redis.call('ZADD', KEYS[2], now + vis, id)
+          local handle = id .. ':' .. msg.rc .. ':' .. tag
+          redis.call('HSET', KEYS[3], id, handle)
+          table.insert(out, enc)
+          table.insert(out, handle)
+          got = got + 1
+          seen[id] = true
+          nseen = nseen + 1
+        end
       end
     end
   end
+  if fresh == 0 then break end
 end
 return out
 """

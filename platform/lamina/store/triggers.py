@@ -6,7 +6,7 @@ and return model objects, with the owning function's name where callers need it.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from lamina.store.models import EventSourceMapping, Function, FunctionUrl, Schedule
@@ -92,3 +92,11 @@ def url_by_id(session: Session, url_id: str) -> tuple[FunctionUrl, str, str] | N
         .where(FunctionUrl.url_id == url_id)
     ).one_or_none()
     return (row[0], row[1], row[2]) if row else None
+
+
+def delete_for_qualifier(session: Session, function_id: int, qualifier: str) -> None:
+    """Remove the triggers of one alias or version of a function (it is being deleted)."""
+    for model in (Schedule, EventSourceMapping):
+        session.execute(delete(model).where(model.function_id == function_id, model.qualifier == qualifier))
+    session.execute(delete(FunctionUrl).where(FunctionUrl.function_id == function_id,
+                                              FunctionUrl.qualifier == qualifier))
