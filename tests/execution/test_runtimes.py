@@ -74,12 +74,6 @@ def test_provided_runtime_runs_the_functions_bootstrap(client: Any, fns: Functio
     assert json.loads(invoke(client, "custom").get_data())["count"] == 2
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="agent bug: an /invoke that reaches the agent before it has found the bootstrap missing is never "
-    "answered (reproducible by posting right after start); the platform then answers Sandbox.Timedout after "
-    "timeout + init timeout + slack and removes the environment",
-)
 def test_provided_without_bootstrap_is_an_init_error(client: Any, fns: Functions) -> None:
     fns.create("nobootstrap", {"readme.txt": "no bootstrap here"}, runtime="provided.al2023", handler="x")
     resp = invoke(client, "nobootstrap")

@@ -428,12 +428,10 @@ class Agent:
         try:
             argv = self.runtime_argv()
         except ValueError as exc:
-            self.init_fail = ("entrypoint", str(exc))
-            self.phase = "failed"
+            self.fail_entrypoint(str(exc))
             return
         if argv is None:
-            self.init_fail = ("entrypoint", f"Couldn't find valid bootstrap(s): [{' '.join(BOOTSTRAP_PATHS)}]")
-            self.phase = "failed"
+            self.fail_entrypoint(f"Couldn't find valid bootstrap(s): [{' '.join(BOOTSTRAP_PATHS)}]")
             return
         env = {k: v for k, v in self.env.items() if not k.startswith("LAMINA_")}
         env["AWS_LAMBDA_RUNTIME_API"] = f"{RUNTIME_API_ADDR[0]}:{RUNTIME_API_ADDR[1]}"
@@ -452,8 +450,7 @@ class Agent:
             os.close(r)
             os.close(w)
             reason = (exc.strerror or str(exc)).lower()
-            self.init_fail = ("entrypoint", f"fork/exec {argv[0]}: {reason}")
-            self.phase = "failed"
+            self.fail_entrypoint(f"fork/exec {argv[0]}: {reason}")
             return
         os.close(w)
         os.set_blocking(r, False)
@@ -461,6 +458,17 @@ class Agent:
         self.runtime_pid = proc.pid
         self._proc = proc  # keep the object alive; PID 1 reaps it, never Popen.wait
         threading.Thread(target=self.log_loop, name="log", daemon=True).start()
+
+    def fail_entrypoint(self, reason):
+        """No runtime could be started. The front door already listens, so an invoke may be waiting
+        for init: answer it now instead of leaving it to the platform's timeout."""
+        with self.lock:
+            self.init_fail = ("entrypoint", reason)
+            self.phase = "failed"
+            self.init_end = time.monotonic()
+            inv = self._claim_inflight()
+        if inv is not None:
+            self.finish_init_error(inv)
 
     def kill_runtime(self, sig=signal.SIGKILL):
         pid = self.runtime_pid
