@@ -205,3 +205,23 @@ def test_event_to_an_alias_runs_the_alias(client: Any, fns: Any, components: Any
     assert record["requestContext"]["requestId"] == rid
     assert record["requestContext"]["functionArn"].endswith(":function:async-alias:live")
     assert record["responseContext"]["executedVersion"] == "1"
+
+
+def test_deprecated_invoke_async_queues_an_event(lambda_client: Any, fns: Any, components: Any, fast: Any,
+                                                 work: Any) -> None:
+    fns.create("async-legacy", {"app.py": APP}, handler="app.ok")
+    resp = lambda_client.invoke_async(FunctionName="async-legacy", InvokeArgs=b'{"old": true}')
+    assert resp["Status"] == 202
+    rid = resp["ResponseMetadata"]["RequestId"]
+    work(until=lambda: (events.get_event(components.redis, rid) or {}).get("state") == "done")
+    assert events.get_event(components.redis, rid)["condition"] == "Success"
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.invoke_async(FunctionName="nope", InvokeArgs=b"{}")
+
+
+def test_boto3_event_invocation(lambda_client: Any, fns: Any, components: Any) -> None:
+    fns.create("async-boto", {"app.py": APP}, handler="app.ok")
+    resp = lambda_client.invoke(FunctionName="async-boto", InvocationType="Event", Payload=b'{"b": 1}')
+    assert resp["StatusCode"] == 202 and resp["Payload"].read() == b""
+    ev = events.get_event(components.redis, resp["ResponseMetadata"]["RequestId"])
+    assert ev is not None and json.loads(ev["payload"]) == {"b": 1}

@@ -16,7 +16,7 @@ def register(app: Flask) -> None:
         app.register_blueprint(module.bp)
     invoke.init_app(app)
     app.register_blueprint(logs.bp)
-    from lamina.api import event_sources, queues, schedules, urls
+    from lamina.api import event_sources, invoke_async, queues, schedules, urls
 
-    for module in (schedules, queues, event_sources, urls):
+    for module in (schedules, queues, event_sources, urls, invoke_async):
         app.register_blueprint(module.bp)
