@@ -100,6 +100,10 @@ class Settings:
     async_keep_s: int = 86400
     trigger_tick_s: float = 0.25
     schedule_min_rate_s: int = 60
+    # Observability (issue 6): stored metric series, function log retention, OpenTelemetry export.
+    metrics_retention_s: int = 3 * 86400
+    log_retention_days: int = 30
+    otlp_endpoint: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -109,7 +113,13 @@ class Settings:
         if not re.fullmatch(r"\d{12}", account):
             raise ConfigError(f"LAMINA_ACCOUNT_ID must be 12 digits, got {account!r}")
         data_dir = Path(env.get("LAMINA_DATA_DIR") or (Path.home() / ".lamina")).expanduser()
+        observability = {
+            "metrics_retention_s": _int(env, "LAMINA_METRICS_RETENTION", 3 * 86400, 3600),
+            "log_retention_days": _int(env, "LAMINA_LOG_RETENTION_DAYS", 30, 0),
+            "otlp_endpoint": env.get("LAMINA_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
+        }
         return cls(
+            **observability,  # type: ignore[arg-type]
             data_dir=data_dir,
             database_url=env.get("LAMINA_DATABASE_URL") or None,
             redis_url=env.get("LAMINA_REDIS_URL") or None,

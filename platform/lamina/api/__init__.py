@@ -16,6 +16,9 @@ def register(app: Flask) -> None:
         app.register_blueprint(module.bp)
     invoke.init_app(app)
     app.register_blueprint(logs.bp)
+    from lamina.api import metrics
+
+    app.register_blueprint(metrics.bp)
     from lamina.api import event_sources, invoke_async, queues, schedules, urls
 
     for module in (schedules, queues, event_sources, urls, invoke_async):

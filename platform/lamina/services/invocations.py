@@ -42,6 +42,7 @@ from lamina.errors import (
     LambdaError,
     RequestTooLargeException,
     ServiceException,
+    TooManyRequestsException,
 )
 from lamina.executor import code
 from lamina.executor.docker_env import (
@@ -57,6 +58,7 @@ from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Miss, Pool
 from lamina.services import arns
 from lamina.services.agent_client import AgentConnection, Connections, ProtocolError, Reply
+from lamina.services.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,12 @@ class InvocationResult:
     executed_version: str | None = None
     function_error: str | None = None
     log_result: str | None = None  # base64 of the log tail, LogType=Tail only
+    # Observability (not part of the Invoke answer): what the agent measured, for metrics and the console.
+    duration_ms: float | None = None
+    init_duration_ms: float | None = None
+    max_memory_mb: int | None = None
+    cold: bool = False
+    trace_id: str | None = None
 
 
 class _AgentTimeout(Exception):
@@ -150,6 +158,8 @@ class Invoker:
         )
         self._conns = Connections(CONNECTIONS_PER_THREAD)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-invoke-bg")
+        # In-process counters, flushed to Redis in batches off the caller's path (lamina.services.metrics).
+        self.metrics = Metrics(redis_client, retention_s=settings.metrics_retention_s)
 
     # -- collaborators, made on first use so importing or building an app touches neither Docker nor code
 
@@ -182,6 +192,7 @@ class Invoker:
 
     def close(self) -> None:
         self._background.shutdown(wait=True)
+        self.metrics.close()
 
     # -- the use case
 
@@ -225,12 +236,26 @@ class Invoker:
             spec = self.spec(req.account_id, name, qual)
             self.enqueue_event(req, spec)
             return InvocationResult(status=202, executed_version=None)
+        metrics = self.metrics
         for _ in range(3):
-            lease = self._acquire(req.account_id, name, qual)
             try:
-                return self._run(req, lease, name, qualifier, client_context)
+                lease = self._acquire(req.account_id, name, qual)
+            except TooManyRequestsException:
+                metrics.throttled(req.account_id, name)
+                raise
+            metrics.begin(req.account_id, name)
+            try:
+                result = self._run(req, lease, name, qualifier, client_context)
             except _Retry:
                 continue
+            finally:
+                metrics.end(req.account_id, name)
+            metrics.invoked(
+                req.account_id, name, cold=result.cold, duration_ms=result.duration_ms,
+                init_duration_ms=result.init_duration_ms,
+                error_type=_error_type(result.payload) if result.function_error else None,
+            )
+            return result
         raise ServiceException(f"No execution environment of {name} could be reached; retry the invocation")
 
     def spec(self, account_id: str, name: str, qualifier: str) -> dict[str, Any]:
@@ -290,12 +315,13 @@ class Invoker:
             raise ServiceException(f"Cannot start an execution environment for {name}: {err}") from None
 
         request_id = req.request_id or str(uuid.uuid4())
+        trace_id = req.trace_id or _trace_id()
         invoked_arn = arns.function_arn(self.settings.region, req.account_id, name, qualifier)
         headers = {
             "Lambda-Runtime-Aws-Request-Id": request_id,
             "Lambda-Runtime-Deadline-Ms": str(int((time.time() + timeout_s) * 1000)),
             "Lambda-Runtime-Invoked-Function-Arn": invoked_arn,
-            "Lambda-Runtime-Trace-Id": req.trace_id or _trace_id(),
+            "Lambda-Runtime-Trace-Id": trace_id,
             "X-Lamina-Version": version,
             "X-Lamina-Timeout-S": str(timeout_s),
             "Content-Type": "application/json",
@@ -310,10 +336,10 @@ class Invoker:
             reply = self._post(lease.env_id, address, req.payload or b"{}", headers, socket_timeout, cold)
         except _AgentTimeout:
             self._forget(lease.env_id, container_id)
-            return _platform_error(
+            return replace(_platform_error(
                 version, "Sandbox.Timedout",
                 f"{_rfc3339()} {request_id} Task timed out after {timeout_s:.2f} seconds",
-            )
+            ), duration_ms=timeout_s * 1000.0, cold=cold, trace_id=trace_id)
         except _AgentUnreachable as err:
             self._forget(lease.env_id, container_id)
             if cold:
@@ -324,10 +350,10 @@ class Invoker:
         except _AgentGone as err:
             log.warning("environment %s of %s went away mid-invoke: %s", lease.env_id, name, err)
             self._forget(lease.env_id, container_id)
-            return _platform_error(
+            return replace(_platform_error(
                 version, "Runtime.ExitError",
                 f"RequestId: {request_id} Error: Runtime exited without providing a reason",
-            )
+            ), cold=cold, trace_id=trace_id)
 
         if reply.status != 200:
             # 409 means two invocations met on one environment: our bookkeeping is wrong; do not reuse it.
@@ -351,6 +377,11 @@ class Invoker:
             executed_version=version,
             function_error=function_error,
             log_result=reply.headers.get("x-lamina-log-result") if req.log_type == "Tail" else None,
+            duration_ms=_float_header(reply.headers.get("x-lamina-duration-ms")),
+            init_duration_ms=_float_header(reply.headers.get("x-lamina-init-duration-ms")),
+            max_memory_mb=_int_header(reply.headers.get("x-lamina-max-memory-mb")),
+            cold=cold,
+            trace_id=trace_id,
         )
 
     # -- environments
@@ -534,6 +565,30 @@ class Invoker:
 def _platform_error(version: str, error_type: str, message: str) -> InvocationResult:
     body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
     return InvocationResult(status=200, payload=body, executed_version=version, function_error="Unhandled")
+
+
+def _float_header(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _int_header(value: str | None) -> int | None:
+    try:
+        return int(float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _error_type(payload: bytes) -> str:
+    """The errorType of a function error's body (only read on the error path)."""
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        return "Unhandled"
+    value = doc.get("errorType") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) and value else "Unhandled"
 
 
 def _decode_client_context(value: str | None) -> str | None:

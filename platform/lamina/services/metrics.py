@@ -1,0 +1,348 @@
+"""Invocation metrics: Prometheus counters and histograms, and the per-minute series the console charts.
+
+Recording is in-process and costs no I/O on the caller's path: ``Metrics.invoked`` bumps prometheus-client
+values and a dict of per-minute aggregates. A daemon timer flushes those aggregates to Redis in one
+pipeline at most every ``flush_interval_s`` (and ``flush()`` on close), so the warm path keeps its two
+Redis round trips.
+
+Stored series (Redis, expiring after ``retention_s``):
+
+* ``lamina:metrics:fn:<account>:<function>:<minute>`` hash: ``inv err thr cold warm dsum dcnt isum icnt``,
+  ``b<i>`` (duration histogram bucket i, bounds ``DURATION_BUCKETS_MS``), ``e:<ErrorType>`` and
+  ``c:<process token>`` (the most invocations in flight in that process during the minute; a chart sums them).
+* ``lamina:metrics:acct:<account>:<minute>`` hash: ``<function>|inv`` and ``<function>|err`` (the functions list).
+
+In a multi-process server set ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode) so
+``/metrics`` adds up every process; the stored series are shared through Redis either way.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DURATION_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 900000)
+PREFIX = "lamina:metrics"
+MAX_ERROR_TYPE = 64
+PERIODS = (60, 300, 900, 3600)
+
+
+def fn_key(account_id: str, function_name: str, minute: int) -> str:
+    return f"{PREFIX}:fn:{account_id}:{function_name}:{minute}"
+
+
+def account_key(account_id: str, minute: int) -> str:
+    return f"{PREFIX}:acct:{account_id}:{minute}"
+
+
+def _prometheus(registry: Any) -> dict[str, Any]:
+    from prometheus_client import Counter, Gauge, Histogram
+
+    labels = ("account", "function")
+    seconds = tuple(b / 1000 for b in DURATION_BUCKETS_MS)
+    return {
+        "invocations": Counter("lamina_invocations", "Invocations run (synchronous and asynchronous)",
+                               (*labels, "start"), registry=registry),
+        "errors": Counter("lamina_errors", "Invocations that ended in a function or platform error",
+                          (*labels, "error_type"), registry=registry),
+        "throttles": Counter("lamina_throttles", "Invocations refused for lack of concurrency",
+                             labels, registry=registry),
+        "duration": Histogram("lamina_duration_seconds", "Invoke duration (the function's handler)",
+                              labels, buckets=seconds, registry=registry),
+        "init": Histogram("lamina_init_duration_seconds", "Init duration of cold starts",
+                          labels, buckets=seconds, registry=registry),
+        "concurrent": Gauge("lamina_concurrent_executions", "Invocations in flight",
+                            labels, registry=registry, multiprocess_mode="livesum"),
+    }
+
+
+@dataclass
+class _Minute:
+    counts: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+
+class Metrics:
+    """Records invocations of one process; thread-safe. ``flush`` writes the pending minutes to Redis."""
+
+    def __init__(
+        self,
+        redis_client: Any,
+        *,
+        retention_s: int = 3 * 86400,
+        flush_interval_s: float = 2.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        from prometheus_client import CollectorRegistry
+
+        self.redis = redis_client
+        self.retention_s = retention_s
+        self.flush_interval_s = flush_interval_s
+        self.clock = clock
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.prom = _prometheus(self.registry)
+        self.token = f"{os.getpid()}-{secrets.token_hex(3)}"
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str, int], dict[str, float]] = {}
+        self._inflight: dict[tuple[str, str], int] = defaultdict(int)
+        self._peak: dict[tuple[str, str, int], int] = {}
+        self._timer: threading.Timer | None = None
+
+    # -- recording (no I/O)
+
+    def _bump(self, account_id: str, name: str, **counts: float) -> None:
+        minute = int(self.clock() // 60)
+        with self._lock:
+            slot = self._pending.setdefault((account_id, name, minute), defaultdict(float))
+            for k, v in counts.items():
+                slot[k] += v
+            self._arm()
+
+    def _arm(self) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(self.flush_interval_s, self._timed_flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _timed_flush(self) -> None:
+        with self._lock:
+            self._timer = None
+        try:
+            self.flush()
+        except Exception:  # Redis down: the next flush retries what is still pending
+            log.warning("cannot write invocation metrics to Redis", exc_info=True)
+
+    def throttled(self, account_id: str, name: str) -> None:
+        self.prom["throttles"].labels(account_id, name).inc()
+        self._bump(account_id, name, thr=1)
+
+    def begin(self, account_id: str, name: str) -> None:
+        self.prom["concurrent"].labels(account_id, name).inc()
+        minute = int(self.clock() // 60)
+        with self._lock:
+            n = self._inflight[(account_id, name)] = self._inflight[(account_id, name)] + 1
+            key = (account_id, name, minute)
+            if n > self._peak.get(key, 0):
+                self._peak[key] = n
+
+    def end(self, account_id: str, name: str) -> None:
+        self.prom["concurrent"].labels(account_id, name).dec()
+        with self._lock:
+            self._inflight[(account_id, name)] -= 1
+
+    def invoked(
+        self,
+        account_id: str,
+        name: str,
+        *,
+        cold: bool,
+        duration_ms: float | None,
+        init_duration_ms: float | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        """Record one finished invocation (``error_type`` set when it failed)."""
+        p = self.prom
+        p["invocations"].labels(account_id, name, "cold" if cold else "warm").inc()
+        counts: dict[str, float] = {"inv": 1, "cold" if cold else "warm": 1}
+        if error_type is not None:
+            error_type = error_type[:MAX_ERROR_TYPE] or "Unhandled"
+            p["errors"].labels(account_id, name, error_type).inc()
+            counts["err"] = 1
+            counts[f"e:{error_type}"] = 1
+        if duration_ms is not None:
+            p["duration"].labels(account_id, name).observe(duration_ms / 1000)
+            counts["dsum"] = duration_ms
+            counts["dcnt"] = 1
+            counts[f"b{bisect.bisect_left(DURATION_BUCKETS_MS, duration_ms)}"] = 1
+        if init_duration_ms is not None:
+            p["init"].labels(account_id, name).observe(init_duration_ms / 1000)
+            counts["isum"] = init_duration_ms
+            counts["icnt"] = 1
+        self._bump(account_id, name, **counts)
+
+    # -- storage
+
+    def flush(self) -> None:
+        """Write the pending per-minute aggregates to Redis in one pipeline."""
+        now_minute = int(self.clock() // 60)
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            peaks = dict(self._peak)
+            for key, n in self._inflight.items():  # long invocations count in every minute they span
+                if n > 0:
+                    k = (*key, now_minute)
+                    peaks[k] = max(peaks.get(k, 0), n)
+            # A minute's peak may still grow while it is the current minute; older ones are final.
+            self._peak = {k: v for k, v in self._peak.items() if k[2] >= now_minute}
+        if not pending and not peaks:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        ttl = self.retention_s
+        for (account_id, name, minute), counts in pending.items():
+            key = fn_key(account_id, name, minute)
+            for k, v in counts.items():
+                if k in ("dsum", "isum"):
+                    pipe.hincrbyfloat(key, k, v)
+                else:
+                    pipe.hincrby(key, k, int(v))
+            pipe.expire(key, ttl)
+            akey = account_key(account_id, minute)
+            if counts.get("inv"):
+                pipe.hincrby(akey, f"{name}|inv", int(counts["inv"]))
+            if counts.get("err"):
+                pipe.hincrby(akey, f"{name}|err", int(counts["err"]))
+            pipe.expire(akey, ttl)
+        for (account_id, name, minute), n in peaks.items():
+            key = fn_key(account_id, name, minute)
+            pipe.hset(key, f"c:{self.token}", n)
+            pipe.expire(key, ttl)
+        try:
+            pipe.execute()
+        except Exception:
+            with self._lock:  # put them back for the next flush
+                for k, counts in pending.items():
+                    slot = self._pending.setdefault(k, defaultdict(float))
+                    for f, v in counts.items():
+                        slot[f] += v
+                self._arm()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        try:
+            self.flush()
+        except Exception:
+            log.warning("cannot write invocation metrics to Redis", exc_info=True)
+
+
+# -- reading the stored series (any process)
+
+
+@dataclass(frozen=True)
+class Series:
+    start: int  # epoch seconds of the first point
+    period: int  # seconds per point
+    timestamps: list[int]
+    invocations: list[int]
+    errors: list[int]
+    throttles: list[int]
+    cold_starts: list[int]
+    concurrency: list[int]
+    duration_avg: list[float | None]
+    duration_p50: list[float | None]
+    duration_p90: list[float | None]
+    duration_p99: list[float | None]
+    init_duration_avg: list[float | None]
+    errors_by_type: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def choose_period(seconds: int) -> int:
+    """The smallest point width that keeps a window of ``seconds`` under ~360 points."""
+    for p in PERIODS:
+        if seconds / p <= 360:
+            return p
+    return PERIODS[-1]
+
+
+def read_series(
+    redis_client: Any, account_id: str, name: str, start: int, end: int, period: int | None = None
+) -> Series:
+    """Aggregate the stored minutes of ``[start, end)`` (epoch seconds) into points of ``period`` seconds."""
+    period = period or choose_period(max(60, end - start))
+    period = max(60, period - period % 60)
+    first = start // period * period
+    points = max(1, -(-(end - first) // period))
+    minutes = [m for m in range(first // 60, (first + points * period) // 60)]
+    pipe = redis_client.pipeline(transaction=False)
+    for m in minutes:
+        pipe.hgetall(fn_key(account_id, name, m))
+    raw = pipe.execute()
+    agg: list[dict[str, float]] = [defaultdict(float) for _ in range(points)]
+    conc = [0] * points
+    by_type: dict[str, int] = defaultdict(int)
+    for m, doc in zip(minutes, raw, strict=True):
+        if not doc:
+            continue
+        i = (m * 60 - first) // period
+        minute_conc = 0
+        for k, v in doc.items():
+            k = k.decode() if isinstance(k, bytes) else k
+            if k.startswith("c:"):
+                minute_conc += int(v)
+            else:
+                agg[i][k] += float(v)
+                if k.startswith("e:"):
+                    by_type[k[2:]] += int(float(v))
+        conc[i] = max(conc[i], minute_conc)
+
+    def pct(a: dict[str, float], q: float) -> float | None:
+        return _percentile([a.get(f"b{j}", 0.0) for j in range(len(DURATION_BUCKETS_MS) + 1)], q)
+
+    return Series(
+        start=first,
+        period=period,
+        timestamps=[first + i * period for i in range(points)],
+        invocations=[int(a.get("inv", 0)) for a in agg],
+        errors=[int(a.get("err", 0)) for a in agg],
+        throttles=[int(a.get("thr", 0)) for a in agg],
+        cold_starts=[int(a.get("cold", 0)) for a in agg],
+        concurrency=conc,
+        duration_avg=[round(a["dsum"] / a["dcnt"], 2) if a.get("dcnt") else None for a in agg],
+        duration_p50=[pct(a, 0.5) for a in agg],
+        duration_p90=[pct(a, 0.9) for a in agg],
+        duration_p99=[pct(a, 0.99) for a in agg],
+        init_duration_avg=[round(a["isum"] / a["icnt"], 2) if a.get("icnt") else None for a in agg],
+        errors_by_type=dict(by_type),
+    )
+
+
+def _percentile(buckets: list[float], q: float) -> float | None:
+    """The q-quantile of a histogram over DURATION_BUCKETS_MS, interpolated linearly within its bucket."""
+    total = sum(buckets)
+    if not total:
+        return None
+    rank = q * total
+    seen = 0.0
+    for j, n in enumerate(buckets):
+        if n and seen + n >= rank:
+            lo = DURATION_BUCKETS_MS[j - 1] if j > 0 else 0.0
+            hi = DURATION_BUCKETS_MS[j] if j < len(DURATION_BUCKETS_MS) else DURATION_BUCKETS_MS[-1]
+            return round(lo + (hi - lo) * (rank - seen) / n, 2)
+        seen += n
+    return float(DURATION_BUCKETS_MS[-1])
+
+
+def last_hour(
+    redis_client: Any, account_id: str, names: Iterable[str], now: float | None = None
+) -> dict[str, dict[str, int]]:
+    """Invocations and errors of each function in the last 60 minutes: ``{name: {"invocations", "errors"}}``."""
+    names = list(names)
+    out = {n: {"invocations": 0, "errors": 0} for n in names}
+    if not names:
+        return out
+    current = int((now if now is not None else time.time()) // 60)
+    pipe = redis_client.pipeline(transaction=False)
+    for m in range(current - 59, current + 1):
+        pipe.hgetall(account_key(account_id, m))
+    for doc in pipe.execute():
+        for k, v in (doc or {}).items():
+            k = k.decode() if isinstance(k, bytes) else k
+            fn, _, what = k.rpartition("|")
+            if fn in out:
+                out[fn]["invocations" if what == "inv" else "errors"] += int(v)
+    return out
