@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from lamina.services import event_sources, queues
+from lamina.services.invocations import InvocationRequest
 from support.triggers import wait_for
 
 pytestmark = pytest.mark.docker
@@ -57,6 +58,11 @@ def _queue(components: Any, name: str, **kw: Any) -> str:
     return queues.queue_arn(components.settings.region, components.settings.account_id, name)
 
 
+def _warm(runtime: Any, fn: str) -> None:
+    """Start an environment first, so a poll takes milliseconds and short visibility timeouts hold."""
+    runtime.invoker.invoke(InvocationRequest(account_id="000000000000", function_name=fn, payload=b"{}"))
+
+
 def _count(components: Any, name: str) -> tuple[int, int]:
     q = queues.get_queue(components, components.settings.account_id, name)
     return q.visible, q.not_visible
@@ -90,6 +96,7 @@ def test_a_failed_batch_returns_after_the_visibility_timeout_then_goes_to_the_dl
     client: Any, fns: Any, components: Any, runtime: Any
 ) -> None:
     fns.create("esm-fail", {"app.py": APP}, handler="app.fail")
+    _warm(runtime, "esm-fail")
     _queue(components, "dead")
     arn = _queue(components, "flaky", visibility_timeout_s=1, max_receive_count=2, dead_letter="dead")
     m = _mapping(client, "esm-fail", arn)
@@ -111,6 +118,7 @@ def test_report_batch_item_failures_keeps_only_the_failed_messages(client: Any, 
                                                                    runtime: Any) -> None:
     fns.create("esm-partial", {"app.py": APP}, handler="app.partial")
     fns.create("esm-liar", {"app.py": APP}, handler="app.liar")
+    _warm(runtime, "esm-partial")
     arn = _queue(components, "mixed", visibility_timeout_s=1)
     m = _mapping(client, "esm-partial", arn, FunctionResponseTypes=["ReportBatchItemFailures"])
     queues.send_messages(components, "000000000000", "mixed", ["good1", "bad1", "good2", "bad2"])
