@@ -60,6 +60,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+TOKEN: str | None = None  # "<AccessKeyId>:<SecretAccessKey>" once the API asks for credentials
+
+
 class Api:
     """Minimal keep-alive client for the Lambda API paths."""
 
@@ -68,7 +71,10 @@ class Api:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
     def call(self, method: str, path: str, body: bytes | None = None, ok: tuple[int, ...] = (200, 201)) -> bytes:
-        self.conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if TOKEN:
+            headers["Authorization"] = f"Bearer {TOKEN}"
+        self.conn.request(method, path, body=body, headers=headers)
         resp = self.conn.getresponse()
         data = resp.read()
         if resp.status not in ok:
@@ -98,6 +104,20 @@ def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> 
         except OSError:
             time.sleep(0.1)
     raise SystemExit("lamina serve did not answer /health within 60 s")
+
+
+def credentials(env: dict[str, str]) -> str | None:
+    """An admin key for a fresh install: the file a new install writes, else ``lamina admin bootstrap``."""
+    path = Path(env["LAMINA_DATA_DIR"]) / "admin-credentials.json"
+    if not path.exists():
+        done = subprocess.run([sys.executable, "-m", "lamina", "admin", "bootstrap", "--json"], env=env,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            return None
+        doc = json.loads(done.stdout)
+    else:
+        doc = json.loads(path.read_text())
+    return f"{doc['AccessKeyId']}:{doc['SecretAccessKey']}"
 
 
 def create_function(api: Api, memory: int) -> None:
@@ -241,6 +261,11 @@ def main() -> None:
         run_sdk, run_cli = docker_run_baseline(client, image, args.cold)
         server = start_server(env, port, args.workers, args.threads)
         api = Api(port)
+        probe = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        probe.request("GET", "/2015-03-31/functions")
+        if probe.getresponse().status in (401, 403):  # the API authenticates: use an admin key
+            global TOKEN
+            TOKEN = credentials(env)
         create_function(api, args.memory)
         r = redis.Redis.from_url(env["LAMINA_REDIS_URL"])
         pool = Pool(r)
