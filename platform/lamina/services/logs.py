@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ class LogStream:
 class LogPage:
     events: list[LogEvent]
     next_token: str
+    more: bool = False  # with a next_token in: events matched but were left for the next call
 
 
 def stream_of(file_name: str) -> str | None:
@@ -108,6 +110,9 @@ def read_events(
     since_ms: int | None = None,
     limit: int = 100,
     next_token: str | None = None,
+    end_ms: int | None = None,
+    match: Callable[[str], bool] | None = None,
+    streams: Sequence[str] | None = None,
 ) -> LogPage:
     """Return log events of a function, oldest first.
 
@@ -121,15 +126,21 @@ def read_events(
     if not directory.is_dir():
         raise ResourceNotFoundException(f"The specified log group does not exist: /aws/lambda/{function_name}")
     files = _files(directory, stream)
+    if streams is not None:
+        wanted = set(streams)
+        files = {f: p for f, p in files.items() if stream_of(f) in wanted}
     offsets = _decode_token(next_token)
     # (ts, stream, index in file, message, file name, offset after the line)
     merged: list[tuple[int, str, int, str, str, int]] = []
     for fname, path in files.items():
         name = stream_of(fname) or fname
         for i, (ts, msg, end) in enumerate(_read(path, offsets.get(fname, 0))):
-            if since_ms is None or ts >= since_ms:
+            if (since_ms is None or ts >= since_ms) and (end_ms is None or ts < end_ms) and (
+                match is None or match(msg)
+            ):
                 merged.append((ts, name, i, msg, fname, end))
     merged.sort()
+    rest: list[tuple[int, str, int, str, str, int]] = []
     if next_token is None:
         returned = merged[-limit:]
         # A line being written is not complete yet: a follower starts right after the last complete one.
@@ -148,7 +159,7 @@ def read_events(
             kept = [e[5] for e in returned if e[4] == fname and e[2] < _idx]
             new_offsets[fname] = max(kept) if kept else offsets.get(fname, 0)
     events = [LogEvent(ts, msg, name) for ts, name, _i, msg, _f, _e in returned]
-    return LogPage(events, _encode_token(new_offsets))
+    return LogPage(events, _encode_token(new_offsets), more=next_token is not None and bool(rest))
 
 
 def _complete_end(path: Path, offset: int = 0) -> int:

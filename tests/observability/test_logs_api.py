@@ -1,0 +1,87 @@
+"""The CloudWatch-Logs-shaped API over the streams real invocations wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from support.functions import Functions
+
+APP = """
+def handler(event, context):
+    print("handled", event.get("n"), "ERROR" if event.get("n") == 2 else "fine")
+    return event.get("n")
+"""
+
+
+def logs_call(client: Any, op: str, **body: Any) -> tuple[int, dict[str, Any]]:
+    resp = client.post("/", data=json.dumps(body), headers={
+        "X-Amz-Target": f"Logs_20140328.{op}", "Content-Type": "application/x-amz-json-1.1"})
+    return resp.status_code, json.loads(resp.get_data())
+
+
+def test_filter_get_describe_and_retention(client: Any, fns: Functions, settings: Any) -> None:
+    fns.create("logged", {"app.py": APP}, handler="app.handler")
+    t0 = int(time.time() * 1000) - 1
+    for n in range(4):
+        assert client.post("/2015-03-31/functions/logged/invocations", data=json.dumps({"n": n})).status_code == 200
+    group = "/aws/lambda/logged"
+
+    status, streams = logs_call(client, "DescribeLogStreams", logGroupName=group, orderBy="LastEventTime",
+                                descending=True)
+    assert status == 200 and len(streams["logStreams"]) == 1
+    stream = streams["logStreams"][0]
+    assert stream["logStreamName"].endswith(stream["logStreamName"][-32:]) and "[$LATEST]" in stream["logStreamName"]
+    assert stream["lastEventTimestamp"] >= t0 and stream["storedBytes"] > 0
+
+    status, found = logs_call(client, "FilterLogEvents", logGroupName=group, startTime=t0, filterPattern="handled")
+    assert status == 200
+    assert [e["message"].split()[1] for e in found["events"]] == ["0", "1", "2", "3"]
+    assert "nextToken" not in found
+    status, errs = logs_call(client, "FilterLogEvents", logGroupName=group, filterPattern="?ERROR ?Boom")
+    assert [e["message"].strip() for e in errs["events"]] == ["handled 2 ERROR"]
+    _, excluded = logs_call(client, "FilterLogEvents", logGroupName=group, filterPattern="handled -fine")
+    assert len(excluded["events"]) == 1
+    _, reports = logs_call(client, "FilterLogEvents", logGroupName=group, filterPattern='"REPORT RequestId"')
+    assert len(reports["events"]) == 4 and "Billed Duration" in reports["events"][0]["message"]
+
+    # Paging: two at a time, no duplicates, no gaps.
+    seen: list[str] = []
+    token = None
+    while True:
+        body: dict[str, Any] = {"logGroupName": group, "filterPattern": "handled", "limit": 2}
+        if token:
+            body["nextToken"] = token
+        _, page = logs_call(client, "FilterLogEvents", **body)
+        seen += [e["message"].split()[1] for e in page["events"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert seen == ["0", "1", "2", "3"]
+
+    _, window = logs_call(client, "FilterLogEvents", logGroupName=group, startTime=0, endTime=t0)
+    assert window["events"] == []
+
+    _, got = logs_call(client, "GetLogEvents", logGroupName=group, logStreamName=stream["logStreamName"],
+                       startFromHead=True, limit=3)
+    assert len(got["events"]) == 3 and got["nextForwardToken"].startswith("f/")
+    _, more = logs_call(client, "GetLogEvents", logGroupName=group, logStreamName=stream["logStreamName"],
+                        nextToken=got["nextForwardToken"])
+    assert more["events"] and more["events"][0]["timestamp"] >= got["events"][-1]["timestamp"]
+
+    status, missing = logs_call(client, "FilterLogEvents", logGroupName="/aws/lambda/nope")
+    assert status == 404 and missing["__type"] == "ResourceNotFoundException"
+    status, bad = logs_call(client, "PutRetentionPolicy", logGroupName=group, retentionInDays=2)
+    assert status == 400 and bad["__type"] == "InvalidParameterException"
+    assert logs_call(client, "PutRetentionPolicy", logGroupName=group, retentionInDays=1)[0] == 200
+    _, groups = logs_call(client, "DescribeLogGroups", logGroupNamePrefix="/aws/lambda/log")
+    assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups["logGroups"]] == [(group, 1)]
+
+    # A stream last written two days ago goes with a one-day retention.
+    path = settings.data_dir / "logs" / settings.account_id / "logged" / stream["logStreamName"].replace("/", "-")
+    old = time.time() - 2 * 86400
+    os.utime(path, (old, old))
+    _, after = logs_call(client, "DescribeLogStreams", logGroupName=group)
+    assert after["logStreams"] == []
