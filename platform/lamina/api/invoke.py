@@ -64,4 +64,6 @@ def invoke(function_name: str) -> Response:
         resp.headers["X-Amz-Function-Error"] = result.function_error
     if result.log_result:
         resp.headers["X-Amz-Log-Result"] = result.log_result
+    if result.trace_id:
+        resp.headers["X-Amzn-Trace-Id"] = result.trace_id
     return resp
