@@ -288,8 +288,11 @@ def _requeue(deps: Deps, request_id: str, gen: int, due: float, fields: Mapping[
             pipe.watch(key)
             if not _owned(pipe, request_id, gen):
                 return False
+            # When each retry was decided and when it is due (for inspection and the delay tests).
+            decided, dues = (v.decode() + "," if v else "" for v in pipe.hmget(key, "retried_at", "retry_due"))
             pipe.multi()
-            pipe.hset(key, mapping={"state": "queued", "gen": gen + 1, **fields, **_result_fields(result)})
+            pipe.hset(key, mapping={"state": "queued", "gen": gen + 1, **fields, **_result_fields(result),
+                                    "retried_at": decided + repr(time.time()), "retry_due": dues + repr(due)})
             pipe.zadd(keys.DELAYED, {request_id: due})
             pipe.zrem(keys.RUNNING, request_id)
             pipe.execute()
