@@ -99,7 +99,7 @@ def runtime(components: Any, invoker: Invoker, docker_client: docker.DockerClien
     """A worker Runtime (its own invoker, as a worker process has) on the test's components."""
     rt = context.make_runtime(components)
     yield rt
-    rt.invoker.close()
+    rt.close()
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -160,28 +161,64 @@ def get_event(r: redis.Redis, request_id: str) -> dict[str, str] | None:
 # -- running
 
 
-class _Lease:
-    """Renews the running lease of one event on a thread until the block ends."""
+class LeaseKeeper:
+    """Renews the running leases of the events this process runs, all on one thread.
 
-    def __init__(self, r: redis.Redis, request_id: str, lease_s: float) -> None:
-        self.r, self.rid, self.lease_s = r, request_id, lease_s
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"lease-{request_id[:8]}", daemon=True)
+    A worker process makes one (``lamina.worker.context.Runtime.leases``); ``hold`` registers an event
+    for the duration of a block. Should the process die, renewals stop and the sweep requeues its events.
+    """
 
-    def _run(self) -> None:
-        while not self.stop.wait(self.lease_s / 3):
-            try:
-                self.r.zadd(keys.RUNNING, {self.rid: time.time() + self.lease_s}, xx=True)
-            except redis.RedisError as err:
-                log.warning("cannot renew the lease of event %s: %s", self.rid, err)
+    def __init__(self, r: redis.Redis, lease_s: float) -> None:
+        self.r, self.lease_s = r, lease_s
+        self.held: set[str] = set()
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="lamina-leases", daemon=True)
 
-    def __enter__(self) -> _Lease:
+    def start(self) -> LeaseKeeper:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=5)
+
+    @contextmanager
+    def hold(self, request_id: str) -> Iterator[None]:
+        with self.lock:
+            self.held.add(request_id)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.held.discard(request_id)
+
+    def _run(self) -> None:
+        while not self.stop_event.wait(self.lease_s / 3):
+            with self.lock:
+                ids = list(self.held)
+            if not ids:
+                continue
+            try:
+                deadline = time.time() + self.lease_s
+                self.r.zadd(keys.RUNNING, dict.fromkeys(ids, deadline), xx=True)
+            except redis.RedisError as err:
+                log.warning("cannot renew the leases of %d event(s): %s", len(ids), err)
+
+
+@contextmanager
+def _lease(r: redis.Redis, request_id: str, lease_s: float, keeper: LeaseKeeper | None) -> Iterator[None]:
+    """Hold ``request_id``'s lease for the block: on ``keeper``, or on a keeper of its own."""
+    if keeper is not None:
+        with keeper.hold(request_id):
+            yield
+        return
+    own = LeaseKeeper(r, lease_s).start()
+    try:
+        with own.hold(request_id):
+            yield
+    finally:
+        own.stop()
 
 
 def _config(spec: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -196,7 +233,7 @@ def _config(spec: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def run(deps: Deps, queue: Any, invoker: Any, request_id: str, gen: int) -> str:
+def run(deps: Deps, queue: Any, invoker: Any, request_id: str, gen: int, leases: LeaseKeeper | None = None) -> str:
     """Run event ``request_id`` at ``gen`` once (the job body); return what happened.
 
     Returns ``"skipped"`` when the event is not queued at ``gen`` (a duplicate job), else the outcome:
@@ -210,11 +247,11 @@ def run(deps: Deps, queue: Any, invoker: Any, request_id: str, gen: int) -> str:
     )
     if not claimed:
         return "skipped"
-    ev = get_event(r, request_id)
-    assert ev is not None
+    raw = r.hgetall(keys.event(request_id))
+    payload = raw.pop(b"payload", None) or b"{}"
+    ev = {k.decode(): v.decode(errors="replace") for k, v in raw.items()}
     account, name, qualifier = ev["account"], ev["function"], ev["qualifier"]
-    payload = r.hget(keys.event(request_id), "payload") or b"{}"
-    with _Lease(r, request_id, s.async_lease_s):
+    with _lease(r, request_id, s.async_lease_s, leases):
         try:
             spec = invoker.spec(account, name, qualifier)
         except ResourceNotFoundException:
@@ -338,13 +375,14 @@ def _finish(deps: Deps, queue: Any, invoker: Any, request_id: str, gen: int, con
     """Mark the event done and deliver its destination in one transaction; False if not owned."""
     r = deps.redis
     key = keys.event(request_id)
-    ev = get_event(r, request_id) or {}
+    raw = r.hgetall(key)
+    payload = raw.pop(b"payload", None) or b""
+    ev = {k.decode(): v.decode(errors="replace") for k, v in raw.items()}
     ev["request_id"] = request_id
-    payload = r.hget(key, "payload") or b""
     invokes = int(ev.get("invokes") or 0)
     if result is None and ev.get("result") is not None and condition == "EventAgeExceeded" and invokes:
         # The last attempt's answer, for a record of an event that was run before it aged out.
-        result = InvocationResult(status=200, payload=r.hget(key, "result") or b"",
+        result = InvocationResult(status=200, payload=raw.get(b"result") or b"",
                                   executed_version=ev.get("executed_version") or None,
                                   function_error=ev.get("function_error") or None)
     dest = None

@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from lamina.services.events import LeaseKeeper
 from lamina.services.invocations import Invoker
 from lamina.wiring import Components
 
@@ -19,6 +20,12 @@ from lamina.wiring import Components
 class Runtime:
     components: Components
     invoker: Invoker
+    leases: LeaseKeeper | None = None
+
+    def close(self) -> None:
+        if self.leases is not None:
+            self.leases.stop()
+        self.invoker.close()
 
     @property
     def queue(self) -> Any:
@@ -41,4 +48,5 @@ def make_runtime(components: Components) -> Runtime:
         blob_path=components.code_store.path,
         docker_client=lambda: components.docker,
     )
-    return Runtime(components=components, invoker=invoker)
+    leases = LeaseKeeper(components.redis, components.settings.async_lease_s).start()
+    return Runtime(components=components, invoker=invoker, leases=leases)

@@ -113,7 +113,7 @@ def run_worker(components: Components, burst: bool = False, triggers: bool = Tru
             ticker.stop()
         if pollers is not None:
             pollers.stop()
-        runtime.invoker.close()
+        runtime.close()
 
 
 def _child(settings: Settings, burst: bool) -> None:
