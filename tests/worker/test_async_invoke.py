@@ -228,3 +228,16 @@ def test_boto3_event_invocation(lambda_client: Any, fns: Any, components: Any) -
     assert resp["StatusCode"] == 202 and resp["Payload"].read() == b""
     ev = events.get_event(components.redis, resp["ResponseMetadata"]["RequestId"])
     assert ev is not None and json.loads(ev["payload"]) == {"b": 1}
+
+
+def test_a_worker_with_two_processes_runs_events(client: Any, fns: Any, components: Any,
+                                                 worker_processes: Any) -> None:
+    from rq import Worker
+    from support.triggers import wait_for
+
+    fns.create("async-multi", {"app.py": APP}, handler="app.ok")
+    rids = [event_invoke(client, "async-multi", {"i": i}) for i in range(12)]
+    proc = worker_processes(args=("--processes", "2"))
+    assert wait_for(lambda: len(Worker.all(connection=components.redis)) == 2, 20), proc.output()
+    assert wait_for(lambda: all((events.get_event(components.redis, r) or {}).get("condition") == "Success"
+                                for r in rids), 40), proc.output()
