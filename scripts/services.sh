@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs (apt, when root) and starts what lamina needs on a Debian machine:
 # the Docker engine, and for tests a throw-away PostgreSQL cluster and Redis server.
-# Usage: scripts/services.sh docker|postgres|redis|all   (prints export lines for URLs)
+# Usage: scripts/services.sh docker|postgres|redis|chromium|all   (prints export lines for URLs)
 set -euo pipefail
 STATE=${LAMINA_SERVICES_DIR:-/tmp/lamina-services}
 mkdir -p "$STATE"
@@ -55,10 +55,15 @@ start_redis() {
   echo "export LAMINA_TEST_REDIS_URL=redis://127.0.0.1:$port/0"
 }
 
+start_chromium() {  # the console tests' browser (Playwright drives it; never `playwright install`)
+  need_pkg /usr/bin/chromium chromium
+}
+
 case "${1:-all}" in
   docker) start_docker ;;
   postgres) start_postgres ;;
   redis) start_redis ;;
+  chromium) start_chromium ;;
   all) start_docker; start_postgres; start_redis ;;
-  *) echo "usage: $0 docker|postgres|redis|all" >&2; exit 2 ;;
+  *) echo "usage: $0 docker|postgres|redis|chromium|all" >&2; exit 2 ;;
 esac

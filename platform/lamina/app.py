@@ -20,7 +20,20 @@ def create_app(settings: Settings | None = None, components: Components | None =
     from lamina.api import register as register_api
 
     register_api(app)
+    from lamina.console import init_app as init_console
+
+    init_console(app, verify=_console_verify(components))
     return app
+
+
+def _console_verify(components: Components):  # type: ignore[no-untyped-def]
+    """The console logs in with the API's bearer tokens once authentication (lamina.api.auth) is installed."""
+    try:
+        from lamina.api import auth
+    except ImportError:
+        return None  # the console's log-in is then a stub (it says so)
+    auth.exempt_blueprint("console")  # the console checks its own session cookie
+    return lambda token: auth.principal_from_bearer(components, token).account_id
 
 
 def components_of(app: Flask) -> Components:

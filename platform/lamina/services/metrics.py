@@ -96,6 +96,8 @@ class Metrics:
         self._inflight: dict[tuple[str, str], int] = defaultdict(int)
         self._peak: dict[tuple[str, str, int], int] = {}
         self._timer: threading.Timer | None = None
+        # Flushes run one at a time, so a reader that flushes first sees what a concurrent flush was writing.
+        self._flushing = threading.Lock()
 
     # -- recording (no I/O)
 
@@ -173,6 +175,10 @@ class Metrics:
 
     def flush(self) -> None:
         """Write the pending per-minute aggregates to Redis in one pipeline."""
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
         now_minute = int(self.clock() // 60)
         with self._lock:
             pending, self._pending = self._pending, {}

@@ -1,0 +1,597 @@
+// lamina console: small vanilla JS over lamina's REST API (the same API boto3 and the CLI use).
+"use strict";
+
+const Lamina = (() => {
+  const meta = (n) => (document.querySelector(`meta[name="${n}"]`) || {}).content || "";
+  const TOKEN = meta("lamina-token");
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+  const enc = encodeURIComponent;
+
+  // -- messages and errors ------------------------------------------------------------------------
+
+  function message(text, kind = "info") {
+    const box = $("#messages");
+    if (!box) return;
+    const div = document.createElement("div");
+    div.className = `msg ${kind}`;
+    div.textContent = text;
+    const close = document.createElement("button");
+    close.textContent = "×";
+    close.className = "close";
+    close.onclick = () => div.remove();
+    div.appendChild(close);
+    box.prepend(div);
+    if (kind !== "error") setTimeout(() => div.remove(), 6000);
+  }
+  const showError = (err) => message(err.message || String(err), "error");
+
+  class ApiError extends Error {
+    constructor(status, type, msg) { super(`${type || "Error"}: ${msg || "HTTP " + status}`); this.status = status; this.type = type; }
+  }
+
+  async function api(method, path, opts = {}) {
+    const headers = Object.assign({}, opts.headers || {});
+    if (TOKEN) headers["Authorization"] = `Bearer ${TOKEN}`;
+    let body = opts.body;
+    if (opts.json !== undefined) { body = JSON.stringify(opts.json); headers["Content-Type"] = "application/json"; }
+    let resp;
+    try {
+      resp = await fetch(path, { method, headers, body, credentials: "same-origin" });
+    } catch (e) {
+      throw new ApiError(0, "NetworkError", "lamina could not be reached: " + e.message);
+    }
+    if (opts.raw) {
+      if (!resp.ok && resp.status >= 400 && !resp.headers.get("X-Amz-Function-Error")) throw await errorOf(resp);
+      return resp;
+    }
+    if (!resp.ok) throw await errorOf(resp);
+    const text = await resp.text();
+    return text ? JSON.parse(text) : {};
+  }
+
+  async function errorOf(resp) {
+    let doc = {};
+    try { doc = JSON.parse(await resp.text()); } catch (e) { /* not JSON */ }
+    const type = resp.headers.get("X-Amzn-ErrorType") || doc.__type || doc.errorType || doc.Type || "Error";
+    const msg = doc.Message || doc.message || doc.errorMessage || `HTTP ${resp.status}`;
+    if (resp.status === 401 || (resp.status === 403 && /UnrecognizedClient|InvalidSignature/.test(type))) {
+      window.location = "/console/login?message=" + enc("Your session is no longer valid; log in again.");
+    }
+    return new ApiError(resp.status, type.split(":")[0], msg);
+  }
+
+  const logsApi = (op, body) => api("POST", "/", {
+    body: JSON.stringify(body), headers: { "X-Amz-Target": `Logs_20140328.${op}`, "Content-Type": "application/x-amz-json-1.1" },
+  });
+
+  // -- helpers --------------------------------------------------------------------------------------
+
+  function el(tag, attrs = {}, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === "class") e.className = v; else if (k === "text") e.textContent = v; else if (k.startsWith("on")) e[k] = v; else e.setAttribute(k, v);
+    }
+    for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(c == null ? "" : String(c)));
+    return e;
+  }
+  function fillTable(table, rows, empty) {
+    const tbody = $("tbody", table);
+    tbody.replaceChildren();
+    if (!rows.length) { tbody.append(el("tr", {}, el("td", { colspan: $$("th", table).length, class: "muted" }, empty || "Nothing yet."))); return; }
+    for (const r of rows) tbody.append(r);
+  }
+  const fmtTime = (ms) => ms ? new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC") : "";
+  function toBase64(buf) {
+    const bytes = new Uint8Array(buf); let s = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  }
+  const fileBase64 = async (input) => toBase64(await input.files[0].arrayBuffer());
+  function busy(button, on) { if (button) { button.disabled = on; button.classList.toggle("busy", on); } }
+
+  // -- zip: read a one-file archive, write a stored one (for the in-browser editor) -------------------
+
+  const CRC_TABLE = (() => { const t = new Uint32Array(256); for (let n = 0; n < 256; n++) { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320 ^ (c >>> 1) : c >>> 1; t[n] = c >>> 0; } return t; })();
+  function crc32(bytes) { let c = 0xFFFFFFFF; for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xFF] ^ (c >>> 8); return (c ^ 0xFFFFFFFF) >>> 0; }
+
+  async function readZip(buf) {
+    const v = new DataView(buf); const files = [];
+    let eocd = -1;
+    for (let i = buf.byteLength - 22; i >= Math.max(0, buf.byteLength - 65557); i--) if (v.getUint32(i, true) === 0x06054b50) { eocd = i; break; }
+    if (eocd < 0) throw new Error("not a zip archive");
+    let p = v.getUint32(eocd + 16, true); const count = v.getUint16(eocd + 10, true);
+    for (let n = 0; n < count; n++) {
+      const method = v.getUint16(p + 10, true), csize = v.getUint32(p + 20, true);
+      const nlen = v.getUint16(p + 28, true), xlen = v.getUint16(p + 30, true), clen = v.getUint16(p + 32, true);
+      const local = v.getUint32(p + 42, true);
+      const name = new TextDecoder().decode(new Uint8Array(buf, p + 46, nlen));
+      files.push({ name, method, csize, local });
+      p += 46 + nlen + xlen + clen;
+    }
+    return {
+      files: files.filter((f) => !f.name.endsWith("/")),
+      async text(f) {
+        const start = f.local + 30 + v.getUint16(f.local + 26, true) + v.getUint16(f.local + 28, true);
+        const data = new Uint8Array(buf, start, f.csize);
+        if (f.method === 0) return new TextDecoder().decode(data);
+        if (f.method !== 8) throw new Error("unsupported compression");
+        const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+        return await new Response(stream).text();
+      },
+    };
+  }
+
+  function writeZip(files) {  // files: [{name, text}] -> Uint8Array (stored, no compression)
+    const parts = [], central = []; let offset = 0;
+    for (const f of files) {
+      const name = new TextEncoder().encode(f.name), data = new TextEncoder().encode(f.text), crc = crc32(data);
+      const h = new DataView(new ArrayBuffer(30));
+      h.setUint32(0, 0x04034b50, true); h.setUint16(4, 20, true); h.setUint16(8, 0, true);
+      h.setUint16(10, 0, true); h.setUint16(12, 0x5021, true);  // 2020-01-01 00:00
+      h.setUint32(14, crc, true); h.setUint32(18, data.length, true); h.setUint32(22, data.length, true); h.setUint16(26, name.length, true);
+      parts.push(new Uint8Array(h.buffer), name, data);
+      const c = new DataView(new ArrayBuffer(46));
+      c.setUint32(0, 0x02014b50, true); c.setUint16(4, 0x031e, true); c.setUint16(6, 20, true);
+      c.setUint16(14, 0x5021, true); c.setUint32(16, crc, true); c.setUint32(20, data.length, true); c.setUint32(24, data.length, true);
+      c.setUint16(28, name.length, true); c.setUint32(38, (0o100644 << 16) >>> 0, true); c.setUint32(42, offset, true);
+      central.push(new Uint8Array(c.buffer), name);
+      offset += 30 + name.length + data.length;
+    }
+    const csize = central.reduce((n, a) => n + a.length, 0);
+    const e = new DataView(new ArrayBuffer(22));
+    e.setUint32(0, 0x06054b50, true); e.setUint16(8, files.length, true); e.setUint16(10, files.length, true);
+    e.setUint32(12, csize, true); e.setUint32(16, offset, true);
+    const all = [...parts, ...central, new Uint8Array(e.buffer)];
+    const out = new Uint8Array(all.reduce((n, a) => n + a.length, 0)); let p = 0;
+    for (const a of all) { out.set(a, p); p += a.length; }
+    return out;
+  }
+
+  // -- charts (inline SVG) ---------------------------------------------------------------------------
+
+  const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea"];
+  function chart(title, timestamps, series, unit = "") {
+    const W = 460, H = 180, L = 44, B = 22, T = 10, R = 10;
+    const values = series.flatMap((s) => s.values.filter((x) => x != null));
+    const max = Math.max(1, ...values) * 1.1;
+    const n = Math.max(1, timestamps.length - 1);
+    const x = (i) => L + (W - L - R) * i / n, y = (val) => H - B - (H - B - T) * val / max;
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", `0 0 ${W} ${H}`); svg.setAttribute("class", "chart-svg");
+    const add = (tag, attrs, text) => { const e = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v); if (text != null) e.textContent = text; svg.append(e); return e; };
+    for (let g = 0; g <= 4; g++) {
+      const val = max * g / 4;
+      add("line", { x1: L, x2: W - R, y1: y(val), y2: y(val), class: "grid" });
+      add("text", { x: L - 4, y: y(val) + 3, class: "axis", "text-anchor": "end" }, val >= 100 ? Math.round(val) : +val.toFixed(1));
+    }
+    const tick = (i) => new Date(timestamps[i] * 1000).toISOString().slice(11, 16);
+    if (timestamps.length) {
+      add("text", { x: L, y: H - 6, class: "axis" }, tick(0));
+      add("text", { x: W - R, y: H - 6, class: "axis", "text-anchor": "end" }, tick(timestamps.length - 1));
+    }
+    series.forEach((s, k) => {
+      let d = "", pen = false;
+      s.values.forEach((val, i) => {
+        if (val == null) { pen = false; return; }
+        d += `${pen ? "L" : "M"}${x(i).toFixed(1)},${y(val).toFixed(1)}`; pen = true;
+        if (s.values.filter((q) => q != null).length < 3 || val > 0) add("circle", { cx: x(i), cy: y(val), r: val > 0 ? 2.2 : 0, fill: COLORS[k % 4] });
+      });
+      if (d) add("path", { d, stroke: COLORS[k % 4], fill: "none", "stroke-width": 1.6 });
+    });
+    const box = el("div", { class: "chart card" }, el("h3", {}, title + (unit ? ` (${unit})` : "")));
+    box.dataset.points = String(values.filter((q) => q > 0).length);
+    box.append(svg);
+    const legend = el("div", { class: "legend" });
+    series.forEach((s, k) => legend.append(el("span", { style: `color:${COLORS[k % 4]}` }, "■ "), s.name + "  "));
+    box.append(legend);
+    return box;
+  }
+
+  // -- pages -----------------------------------------------------------------------------------------
+
+  async function functionsPage() {
+    const PAGE = 20; let all = [], shown = [], page = 0, stats = {};
+    const table = $("#functions");
+    function render() {
+      const q = $("#search").value.trim().toLowerCase();
+      shown = all.filter((f) => f.FunctionName.toLowerCase().includes(q));
+      const pages = Math.max(1, Math.ceil(shown.length / PAGE)); page = Math.min(page, pages - 1);
+      $("#page-info").textContent = `Page ${page + 1} of ${pages} · ${shown.length} function${shown.length === 1 ? "" : "s"}`;
+      $("#prev").disabled = page === 0; $("#next").disabled = page >= pages - 1;
+      const rows = shown.slice(page * PAGE, page * PAGE + PAGE).map((f) => {
+        const s = stats[f.FunctionName] || {};
+        return el("tr", {},
+          el("td", {}, el("a", { href: `/console/functions/${enc(f.FunctionName)}` }, f.FunctionName)),
+          el("td", {}, f.Runtime || f.PackageType), el("td", {}, f.MemorySize), el("td", {}, (f.LastModified || "").replace("T", " ").slice(0, 19)),
+          el("td", { class: "num" }, s.invocations ?? "…"), el("td", { class: "num" + (s.errors ? " bad" : "") }, s.errors ?? "…"));
+      });
+      fillTable(table, rows, all.length ? "No function matches." : "No functions yet: create one.");
+    }
+    $("#search").oninput = () => { page = 0; render(); };
+    $("#prev").onclick = () => { page--; render(); };
+    $("#next").onclick = () => { page++; render(); };
+    try {
+      let marker = null;
+      do {
+        const doc = await api("GET", "/2015-03-31/functions/?MaxItems=50" + (marker ? "&Marker=" + enc(marker) : ""));
+        all = all.concat(doc.Functions || []); marker = doc.NextMarker;
+      } while (marker);
+      all.sort((a, b) => a.FunctionName.localeCompare(b.FunctionName));
+      render();
+      const names = all.map((f) => f.FunctionName);
+      for (let i = 0; i < names.length; i += 200) {
+        Object.assign(stats, await api("GET", "/lamina/v1/metrics/last-hour?functions=" + enc(names.slice(i, i + 200).join(","))));
+      }
+      render();
+    } catch (e) { showError(e); fillTable(table, [], "Could not load functions."); }
+  }
+
+  function createPage() {
+    const form = $("#create-form");
+    form.onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = form.elements, button = $("button[type=submit]", form);
+      busy(button, true);
+      try {
+        let zip;
+        if (f.source.value === "zip") {
+          if (!f.zip.files.length) throw new Error("Choose a .zip file to upload.");
+          zip = await fileBase64(f.zip);
+        } else {
+          zip = toBase64(writeZip([{ name: f.filename.value, text: f.inline.value }]));
+        }
+        const name = f.name.value.trim();
+        await api("POST", "/2015-03-31/functions", { json: {
+          FunctionName: name, Runtime: f.runtime.value, Handler: f.handler.value, Role: f.role.value,
+          MemorySize: +f.memory.value, Timeout: +f.timeout.value, Code: { ZipFile: zip } } });
+        window.location = `/console/functions/${enc(name)}?created=1`;
+      } catch (e) { showError(e); } finally { busy(button, false); }
+    };
+  }
+
+  async function functionPage(name) {
+    const base = `/2015-03-31/functions/${enc(name)}`;
+    let fn = null;
+    if (new URLSearchParams(location.search).get("created")) message(`Function ${name} created.`, "ok");
+
+    // tabs
+    const loaded = {};
+    function show(tab) {
+      $$(".tabs a").forEach((a) => a.classList.toggle("active", a.dataset.tab === tab));
+      $$(".tab").forEach((s) => { s.hidden = s.id !== `tab-${tab}`; });
+      history.replaceState(null, "", `?tab=${tab}`);
+      if (!loaded[tab] && loaders[tab]) { loaded[tab] = true; loaders[tab](); }
+      if (tab !== "logs") stopTail();
+    }
+    $$(".tabs a").forEach((a) => { a.href = `?tab=${a.dataset.tab}`; a.onclick = (ev) => { ev.preventDefault(); show(a.dataset.tab); }; });
+
+    async function loadFunction() {
+      fn = await api("GET", base);
+      const c = fn.Configuration;
+      $("#fn-summary").textContent = `${c.Runtime || c.PackageType} · ${c.MemorySize} MB · ${c.Timeout} s · ${c.State || ""} · last modified ${(c.LastModified || "").slice(0, 19).replace("T", " ")}`;
+      return fn;
+    }
+
+    // code
+    async function loadCode() {
+      const note = $("#editor-note");
+      try {
+        const f = fn || await loadFunction();
+        if (f.Configuration.PackageType === "Image") { note.textContent = "An image function: no editor."; return; }
+        const resp = await fetch(f.Code.Location);
+        if (!resp.ok) throw new Error(`cannot download the code (HTTP ${resp.status})`);
+        const zip = await readZip(await resp.arrayBuffer());
+        if (zip.files.length !== 1) { note.textContent = `The package has ${zip.files.length} files: edit it locally and upload a .zip.`; return; }
+        $("#editor").value = await zip.text(zip.files[0]);
+        $("#editor-file").textContent = zip.files[0].name;
+        note.textContent = "A single-file function: edit and deploy.";
+        $("#editor").hidden = false; $("#deploy").hidden = false;
+      } catch (e) { note.textContent = "The editor is unavailable: " + e.message; }
+    }
+    $("#deploy").onclick = async () => {
+      busy($("#deploy"), true);
+      try {
+        const zip = writeZip([{ name: $("#editor-file").textContent, text: $("#editor").value }]);
+        await api("PUT", `${base}/code`, { json: { ZipFile: toBase64(zip) } });
+        message("Code deployed.", "ok"); await loadFunction();
+      } catch (e) { showError(e); } finally { busy($("#deploy"), false); }
+    };
+    $("#upload-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const input = $("#upload-form input[type=file]");
+      try {
+        await api("PUT", `${base}/code`, { json: { ZipFile: await fileBase64(input) } });
+        message("Code uploaded.", "ok"); await loadFunction(); loadCode();
+      } catch (e) { showError(e); }
+    };
+
+    // test
+    let saved = {};
+    async function loadEvents(select) {
+      try {
+        saved = await api("GET", `/console/api/functions/${enc(name)}/test-events`);
+        const sel = $("#saved-events"); sel.replaceChildren(el("option", { value: "" }, "(new event)"));
+        for (const k of Object.keys(saved)) sel.append(el("option", { value: k }, k));
+        if (select) { sel.value = select; }
+      } catch (e) { showError(e); }
+    }
+    $("#saved-events").onchange = () => {
+      const k = $("#saved-events").value;
+      if (k) { $("#event-name").value = k; $("#event-json").value = JSON.stringify(saved[k], null, 2); }
+    };
+    $("#save-event").onclick = async () => {
+      const k = $("#event-name").value.trim();
+      try {
+        await api("PUT", `/console/api/functions/${enc(name)}/test-events/${enc(k)}`, { body: $("#event-json").value, headers: { "Content-Type": "application/json" } });
+        message(`Test event ${k} saved.`, "ok"); await loadEvents(k);
+      } catch (e) { showError(e); }
+    };
+    $("#delete-event").onclick = async () => {
+      const k = $("#saved-events").value; if (!k) return;
+      try { await api("DELETE", `/console/api/functions/${enc(name)}/test-events/${enc(k)}`); await loadEvents(); } catch (e) { showError(e); }
+    };
+    $("#run-test").onclick = async () => {
+      const button = $("#run-test"); busy(button, true);
+      try {
+        try { JSON.parse($("#event-json").value); } catch (e) { throw new Error("The event is not valid JSON: " + e.message); }
+        const q = $("#test-qualifier").value.trim();
+        const resp = await api("POST", `${base}/invocations${q ? "?Qualifier=" + enc(q) : ""}`, {
+          body: $("#event-json").value, headers: { "X-Amz-Log-Type": "Tail", "Content-Type": "application/json" }, raw: true });
+        const text = await resp.text();
+        const ferr = resp.headers.get("X-Amz-Function-Error");
+        const tail = resp.headers.get("X-Amz-Log-Result");
+        const log = tail ? new TextDecoder().decode(Uint8Array.from(atob(tail), (ch) => ch.charCodeAt(0))) : "";
+        const report = (log.match(/REPORT RequestId:[^\n]*/) || [""])[0];
+        // REPORT fields are tab-separated; "Init Duration" and "Billed Duration" must not match "Duration".
+        const field = (label) => (report.match(new RegExp("(?:^|\\t)" + label + ": ([\\d.]+ \\w+)")) || [, "–"])[1];
+        let pretty = text; try { pretty = JSON.stringify(JSON.parse(text), null, 2); } catch (e) { /* not JSON */ }
+        $("#test-result").hidden = false;
+        $("#test-result").className = "card " + (ferr ? "failed" : "succeeded");
+        $("#result-title").textContent = ferr ? `Execution result: failed (${ferr})` : "Execution result: succeeded";
+        $("#r-request").textContent = resp.headers.get("X-Amzn-RequestId") || "";
+        $("#r-trace").textContent = resp.headers.get("X-Amzn-Trace-Id") || "";
+        $("#r-version").textContent = resp.headers.get("X-Amz-Executed-Version") || "";
+        $("#r-duration").textContent = field("Duration");
+        $("#r-billed").textContent = field("Billed Duration");
+        $("#r-memory").textContent = field("Max Memory Used");
+        $("#r-init").textContent = field("Init Duration");
+        $("#r-payload").textContent = pretty;
+        $("#r-log").textContent = log;
+      } catch (e) { showError(e); } finally { busy(button, false); }
+    };
+
+    // monitor
+    async function loadCharts() {
+      const win = +$("#window").value, end = Math.floor(Date.now() / 1000) + 60;
+      try {
+        const s = await api("GET", `/lamina/v1/functions/${enc(name)}/metrics?start=${end - win}&end=${end}`);
+        const box = $("#charts"); box.replaceChildren();
+        const t = s.timestamps;
+        box.append(
+          chart("Invocations", t, [{ name: "invocations", values: s.invocations }]),
+          chart("Errors", t, [{ name: "errors", values: s.errors }]),
+          chart("Duration", t, [{ name: "p50", values: s.duration_p50 }, { name: "p90", values: s.duration_p90 }, { name: "p99", values: s.duration_p99 }], "ms"),
+          chart("Throttles", t, [{ name: "throttles", values: s.throttles }]),
+          chart("Concurrent executions", t, [{ name: "max", values: s.concurrency }]),
+          chart("Cold starts", t, [{ name: "cold starts", values: s.cold_starts }]),
+          chart("Init duration", t, [{ name: "average", values: s.init_duration_avg }], "ms"),
+        );
+        const sum = (a) => a.reduce((n, v) => n + v, 0);
+        const types = Object.entries(s.errors_by_type).map(([k, v]) => `${k}: ${v}`).join(", ");
+        $("#monitor-summary").textContent = `${sum(s.invocations)} invocations, ${sum(s.errors)} errors${types ? " (" + types + ")" : ""}, ${sum(s.throttles)} throttles · one point per ${s.period / 60} min`;
+      } catch (e) { showError(e); }
+    }
+    $("#refresh-charts").onclick = loadCharts; $("#window").onchange = loadCharts;
+
+    // logs
+    let tailTimer = null, tailToken = null;
+    function stopTail() { if (tailTimer) { clearInterval(tailTimer); tailTimer = null; } if ($("#live-tail")) $("#live-tail").checked = false; }
+    const logLine = (e) => `${fmtTime(e.timestamp)}  ${e.message.replace(/\n$/, "")}`;
+    async function loadStreams() {
+      try {
+        const doc = await logsApi("DescribeLogStreams", { logGroupName: `/aws/lambda/${name}`, orderBy: "LastEventTime", descending: true });
+        const sel = $("#log-stream"), keep = sel.value;
+        sel.replaceChildren(el("option", { value: "" }, "All streams"));
+        const rows = doc.logStreams.map((s) => {
+          sel.append(el("option", { value: s.logStreamName }, s.logStreamName));
+          return el("tr", {}, el("td", {}, el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); sel.value = s.logStreamName; searchLogs(); } }, s.logStreamName)),
+            el("td", {}, fmtTime(s.lastEventTimestamp)), el("td", { class: "num" }, s.storedBytes));
+        });
+        sel.value = keep; fillTable($("#streams"), rows, "No streams yet.");
+        const groups = await logsApi("DescribeLogGroups", { logGroupNamePrefix: `/aws/lambda/${name}` });
+        const g = (groups.logGroups || []).find((x) => x.logGroupName === `/aws/lambda/${name}`);
+        $("#log-retention").value = g && g.retentionInDays ? String(g.retentionInDays) : "";
+      } catch (e) {
+        if (e.status === 404) { fillTable($("#streams"), [], "This function has not logged anything yet."); $("#log-events").textContent = ""; }
+        else showError(e);
+      }
+    }
+    async function searchLogs() {
+      const since = +$("#log-since").value, body = { logGroupName: `/aws/lambda/${name}`, limit: 1000 };
+      if (since) body.startTime = Date.now() - since * 1000;
+      if ($("#log-filter").value.trim()) body.filterPattern = $("#log-filter").value.trim();
+      if ($("#log-stream").value) body.logStreamNames = [$("#log-stream").value];
+      try {
+        const doc = await logsApi("FilterLogEvents", body);
+        $("#log-events").textContent = doc.events.map(logLine).join("\n") || "No matching events.";
+      } catch (e) { if (e.status === 404) $("#log-events").textContent = "This function has not logged anything yet."; else showError(e); }
+    }
+    async function tailOnce() {
+      const params = new URLSearchParams({ limit: "200" });
+      if (tailToken) params.set("nextToken", tailToken);
+      if ($("#log-stream").value) params.set("stream", $("#log-stream").value);
+      try {
+        const doc = await api("GET", `/lamina/v1/functions/${enc(name)}/logs?${params}`);
+        tailToken = doc.nextToken;
+        const filter = $("#log-filter").value.trim();
+        const lines = doc.events.filter((e) => !filter || e.message.includes(filter)).map(logLine);
+        if (lines.length) { const pre = $("#log-events"); pre.textContent += (pre.textContent ? "\n" : "") + lines.join("\n"); pre.scrollTop = pre.scrollHeight; }
+      } catch (e) { if (e.status !== 404) { showError(e); stopTail(); } }
+    }
+    $("#log-search").onclick = () => { stopTail(); searchLogs(); loadStreams(); };
+    $("#live-tail").onchange = () => {
+      if ($("#live-tail").checked) { tailToken = null; $("#log-events").textContent = ""; tailOnce(); tailTimer = setInterval(tailOnce, 2000); }
+      else stopTail();
+    };
+    $("#log-retention").onchange = async () => {
+      const v = $("#log-retention").value, group = `/aws/lambda/${name}`;
+      try {
+        if (v === "") await logsApi("DeleteRetentionPolicy", { logGroupName: group });
+        else if (v === "0") await logsApi("DeleteRetentionPolicy", { logGroupName: group });
+        else await logsApi("PutRetentionPolicy", { logGroupName: group, retentionInDays: +v });
+        message("Retention saved.", "ok");
+      } catch (e) { showError(e); }
+    };
+
+    // configuration
+    async function loadConfig() {
+      try {
+        const c = (await loadFunction()).Configuration, f = $("#config-form").elements;
+        for (const k of ["Description", "Handler", "Runtime", "MemorySize", "Timeout", "Role"]) f[k].value = c[k] ?? "";
+        f.EphemeralStorage.value = (c.EphemeralStorage || {}).Size || 512;
+        f.Layers.value = (c.Layers || []).map((l) => l.Arn).join("\n");
+        f.Environment.value = Object.entries((c.Environment || {}).Variables || {}).map(([k, v]) => `${k}=${v}`).join("\n");
+        const conc = await api("GET", `/2019-09-30/functions/${enc(name)}/concurrency`);
+        $("#concurrency-form").elements.reserved.value = conc.ReservedConcurrentExecutions ?? "";
+      } catch (e) { showError(e); }
+    }
+    $("#config-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = $("#config-form").elements, vars = {};
+      for (const line of f.Environment.value.split("\n")) {
+        if (!line.trim()) continue;
+        const i = line.indexOf("=");
+        if (i < 1) { showError(new Error(`Environment line "${line}" is not KEY=value`)); return; }
+        vars[line.slice(0, i).trim()] = line.slice(i + 1);
+      }
+      const body = { Description: f.Description.value, MemorySize: +f.MemorySize.value, Timeout: +f.Timeout.value,
+        Role: f.Role.value, EphemeralStorage: { Size: +f.EphemeralStorage.value }, Environment: { Variables: vars },
+        Layers: f.Layers.value.split("\n").map((s) => s.trim()).filter(Boolean) };
+      if (fn && fn.Configuration.PackageType !== "Image") { body.Handler = f.Handler.value; body.Runtime = f.Runtime.value; }
+      try { await api("PUT", `${base}/configuration`, { json: body }); message("Configuration saved.", "ok"); await loadConfig(); } catch (e) { showError(e); }
+    };
+    $("#concurrency-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const v = $("#concurrency-form").elements.reserved.value;
+      try {
+        if (v === "") await api("DELETE", `/2017-10-31/functions/${enc(name)}/concurrency`);
+        else await api("PUT", `/2017-10-31/functions/${enc(name)}/concurrency`, { json: { ReservedConcurrentExecutions: +v } });
+        message("Concurrency saved.", "ok");
+      } catch (e) { showError(e); }
+    };
+    $("#unreserve").onclick = async () => {
+      try { await api("DELETE", `/2017-10-31/functions/${enc(name)}/concurrency`); $("#concurrency-form").elements.reserved.value = ""; message("Reservation removed.", "ok"); } catch (e) { showError(e); }
+    };
+
+    // versions and aliases
+    async function loadVersions() {
+      try {
+        const vs = (await api("GET", `${base}/versions`)).Versions || [];
+        fillTable($("#versions"), vs.map((v) => el("tr", {}, el("td", {}, v.Version), el("td", {}, v.Description || ""),
+          el("td", {}, (v.LastModified || "").slice(0, 19).replace("T", " ")), el("td", { class: "mono" }, (v.CodeSha256 || "").slice(0, 16) + "…"))));
+        const numbered = vs.map((v) => v.Version).filter((v) => v !== "$LATEST");
+        const f = $("#alias-form").elements;
+        f.version.replaceChildren(...[...numbered, "$LATEST"].map((v) => el("option", { value: v }, v)));
+        f.extra.replaceChildren(el("option", { value: "" }, "none"), ...numbered.map((v) => el("option", { value: v }, v)));
+        const as = (await api("GET", `${base}/aliases`)).Aliases || [];
+        fillTable($("#aliases"), as.map((a) => {
+          const w = ((a.RoutingConfig || {}).AdditionalVersionWeights) || {};
+          return el("tr", {}, el("td", {}, a.Name), el("td", {}, a.FunctionVersion),
+            el("td", {}, Object.entries(w).map(([v, x]) => `${v}: ${Math.round(x * 100)} %`).join(", ") || "–"),
+            el("td", {}, el("button", { onclick: async () => {
+              try { await api("DELETE", `${base}/aliases/${enc(a.Name)}`); loadVersions(); } catch (e) { showError(e); } } }, "Delete")));
+        }), "No aliases.");
+      } catch (e) { showError(e); }
+    }
+    $("#publish-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      try {
+        const v = await api("POST", `${base}/versions`, { json: { Description: $("#publish-form").elements.description.value } });
+        message(`Published version ${v.Version}.`, "ok"); loadVersions();
+      } catch (e) { showError(e); }
+    };
+    $("#alias-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = $("#alias-form").elements, alias = f.name.value.trim();
+      const body = { FunctionVersion: f.version.value };
+      if (f.extra.value && +f.weight.value > 0) body.RoutingConfig = { AdditionalVersionWeights: { [f.extra.value]: +f.weight.value } };
+      else body.RoutingConfig = { AdditionalVersionWeights: {} };
+      try {
+        let exists = true;
+        try { await api("GET", `${base}/aliases/${enc(alias)}`); } catch (e) { if (e.status === 404) exists = false; else throw e; }
+        if (exists) await api("PUT", `${base}/aliases/${enc(alias)}`, { json: body });
+        else await api("POST", `${base}/aliases`, { json: Object.assign({ Name: alias }, body) });
+        message(`Alias ${alias} points to ${body.FunctionVersion}.`, "ok"); loadVersions();
+      } catch (e) { showError(e); }
+    };
+
+    // triggers, permissions
+    async function loadTriggers() {
+      try {
+        const f = await loadFunction(), t = f.Triggers || {}, rows = [];
+        for (const [kind, items] of Object.entries(t)) for (const it of (Array.isArray(items) ? items : [items])) rows.push(el("tr", {}, el("td", {}, kind), el("td", { class: "mono" }, JSON.stringify(it))));
+        fillTable($("#triggers"), rows, "No triggers.");
+      } catch (e) { showError(e); }
+    }
+    async function loadPolicy() {
+      try { const p = await api("GET", `${base}/policy`); $("#policy").textContent = JSON.stringify(JSON.parse(p.Policy), null, 2); }
+      catch (e) { $("#policy").textContent = e.status === 404 ? "No resource-based policy: only this account can use the function." : e.message; }
+    }
+
+    const loaders = { code: loadCode, test: loadEvents, monitor: loadCharts, logs: () => { loadStreams(); searchLogs(); },
+      configuration: loadConfig, versions: loadVersions, triggers: loadTriggers, permissions: loadPolicy };
+    try { await loadFunction(); } catch (e) { showError(e); }
+    show($(".tabs").dataset.initial || "code");
+  }
+
+  async function layersPage() {
+    async function load() {
+      try {
+        const doc = await api("GET", "/2018-10-31/layers");
+        fillTable($("#layers"), (doc.Layers || []).map((l) => {
+          const v = l.LatestMatchingVersion || {};
+          return el("tr", {}, el("td", {}, l.LayerName), el("td", {}, v.Version), el("td", { class: "mono" }, v.LayerVersionArn),
+            el("td", {}, (v.CompatibleRuntimes || []).join(", ")), el("td", {}, (v.CreatedDate || "").slice(0, 19)));
+        }), "No layers yet.");
+      } catch (e) { showError(e); }
+    }
+    $("#layer-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = $("#layer-form").elements;
+      try {
+        const body = { Content: { ZipFile: await fileBase64(f.zip) } };
+        const rts = f.runtimes.value.split(/[\s,]+/).filter(Boolean); if (rts.length) body.CompatibleRuntimes = rts;
+        const v = await api("POST", `/2018-10-31/layers/${enc(f.name.value)}/versions`, { json: body });
+        message(`Published ${v.LayerVersionArn}.`, "ok"); load();
+      } catch (e) { showError(e); }
+    };
+    load();
+  }
+
+  async function queuesPage() {
+    async function load() {
+      try {
+        const doc = await api("GET", "/lamina/v1/queues");
+        const list = doc.Queues || doc.queues || [];
+        fillTable($("#queues"), list.map((q) => el("tr", {}, el("td", {}, q.Name || q.QueueName || q.name || ""), el("td", { class: "mono" }, JSON.stringify(q)))), "No queues yet.");
+      } catch (e) { showError(e); }
+    }
+    $("#queue-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      try { await api("POST", "/lamina/v1/queues", { json: { Name: $("#queue-form").elements.name.value } }); message("Queue created.", "ok"); load(); } catch (e) { showError(e); }
+    };
+    load();
+  }
+
+  async function settingsPage() {
+    try {
+      const doc = await api("GET", "/2016-08-19/account-settings");
+      const dl = $("#account-settings"); dl.replaceChildren();
+      for (const [group, vals] of Object.entries(doc)) for (const [k, v] of Object.entries(vals || {})) dl.append(el("dt", {}, `${group}.${k}`), el("dd", {}, v));
+    } catch (e) { showError(e); }
+  }
+
+  return { api, message, functionsPage, createPage, functionPage, layersPage, queuesPage, settingsPage, readZip, writeZip };
+})();
