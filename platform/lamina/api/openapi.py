@@ -32,6 +32,10 @@ F = "/2015-03-31/functions/{FunctionName}"
 EIC = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
 LV = "/2018-10-31/layers/{LayerName}/versions"
 PAGE = ("Marker", "MaxItems")
+ESM = "/2015-03-31/event-source-mappings"
+URL = "/2021-10-31/functions/{FunctionName}/url"
+SCHEDULES = "/lamina/v1/schedules"
+QUEUES = "/lamina/v1/queues"
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/2015-03-31/functions", "CreateFunction", 201, "Functions", body="json"),
@@ -72,6 +76,33 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/2016-08-19/account-settings", "GetAccountSettings", 200, "Account"),
     Route("GET", "/lamina/code/{CodeSha256Hex}", "DownloadCode", 200, "Code"),
     Route("GET", "/openapi.json", "GetOpenApi", 200, "Meta"),
+    # Asynchronous invocation and triggers (docs/async.md).
+    Route("POST", "/2014-11-13/functions/{FunctionName}/invoke-async", "InvokeAsync", 202,
+          "Asynchronous invocation", body="bytes"),
+    Route("POST", ESM, "CreateEventSourceMapping", 202, "Event source mappings", body="json"),
+    Route("GET", ESM, "ListEventSourceMappings", 200, "Event source mappings",
+          ("EventSourceArn", "FunctionName", *PAGE)),
+    Route("GET", ESM + "/{UUID}", "GetEventSourceMapping", 200, "Event source mappings"),
+    Route("PUT", ESM + "/{UUID}", "UpdateEventSourceMapping", 202, "Event source mappings", body="json"),
+    Route("DELETE", ESM + "/{UUID}", "DeleteEventSourceMapping", 202, "Event source mappings"),
+    Route("POST", URL, "CreateFunctionUrlConfig", 201, "Function URLs", ("Qualifier",), body="json"),
+    Route("GET", URL, "GetFunctionUrlConfig", 200, "Function URLs", ("Qualifier",)),
+    Route("PUT", URL, "UpdateFunctionUrlConfig", 200, "Function URLs", ("Qualifier",), body="json"),
+    Route("DELETE", URL, "DeleteFunctionUrlConfig", 204, "Function URLs", ("Qualifier",)),
+    Route("GET", URL + "s", "ListFunctionUrlConfigs", 200, "Function URLs", PAGE),
+    Route("POST", SCHEDULES, "CreateSchedule", 201, "Schedules (lamina)", body="json"),
+    Route("GET", SCHEDULES, "ListSchedules", 200, "Schedules (lamina)", ("FunctionName",)),
+    Route("GET", SCHEDULES + "/{Name}", "GetSchedule", 200, "Schedules (lamina)"),
+    Route("PUT", SCHEDULES + "/{Name}", "UpdateSchedule", 200, "Schedules (lamina)", body="json"),
+    Route("DELETE", SCHEDULES + "/{Name}", "DeleteSchedule", 204, "Schedules (lamina)"),
+    Route("POST", QUEUES, "CreateQueue", 201, "Queues (lamina)", body="json"),
+    Route("GET", QUEUES, "ListQueues", 200, "Queues (lamina)"),
+    Route("GET", QUEUES + "/{QueueName}", "GetQueue", 200, "Queues (lamina)"),
+    Route("DELETE", QUEUES + "/{QueueName}", "DeleteQueue", 204, "Queues (lamina)"),
+    Route("POST", QUEUES + "/{QueueName}/purge", "PurgeQueue", 204, "Queues (lamina)"),
+    Route("POST", QUEUES + "/{QueueName}/messages", "SendMessages", 200, "Queues (lamina)", body="json"),
+    Route("POST", QUEUES + "/{QueueName}/receive", "ReceiveMessages", 200, "Queues (lamina)", body="json"),
+    Route("POST", QUEUES + "/{QueueName}/delete-message", "DeleteMessage", 204, "Queues (lamina)", body="json"),
 )
 
 _ERROR = {

@@ -56,7 +56,6 @@ def get_schedule(name: str):  # type: ignore[no-untyped-def]
 
 
 @bp.put(BASE + "/<name>")
-@bp.patch(BASE + "/<name>")
 def update_schedule(name: str):  # type: ignore[no-untyped-def]
     r = Reader(context.body())
     state = r.string("State")
