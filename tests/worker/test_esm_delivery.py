@@ -167,3 +167,18 @@ def test_a_worker_process_drains_enabled_mappings(client: Any, fns: Any, compone
     proc = worker_processes()
     assert wait_for(lambda: _count(components, "feed") == (0, 0), 30), proc.output()
     assert _count(components, "paused") == (1, 0)
+
+
+def test_a_batch_is_cut_to_fit_one_invocation(client: Any, fns: Any, components: Any, runtime: Any) -> None:
+    fns.create("esm-big", {"app.py": APP}, handler="app.ok")
+    m = _mapping(client, "esm-big", _queue(components, "big"), BatchSize=40, MaximumBatchingWindowInSeconds=1)
+    body = "x" * (250 * 1024)
+    for _ in range(4):
+        queues.send_messages(components, "000000000000", "big", [body] * 10)
+    spy = Spy(runtime.invoker)
+    first = event_sources.poll(components, spy, m)
+    assert first.outcome == "success" and 20 <= first.received < 40  # 6 MB of 250 KB bodies
+    assert len(json.dumps(spy.events[0])) <= 6 * 1024 * 1024
+    assert _count(components, "big") == (40 - first.received, 0)  # the rest are visible again at once
+    second = event_sources.poll(components, spy, m)
+    assert first.received + second.received == 40 and _count(components, "big") == (0, 0)

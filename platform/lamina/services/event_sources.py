@@ -27,7 +27,7 @@ from lamina.errors import (
 )
 from lamina.services import arns, common, queues, schedules, validate
 from lamina.services.common import Deps
-from lamina.services.invocations import InvocationRequest
+from lamina.services.invocations import MAX_SYNC_PAYLOAD, InvocationRequest
 from lamina.services.records import Page
 from lamina.store import triggers as store
 from lamina.store.models import EventSourceMapping
@@ -271,7 +271,18 @@ def poll(deps: Deps, invoker: Any, mapping: MappingRecord, account_id: str | Non
         return PollResult(0, 0, "gone")
     if not msgs:
         return PollResult(0, 0, "empty")
-    event = {"Records": [sqs_record(deps, acct, mapping.event_source_arn, m) for m in msgs]}
+    records, size = [], 20
+    for i, m in enumerate(msgs):
+        rec = sqs_record(deps, acct, mapping.event_source_arn, m)
+        size += len(json.dumps(rec)) + 2
+        if records and size > MAX_SYNC_PAYLOAD:
+            # The batch would not fit one invocation (6 MB): the rest go back to the queue at once.
+            for later in msgs[i:]:
+                queues.change_visibility(deps, acct, qname, later.receipt_handle, 0)
+            msgs = msgs[:i]
+            break
+        records.append(rec)
+    event = {"Records": records}
     try:
         result = invoker.invoke(InvocationRequest(
             account_id=acct, function_name=mapping.function_name, qualifier=mapping.qualifier,
