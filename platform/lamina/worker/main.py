@@ -107,7 +107,8 @@ def run_worker(components: Components, burst: bool = False, triggers: bool = Tru
         except ImportError:
             pass
     try:
-        return make_worker(runtime).work(burst=burst, with_scheduler=False)
+        # RQ logs four INFO lines per job; lamina logs what matters about events itself.
+        return make_worker(runtime).work(burst=burst, with_scheduler=False, logging_level="WARNING")
     finally:
         if ticker is not None:
             ticker.stop()
