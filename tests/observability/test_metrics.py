@@ -47,6 +47,8 @@ def test_metrics_of_real_invocations(client: Any, fns: Functions) -> None:
     assert _sample(text, "lamina_duration_seconds_count", function="metered") == 3
     assert _sample(text, "lamina_init_duration_seconds_count", function="metered") == 1
     assert _sample(text, "lamina_concurrent_executions", function="metered") == 0
+    assert "lamina_async_queue_depth{state=\"ready\"} 0.0" in text
+    assert "lamina_async_oldest_event_age_seconds 0.0" in text
 
     got = client.get("/lamina/v1/functions/metered/metrics").get_json()
     assert got["period"] == 60 and len(got["timestamps"]) >= 60

@@ -45,7 +45,24 @@ def prometheus() -> Response:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = current_app.extensions["lamina.invoker"].metrics.registry
-    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(registry) + _async_queue_text()
+    return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def _async_queue_text() -> bytes:
+    """Gauges of the asynchronous invocation queue, read from Redis at scrape time (not per process, so
+    written as text rather than as prometheus-client values, which multiprocess mode would store per pid)."""
+    try:
+        q = metrics.async_queue(current_app.extensions["lamina"].redis)
+    except Exception:  # Redis unreachable: /metrics still answers with the in-process values
+        return b""
+    lines = ["# HELP lamina_async_queue_depth Asynchronous events by state",
+             "# TYPE lamina_async_queue_depth gauge"]
+    lines += [f'lamina_async_queue_depth{{state="{state}"}} {q[state]}' for state in ("ready", "delayed", "running")]
+    lines += ["# HELP lamina_async_oldest_event_age_seconds Age of the oldest event waiting to run",
+              "# TYPE lamina_async_oldest_event_age_seconds gauge",
+              f"lamina_async_oldest_event_age_seconds {q['oldest_age_s']}"]
+    return ("\n".join(lines) + "\n").encode()
 
 
 @bp.get("/lamina/v1/functions/<name>/metrics")

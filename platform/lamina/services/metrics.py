@@ -352,3 +352,37 @@ def last_hour(
             if fn in out:
                 out[fn]["invocations" if what == "inv" else "errors"] += int(v)
     return out
+
+
+# -- asynchronous invocation queue (read at scrape time)
+
+ASYNC_QUEUE = "rq:queue:lamina"  # RQ's list of ready jobs of lamina.services.events.QUEUE_NAME
+ASYNC_DELAYED = "lamina:ev-delayed"  # lamina.services.events.keys.DELAYED
+ASYNC_RUNNING = "lamina:ev-running"  # lamina.services.events.keys.RUNNING
+
+
+def async_queue(redis_client: Any, now: float | None = None) -> dict[str, float]:
+    """Depth of the async event queue (ready, delayed for a retry, running) and the age in seconds of its oldest
+    ready job (0 when empty): three commands and one lookup in one pipeline."""
+    pipe = redis_client.pipeline(transaction=False)
+    pipe.llen(ASYNC_QUEUE)
+    pipe.zcard(ASYNC_DELAYED)
+    pipe.zcard(ASYNC_RUNNING)
+    pipe.lindex(ASYNC_QUEUE, 0)
+    ready, delayed, running, head = pipe.execute()
+    age = 0.0
+    if head:
+        job = head.decode() if isinstance(head, bytes) else str(head)
+        raw = redis_client.hget(f"rq:job:{job}", "enqueued_at")
+        if raw:
+            from datetime import UTC, datetime
+
+            try:
+                text = raw.decode() if isinstance(raw, bytes) else str(raw)
+                at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                if at.tzinfo is None:
+                    at = at.replace(tzinfo=UTC)
+                age = max(0.0, (now if now is not None else time.time()) - at.timestamp())
+            except ValueError:
+                age = 0.0
+    return {"ready": float(ready), "delayed": float(delayed), "running": float(running), "oldest_age_s": age}
