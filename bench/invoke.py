@@ -43,7 +43,6 @@ from lamina.executor.docker_env import DockerEnv
 from lamina.executor.images import base_image_tag, ensure_images, image_for_runtime
 from lamina.scheduler.pool import Pool
 from lamina.scheduler.reaper import Reaper
-from lamina.services.invocations import SANDBOXES
 
 NAME = "bench-noop"
 HANDLER = "def handler(event, context):\n    return None\n"
@@ -271,7 +270,8 @@ def main() -> None:
         pool = Pool(r)
         # The scheduler's part (lamina scheduler): retire stale environments, keep sandboxes ready.
         reaper = Reaper(pool, DockerEnv(client), instance, freeze_after_s=3600, idle_timeout_s=7200,
-                        sandboxes=SANDBOXES, sandbox_image=base_image_tag(settings), network=settings.docker_network)
+                        sandboxes=settings.sandboxes, sandbox_image=base_image_tag(settings),
+                        network=settings.docker_network)
         reaper._remove(*pool.take_all_sandboxes())
         first = api.invoke()  # first ever: extracts the code too
         print("cold starts ...", file=sys.stderr)

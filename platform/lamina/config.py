@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_ACCOUNT_ID = "000000000000"
+MEMORY_OVERCOMMIT = 3  # environments' memory limits may add up to this many times the host's memory
 
 
 class ConfigError(ValueError):
@@ -85,6 +86,9 @@ class Settings:
     base_image: str | None = None
     container_label: str = "lamina.managed"
     instance: str = "default"
+    sandboxes: int = 4  # network sandboxes kept ready for cold starts (0: cold starts use the bridge)
+    memory_budget_mb: int | None = None  # None: MEMORY_OVERCOMMIT x this host's memory
+    max_environments: int = 1000  # one Linux bridge holds at most 1023 ports
     # Limits (Lambda's published quotas).
     max_zip_bytes: int = 50 * 1024 * 1024
     max_unzipped_bytes: int = 250 * 1024 * 1024
@@ -135,6 +139,9 @@ class Settings:
             image_prefix=env.get("LAMINA_IMAGE_PREFIX", "lamina"),
             base_image=env.get("LAMINA_BASE_IMAGE") or None,
             instance=env.get("LAMINA_INSTANCE", "default"),
+            sandboxes=_int(env, "LAMINA_SANDBOXES", 4, 0, 64),
+            memory_budget_mb=_int(env, "LAMINA_MEMORY_BUDGET_MB", 0, 0) or None,
+            max_environments=_int(env, "LAMINA_MAX_ENVIRONMENTS", 1000, 1, 1000),
             max_request_bytes=_int(env, "LAMINA_MAX_REQUEST_BYTES", 70 * 1024 * 1024, 1024),
             migrate_on_start=_bool(env, "LAMINA_MIGRATE_ON_START", True),
             async_retry_delays_s=_floats(env, "LAMINA_ASYNC_RETRY_DELAYS", (60.0, 120.0)),
@@ -154,6 +161,21 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'lamina.db'}"
+
+    @property
+    def effective_memory_budget_mb(self) -> int:
+        """What the memory limits of all environments may add up to (idle ones are evicted past it).
+
+        MemorySize is a cap, not a reservation: an idle Python environment uses ~12 MB of a 128 MB limit
+        (DOCKER_FACTS), so by default the limits may add up to ``MEMORY_OVERCOMMIT`` x physical memory.
+        """
+        if self.memory_budget_mb:
+            return self.memory_budget_mb
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):
+            return 16 * 1024
+        return int(total * MEMORY_OVERCOMMIT / (1024 * 1024))
 
     @property
     def code_dir(self) -> Path:

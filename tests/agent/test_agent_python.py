@@ -62,6 +62,12 @@ def crash(event, context):
     os._exit(1)
 
 
+def exit_after(event, context):
+    import threading
+    threading.Timer(event.get("after", 0.2), os._exit, (2,)).start()
+    return "bye soon"
+
+
 def hog(event, context):
     blocks = []
     for _ in range(300):
@@ -280,6 +286,7 @@ def test_runtime_exit_mid_invoke(app) -> None:
     res = env.invoke({}, request_id="req-crash")
     assert res.outcome == "exit"
     assert res.headers["x-lamina-reset"] == "1"
+    assert res.headers["x-lamina-dispatched"] == "1"  # the runtime had the event: never run it again
     assert res.headers["x-lamina-function-error"] == "Unhandled"
     assert res.json() == {
         "errorType": "Runtime.ExitError",
@@ -287,6 +294,19 @@ def test_runtime_exit_mid_invoke(app) -> None:
     }
     assert env.wait_exit() == 0
     assert "about to exit" in env.log_messages()
+
+
+def test_runtime_exit_between_invocations_says_the_event_was_not_dispatched(app) -> None:
+    env = app("app.exit_after")
+    first = env.invoke({"after": 0.2}, request_id="req-1")
+    assert (first.outcome, first.headers["x-lamina-dispatched"]) == ("success", "1")
+    time.sleep(1.0)  # the runtime exits while idle; the agent stays up
+    res = env.invoke({}, request_id="req-2")
+    assert res.outcome == "exit"
+    assert res.headers["x-lamina-reset"] == "1"
+    assert res.headers["x-lamina-dispatched"] == "0"
+    assert res.json()["errorMessage"] == "RequestId: req-2 Error: Runtime exited with error: exit status 2"
+    assert env.wait_exit() == 0
 
 
 def test_oom_kill_is_an_exit(app) -> None:

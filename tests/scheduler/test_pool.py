@@ -11,7 +11,7 @@ import redis as redis_lib
 from lamina.errors import TooManyRequestsException
 from lamina.scheduler import catalog, keys
 from lamina.scheduler.placement import Decision, Demand, EnvView, Snapshot, choose
-from lamina.scheduler.pool import Lease, Miss, Pool
+from lamina.scheduler.pool import Lease, Miss, Pool, ReservationsMiss
 from lamina.scheduler.states import ContainerState as S
 
 A = "000000000000"
@@ -27,6 +27,14 @@ def spec(fn: str = "f", version: str = "$LATEST", revision: str = "r1", **extra:
 def put(r: redis_lib.Redis, doc: dict[str, Any], qualifier: str | None = None) -> None:
     gen = catalog.generation(r, A, doc["function_name"])
     assert catalog.fill(r, A, doc["function_name"], qualifier or doc["version"], doc, gen)
+    if not r.exists(keys.reserved_total(A)):
+        reservations(r, 0)
+
+
+def reservations(r: redis_lib.Redis, total: int) -> None:
+    """Cache the sum of the account's reservations, as the invoker does from PostgreSQL on a miss."""
+    catalog.reservations_changed(r, A)
+    assert catalog.fill_reservations(r, A, total, catalog.reservations_generation(r, A))
 
 
 def take(pool: Pool, fn: str = "f", qualifier: str = "$LATEST", now: float = 100.0, rand: float = 0.5) -> Lease:
@@ -47,6 +55,8 @@ def pool(redis: redis_lib.Redis) -> Pool:
 
 
 def test_miss_then_cold_then_warm_reuse(pool: Pool, redis: redis_lib.Redis) -> None:
+    assert pool.acquire(A, "f", "$LATEST", now=1, rand=0.1, new_env_id="x" * 32) == ReservationsMiss()
+    reservations(redis, 0)
     assert pool.acquire(A, "f", "$LATEST", now=1, rand=0.1, new_env_id="x" * 32) == Miss("$LATEST")
     put(redis, spec())
     first = start(pool, take(pool))
@@ -108,6 +118,53 @@ def test_reserved_and_account_limits(redis: redis_lib.Redis) -> None:
     assert err.value.reason == "ConcurrentInvocationLimitExceeded"
     pool.discard(a.env_id)  # a freed slot is usable again
     take(pool, fn="g")
+
+
+def test_unreserved_functions_share_what_the_reservations_leave(redis: redis_lib.Redis) -> None:
+    # Account limit 5; f reserves 2, so functions without a reservation (g, h) share 3 between them.
+    pool = Pool(redis, account_limit=5, memory_budget_mb=100_000)
+    put(redis, spec(fn="f", reserved_concurrency=2))
+    put(redis, spec(fn="g"))
+    put(redis, spec(fn="h"))
+    reservations(redis, 2)
+    g1, _g2 = take(pool, "g"), take(pool, "g")
+    take(pool, "h")
+    with pytest.raises(TooManyRequestsException) as err:
+        take(pool, "h")  # the unreserved pool (5 - 2) is busy
+    assert err.value.reason == "ConcurrentInvocationLimitExceeded"
+    # ... but f may still use its whole reservation, and no more.
+    f1, _f2 = take(pool, "f"), take(pool, "f")
+    with pytest.raises(TooManyRequestsException) as err:
+        take(pool, "f")
+    assert err.value.reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    assert redis.zcard(keys.inflight_account(A)) == 5
+    assert redis.zcard(keys.inflight_unreserved(A)) == 3
+    # A freed reserved slot does not widen the unreserved pool; a freed unreserved one does.
+    pool.discard(f1.env_id)
+    with pytest.raises(TooManyRequestsException):
+        take(pool, "h")
+    start(pool, g1)
+    assert pool.release(g1.env_id, now=101).outcome == "ok"
+    assert redis.zcard(keys.inflight_unreserved(A)) == 2
+    take(pool, "h")
+    take(pool, "f")
+
+
+def test_a_changed_reservation_sum_is_read_again(redis: redis_lib.Redis) -> None:
+    pool = Pool(redis, account_limit=3, memory_budget_mb=100_000)
+    put(redis, spec(fn="g"))
+    reservations(redis, 2)  # another function reserves 2 of 3
+    take(pool, "g")
+    with pytest.raises(TooManyRequestsException):
+        take(pool, "g")
+    catalog.reservations_changed(redis, A)  # the control plane deleted that reservation
+    assert pool.acquire(A, "g", "$LATEST", now=1, rand=0.5, new_env_id="y" * 32) == ReservationsMiss()
+    gen = catalog.reservations_generation(redis, A)
+    catalog.reservations_changed(redis, A)  # a fill that raced with a change is dropped
+    assert not catalog.fill_reservations(redis, A, 2, gen)
+    reservations(redis, 0)
+    take(pool, "g")
+    take(pool, "g")
 
 
 def test_weighted_alias_picks_additional_version_by_weight(pool: Pool, redis: redis_lib.Redis) -> None:
@@ -224,7 +281,8 @@ def _load(redis: redis_lib.Redis, envs: list[EnvView]) -> None:
         redis.hset(keys.env(e.env_id), mapping={
             "state": e.state.value, "pool": e.pool, "account": e.account_id, "function": e.function_name,
             "version": e.version, "revision": e.revision_id, "memory": e.memory_mb, "last_used": e.last_used,
-            "lease_until": e.lease_until, "container": "c-" + e.env_id, "address": "10.0.0.2"})
+            "lease_until": e.lease_until, "container": "c-" + e.env_id, "address": "10.0.0.2",
+            "unreserved": int(e.unreserved)})
         redis.sadd(keys.all_envs(), e.env_id)
         used += e.memory_mb
         if e.state is S.WARM:
@@ -237,6 +295,8 @@ def _load(redis: redis_lib.Redis, envs: list[EnvView]) -> None:
             for k in (keys.leases(), keys.inflight_account(e.account_id),
                       keys.inflight_function(e.account_id, e.function_name)):
                 redis.zadd(k, {e.env_id: e.lease_until})
+            if e.unreserved:
+                redis.zadd(keys.inflight_unreserved(e.account_id), {e.env_id: e.lease_until})
     redis.set("lamina:memory", used)
 
 
@@ -251,9 +311,12 @@ def test_lua_acquire_agrees_with_placement_choose(redis: redis_lib.Redis, seed: 
         fn = rng.choice(fns)
         rev = rng.choice(["r1", "r1", "r0"])
         envs.append(EnvView(f"{i:02d}" + "0" * 30, keys.pool_id(A, fn, "$LATEST", rev), A, fn, "$LATEST", rev,
-                            rng.choice(states), float(rng.randint(1, 5)), rng.choice([128, 256]), 1e12))
+                            rng.choice(states), float(rng.randint(1, 5)), rng.choice([128, 256]), 1e12,
+                            unreserved=rng.random() < 0.6))
     _load(redis, envs)
     reserved = rng.choice([None, None, 0, 1, 2, 3])
+    reserved_total = rng.choice([0, 0, 1, 2, 4])
+    reservations(redis, reserved_total)
     limit = rng.randint(1, 6)
     budget = rng.choice([10_000, 1024, 700])
     max_envs = rng.choice([1000, 6, 4])
@@ -261,7 +324,8 @@ def test_lua_acquire_agrees_with_placement_choose(redis: redis_lib.Redis, seed: 
     put(redis, spec(fn="f", revision="r1", reserved_concurrency=reserved))
     expected = choose(
         Snapshot(tuple(envs)),
-        Demand(keys.pool_id(A, "f", "$LATEST", "r1"), A, "f", 128, reserved, limit, budget, max_envs),
+        Demand(keys.pool_id(A, "f", "$LATEST", "r1"), A, "f", 128, reserved, limit, budget, max_envs,
+               reserved_total),
         now=10,
     )
     try:

@@ -33,15 +33,16 @@ def invoke(
 
 def container_ids(client: docker.DockerClient, settings: Settings) -> set[str]:
     """Containers of environments (not network sandboxes) of this test session."""
-    found = client.containers.list(all=True, filters={"label": [f"lamina.instance={settings.instance}", "lamina.env"]})
-    return {c.id for c in found}
+    # The low-level list: containers.list() inspects each one and fails on one removed meanwhile.
+    found = client.api.containers(all=True, filters={"label": [f"lamina.instance={settings.instance}", "lamina.env"]})
+    return {c["Id"] for c in found}
 
 
 def sandbox_ids(client: docker.DockerClient, settings: Settings) -> set[str]:
-    found = client.containers.list(
+    found = client.api.containers(
         all=True, filters={"label": [f"lamina.instance={settings.instance}", "lamina.role=sandbox"]}
     )
-    return {c.id for c in found}
+    return {c["Id"] for c in found}
 
 
 def wait_gone(client: docker.DockerClient, container_id: str, timeout_s: float = 10.0) -> bool:

@@ -630,6 +630,9 @@ class Agent:
             headers.append(b"X-Lamina-Function-Error: Unhandled\r\n")
         if reset:
             headers.append(b"X-Lamina-Reset: 1\r\n")
+        # 0: the event never reached the runtime (it was dead or died before its /next), so the platform
+        # may run it elsewhere without running it twice.
+        headers.append(b"X-Lamina-Dispatched: 0\r\n" if inv.dispatched is None else b"X-Lamina-Dispatched: 1\r\n")
         if init_ms is not None:
             headers.append(b"X-Lamina-Init-Duration-Ms: %.3f\r\n" % init_ms)
         if tail is not None:

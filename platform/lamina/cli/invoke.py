@@ -131,19 +131,19 @@ def scheduler(interval: float, once: bool) -> None:
     from lamina.executor.images import base_image_tag
     from lamina.scheduler.pool import Pool
     from lamina.scheduler.reaper import Reaper
-    from lamina.services.invocations import SANDBOXES
     from lamina.wiring import build_components
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     comps = build_components(settings, migrate=False)
     reaper = Reaper(
-        pool=Pool(comps.redis, account_limit=settings.account_concurrency),
+        pool=Pool(comps.redis, account_limit=settings.account_concurrency,
+                  memory_budget_mb=settings.effective_memory_budget_mb, max_envs=settings.max_environments),
         docker=DockerEnv(comps.docker),
         instance=settings.instance,
         freeze_after_s=settings.freeze_after_s,
         idle_timeout_s=settings.idle_timeout_s,
-        sandboxes=SANDBOXES,
+        sandboxes=settings.sandboxes,
         sandbox_image=base_image_tag(settings),
         network=settings.docker_network,
     )

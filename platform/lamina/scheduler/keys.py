@@ -74,6 +74,22 @@ def inflight_function(account_id: str, function_name: str) -> str:
     return f"{PREFIX}:inflight:{account_id}:{function_name}"
 
 
+def inflight_unreserved(account_id: str) -> str:
+    """Sorted set: the in-flight environments of functions without reserved concurrency (Lambda's
+    unreserved pool: account limit minus the sum of reservations)."""
+    return f"{PREFIX}:inflight-unreserved:{account_id}"
+
+
+def reserved_total(account_id: str) -> str:
+    """String: the sum of the account's reserved concurrency, cached from PostgreSQL like the specs."""
+    return f"{PREFIX}:reserved:{account_id}"
+
+
+def reserved_generation(account_id: str) -> str:
+    """Counter bumped by every change of a reservation, so a fill that raced with one is dropped."""
+    return f"{PREFIX}:reservedgen:{account_id}"
+
+
 def free_sandboxes() -> str:
     """List: pre-started network sandboxes no environment uses yet, as "<container id> <ip>"."""
     return f"{PREFIX}:sandboxes:free"

@@ -36,6 +36,7 @@ class EnvView:
     lease_until: float = 0.0
     container_id: str = ""
     sandbox_id: str = ""
+    unreserved: bool = False  # its slot was taken by a function without reserved concurrency
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class Snapshot:
             and (function_name is None or e.function_name == function_name)
         )
 
+    def in_flight_unreserved(self, account_id: str) -> int:
+        return sum(1 for e in self.envs if e.state.holds_slot and e.account_id == account_id and e.unreserved)
+
     def used_mb(self) -> int:
         return sum(e.memory_mb for e in self.envs)
 
@@ -69,6 +73,7 @@ class Demand:
     account_limit: int
     memory_budget_mb: int
     max_envs: int
+    reserved_total: int = 0  # the sum of the account's reservations
 
 
 class Decision(StrEnum):
@@ -95,14 +100,16 @@ def _most_recent(envs: Iterable[EnvView]) -> EnvView | None:
 def choose(snapshot: Snapshot, demand: Demand, now: float) -> Placement:
     """Return where an invocation of ``demand.pool`` runs.
 
-    Order: the concurrency limits (reserved concurrency of the function, then the account limit), an
+    Order: the concurrency limits (a function with reserved concurrency gets up to its reservation; the
+    others share the unreserved pool, the account limit minus the sum of reservations), an
     idle warm environment of the pool, a frozen one, and finally a cold start, evicting idle environments
     of any pool, least recently used first, when the memory budget or the environment cap is reached.
     """
-    if demand.reserved_concurrency is not None and (
-        snapshot.in_flight(demand.account_id, demand.function_name) >= demand.reserved_concurrency
-    ):
-        return Placement(Decision.THROTTLE, reason=RESERVED_LIMIT)
+    if demand.reserved_concurrency is not None:
+        if snapshot.in_flight(demand.account_id, demand.function_name) >= demand.reserved_concurrency:
+            return Placement(Decision.THROTTLE, reason=RESERVED_LIMIT)
+    elif snapshot.in_flight_unreserved(demand.account_id) >= demand.account_limit - demand.reserved_total:
+        return Placement(Decision.THROTTLE, reason=ACCOUNT_LIMIT)
     if snapshot.in_flight(demand.account_id) >= demand.account_limit:
         return Placement(Decision.THROTTLE, reason=ACCOUNT_LIMIT)
     mine = [e for e in snapshot.envs if e.pool == demand.pool]

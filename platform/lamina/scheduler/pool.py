@@ -4,10 +4,12 @@ Every transition of ``states.ContainerState`` is one script, so any number of AP
 reaper) can act on the same environments without locks:
 
 * ``acquire``  resolve the cached spec of function+qualifier (weighted alias pick included), check the
-               concurrency limits, then take an idle WARM environment of the exact pool, else a FROZEN one
-               (the caller thaws it), else reserve a STARTING slot for a cold start, evicting least
-               recently used idle environments if the memory budget or environment cap needs it.
-               One round trip; a cache miss comes back as ``Miss`` and the caller fills the cache.
+               concurrency limits (the function's reservation, or else the account's unreserved pool:
+               the account limit minus the cached sum of reservations), then take an idle WARM
+               environment of the exact pool, else a FROZEN one (the caller thaws it), else reserve a
+               STARTING slot for a cold start, evicting least recently used idle environments if the
+               memory budget or environment cap needs it. One round trip; a cache miss comes back as
+               ``Miss`` (or ``ReservationsMiss``) and the caller fills the cache.
 * ``started``  record the address and container of a cold-started environment.
 * ``release``  BUSY -> WARM with last_used = now (or discard it when its revision is no longer current).
 * ``discard``  drop an environment and its slot in any state; returns its container id for removal.
@@ -36,6 +38,7 @@ local P = 'lamina'
 local function env_key(id) return P .. ':env:' .. id end
 local function inflight_acct(a) return P .. ':inflight:' .. a end
 local function inflight_fn(a, f) return P .. ':inflight:' .. a .. ':' .. f end
+local function inflight_unres(a) return P .. ':inflight-unreserved:' .. a end
 local WARM, FROZEN, LEASED, ENVS, MEMORY = P .. ':state:warm', P .. ':state:frozen', P .. ':state:leased',
   P .. ':envs', P .. ':memory'
 local SANDBOXES, SANDBOXES_CREATING = P .. ':sandboxes:free', P .. ':sandboxes:creating'
@@ -56,6 +59,7 @@ local function drop(id)
   redis.call('ZREM', LEASED, id)
   redis.call('ZREM', inflight_acct(f[4]), id)
   redis.call('ZREM', inflight_fn(f[4], f[5]), id)
+  redis.call('ZREM', inflight_unres(f[4]), id)
   if redis.call('SREM', ENVS, id) == 1 then
     redis.call('DECRBY', MEMORY, tonumber(f[3]) or 0)
   end
@@ -68,8 +72,11 @@ _ACQUIRE = _PRELUDE + """
 local acct, fn, qual = ARGV[1], ARGV[2], ARGV[3]
 local rand, now, new_id = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local account_limit, budget, max_envs = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local margin = tonumber(ARGV[10])
+local margin, fresh = tonumber(ARGV[10]), ARGV[11] == '1'
 local specs = P .. ':specs:' .. acct .. ':' .. fn
+-- The sum of the account's reservations, cached like the specs (the control plane deletes it on change).
+local reserved_sum = redis.call('GET', P .. ':reserved:' .. acct)
+if not reserved_sum then return {'miss_reserved'} end
 
 local raw = redis.call('HGET', specs, qual)
 if not raw then return {'miss', qual} end
@@ -92,10 +99,16 @@ end
 
 local reserved = spec['reserved_concurrency']
 if type(reserved) ~= 'number' then reserved = nil end
-local ifn, iacct = inflight_fn(acct, fn), inflight_acct(acct)
-if reserved and redis.call('ZCARD', ifn) >= reserved then
-  return {'throttle', raw, 'ReservedFunctionConcurrentInvocationLimitExceeded'}
+local ifn, iacct, iunres = inflight_fn(acct, fn), inflight_acct(acct), inflight_unres(acct)
+-- Lambda: a function with a reservation may always use it; the others share what is left unreserved.
+if reserved then
+  if redis.call('ZCARD', ifn) >= reserved then
+    return {'throttle', raw, 'ReservedFunctionConcurrentInvocationLimitExceeded'}
+  end
+elseif redis.call('ZCARD', iunres) >= account_limit - tonumber(reserved_sum) then
+  return {'throttle', raw, 'ConcurrentInvocationLimitExceeded'}
 end
+-- Only reached by a reserved function while reservations are being changed (their sum is stale).
 if redis.call('ZCARD', iacct) >= account_limit then
   return {'throttle', raw, 'ConcurrentInvocationLimitExceeded'}
 end
@@ -105,17 +118,23 @@ local memory = tonumber(spec['memory_size']) or 128
 local lease = now + (tonumber(spec['timeout']) or 3) + margin
 local pool = acct .. ':' .. fn .. ':' .. version .. ':' .. revision
 
-local function take(id)
-  redis.call('HSET', env_key(id), 'state', 'busy', 'lease_until', lease)
+local function hold(id)
   redis.call('ZADD', LEASED, lease, id)
   redis.call('ZADD', ifn, lease, id)
   redis.call('ZADD', iacct, lease, id)
+  if not reserved then redis.call('ZADD', iunres, lease, id) end
+end
+
+local function take(id)
+  redis.call('HSET', env_key(id), 'state', 'busy', 'lease_until', lease, 'unreserved', reserved and 0 or 1)
+  hold(id)
   local f = redis.call('HMGET', env_key(id), 'address', 'container', 'sandbox')
   return {f[1] or '', f[2] or '', f[3] or ''}
 end
 
 -- Most recently used first, so the least recently used age out and the pool scales down.
-for _, kind in ipairs({'warm', 'frozen'}) do
+-- ``fresh`` (a re-run after an idle environment's runtime died) skips them: a new environment, as Lambda re-inits.
+for _, kind in ipairs(fresh and {} or {'warm', 'frozen'}) do
   local zkey = P .. (kind == 'warm' and ':idle:' or ':frozen:') .. pool
   local ids = redis.call('ZREVRANGE', zkey, 0, 0)
   if #ids > 0 then
@@ -168,12 +187,10 @@ for _, v in ipairs(victims) do
 end
 redis.call('HSET', env_key(new_id), 'state', 'starting', 'pool', pool, 'account', acct, 'function', fn,
   'version', version, 'revision', revision, 'memory', memory, 'created', now, 'last_used', now,
-  'lease_until', lease, 'sandbox', sandbox, 'address', address)
+  'lease_until', lease, 'sandbox', sandbox, 'address', address, 'unreserved', reserved and 0 or 1)
 redis.call('SADD', ENVS, new_id)
 redis.call('INCRBY', MEMORY, memory)
-redis.call('ZADD', LEASED, lease, new_id)
-redis.call('ZADD', ifn, lease, new_id)
-redis.call('ZADD', iacct, lease, new_id)
+hold(new_id)
 return reply
 """
 
@@ -201,6 +218,7 @@ redis.call('ZADD', WARM, now, id)
 redis.call('ZREM', LEASED, id)
 redis.call('ZREM', inflight_acct(f[3]), id)
 redis.call('ZREM', inflight_fn(f[3], f[4]), id)
+redis.call('ZREM', inflight_unres(f[3]), id)
 return {'ok'}
 """
 
@@ -286,6 +304,11 @@ class Miss:
 
 
 @dataclass(frozen=True)
+class ReservationsMiss:
+    """The sum of the account's reserved concurrency is not cached; fill it and acquire again."""
+
+
+@dataclass(frozen=True)
 class Lease:
     """An environment held for one invocation (``decision`` says how it was found)."""
 
@@ -337,17 +360,23 @@ class Pool:
             self._scripts[name] = self.redis.register_script(src)
 
     def acquire(
-        self, account_id: str, function_name: str, qualifier: str, *, now: float, rand: float, new_env_id: str
-    ) -> Lease | Miss:
+        self, account_id: str, function_name: str, qualifier: str, *, now: float, rand: float, new_env_id: str,
+        fresh: bool = False,
+    ) -> Lease | Miss | ReservationsMiss:
         """Take an environment for one invocation, or say which spec is missing from the cache.
+
+        ``fresh`` skips idle environments: the invocation gets a cold start.
 
         Raises TooManyRequestsException (with Lambda's Reason) when a concurrency limit is reached.
         """
         reply = self._scripts["acquire"](
             args=[account_id, function_name, qualifier, repr(rand), repr(now), new_env_id,
-                  self.account_limit, self.memory_budget_mb, self.max_envs, self.lease_margin_s]
+                  self.account_limit, self.memory_budget_mb, self.max_envs, self.lease_margin_s,
+                  "1" if fresh else "0"]
         )
         kind = _s(reply[0])
+        if kind == "miss_reserved":
+            return ReservationsMiss()
         if kind == "miss":
             return Miss(_s(reply[1]))
         if kind == "throttle":
@@ -451,6 +480,7 @@ def _view(env_id: str, raw: dict[Any, Any]) -> EnvView | None:
         last_used=float(f.get("last_used") or 0),
         memory_mb=int(float(f.get("memory") or 0)),
         lease_until=float(f.get("lease_until") or 0),
+        unreserved=f.get("unreserved") == "1",
         container_id=f.get("container", ""),
         sandbox_id=f.get("sandbox", ""),
     )

@@ -49,9 +49,22 @@ def new_revision() -> str:
     return str(uuid.uuid4())
 
 
-def changed(deps: Deps, account_id: str, name: str) -> None:
-    """Tell the invoke path's cache that function ``name`` changed (call after the commit)."""
+def changed(deps: Deps, account_id: str, name: str, *, reservations: bool = False) -> None:
+    """Tell the invoke path's cache that function ``name`` changed (call after the commit).
+
+    ``reservations``: its reserved concurrency changed (or went with it), so the account's sum did too.
+    """
     catalog.invalidate(deps.redis, account_id, name)
+    if reservations:
+        catalog.reservations_changed(deps.redis, account_id)
+
+
+def deleted(deps: Deps, account_id: str, name: str, version: str | None = None) -> None:
+    """Tell the invoke path that function ``name`` (or one published ``version``) was deleted (call after
+    the commit): its cached specs go, and its warm environments are retired within a reaper round."""
+    catalog.deleted(deps.redis, account_id, name, version)
+    if version is None:
+        catalog.reservations_changed(deps.redis, account_id)
 
 
 # -- blobs

@@ -29,7 +29,7 @@ def put(deps: Deps, account_id: str, function_name: str, reserved: int) -> int:
                 f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
             )
         fn.reserved_concurrency = reserved
-    common.changed(deps, account_id, name)
+    common.changed(deps, account_id, name, reservations=True)
     return reserved
 
 
@@ -45,4 +45,10 @@ def delete(deps: Deps, account_id: str, function_name: str) -> None:
     with deps.sessions.begin() as session:
         fn = common.load_function(deps, session, account_id, name, lock=True)
         fn.reserved_concurrency = None
-    common.changed(deps, account_id, name)
+    common.changed(deps, account_id, name, reservations=True)
+
+
+def reserved_total(sessions: queries.SessionFactory, account_id: str) -> int:
+    """The sum of the account's reservations (the invoke path caches it: ``catalog.fill_reservations``)."""
+    with sessions() as session:
+        return queries.reserved_total(session, account_id)

@@ -381,7 +381,7 @@ def delete_function(deps: Deps, account_id: str, function_name: str, qualifier: 
             triggers.delete_for_qualifier(session, fn.id, ref.qualifier)
             queries.delete_obj(session, version)
     common.release(deps, keys)
-    common.changed(deps, account_id, ref.name)
+    common.deleted(deps, account_id, ref.name, ref.qualifier)
 
 
 def resolve_for_invoke(session_factory: queries.SessionFactory, account_id: str, function_name: str,

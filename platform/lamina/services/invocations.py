@@ -55,7 +55,7 @@ from lamina.executor.docker_env import (
 )
 from lamina.scheduler import catalog, keys, sandboxes
 from lamina.scheduler.placement import Decision
-from lamina.scheduler.pool import Lease, Miss, Pool
+from lamina.scheduler.pool import Lease, Miss, Pool, ReservationsMiss
 from lamina.services import arns
 from lamina.services.agent_client import AgentConnection, Connections, ProtocolError, Reply
 from lamina.services.metrics import Metrics
@@ -69,10 +69,9 @@ INIT_TIMEOUT_S = 10
 CLIENT_TIMEOUT_SLACK_S = 5.0  # beyond the function timeout the agent enforces itself
 AGENT_CONNECT_WINDOW_S = 15.0  # how long a cold start waits for the agent to listen
 CONNECTIONS_PER_THREAD = 128
-SANDBOXES = 4  # network sandboxes kept ready for cold starts (0 = always use the bridge directly)
-MEMORY_OVERCOMMIT = 3
 
 Resolver = Callable[[Any, str, str, str | None], Mapping[str, Any]]
+ReservationsReader = Callable[[Any, str], int]  # (sessions, account id) -> sum of reserved concurrency
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,14 @@ class _AgentUnreachable(Exception):
 
 
 class _Retry(Exception):
-    """The environment we were given is not usable; forget it and place the invocation again."""
+    """The environment we were given is not usable; forget it and place the invocation again.
+
+    ``fresh``: its runtime had died while idle and the event never reached it; run it on a new environment.
+    """
+
+    def __init__(self, fresh: bool = False) -> None:
+        super().__init__()
+        self.fresh = fresh
 
 
 class Invoker:
@@ -135,7 +141,8 @@ class Invoker:
         image_for_runtime: Callable[[str], str] | None = None,
         agent_dir: Callable[[], Path] | None = None,
         init_boost: bool = True,
-        sandboxes: int = SANDBOXES,
+        sandboxes: int | None = None,
+        reservations: ReservationsReader | None = None,
     ) -> None:
         self.settings = settings
         self.redis = redis_client
@@ -144,17 +151,19 @@ class Invoker:
         self._docker_client = docker_client
         self._docker: DockerEnv | None = None
         self._resolve = resolve
+        self._reservations = reservations
         self._image_for_runtime = image_for_runtime
         self._agent_dir = agent_dir
         self.init_boost = init_boost
-        self.sandboxes = sandboxes
+        self.sandboxes = settings.sandboxes if sandboxes is None else sandboxes
         self._replenishing = threading.Lock()
         # Set by the asynchronous-invocation side: enqueue_event(request, spec) queues an Event invoke.
         self.enqueue_event: Callable[[InvocationRequest, Mapping[str, Any]], None] | None = None
         self.pool = Pool(
             redis_client,
             account_limit=settings.account_concurrency,
-            memory_budget_mb=memory_budget_mb or default_memory_budget_mb(),
+            memory_budget_mb=memory_budget_mb or settings.effective_memory_budget_mb,
+            max_envs=settings.max_environments,
         )
         self._conns = Connections(CONNECTIONS_PER_THREAD)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-invoke-bg")
@@ -175,6 +184,13 @@ class Invoker:
 
             self._resolve = functools.partial(resolve_for_invoke, region=self.settings.region)
         return self._resolve(self.sessions, account_id, name, qualifier)
+
+    def reserved_total(self, account_id: str) -> int:
+        if self._reservations is None:
+            from lamina.services.concurrency import reserved_total
+
+            self._reservations = reserved_total
+        return self._reservations(self.sessions, account_id)
 
     def image_for_runtime(self, runtime: str) -> str:
         if self._image_for_runtime is None:
@@ -237,16 +253,19 @@ class Invoker:
             self.enqueue_event(req, spec)
             return InvocationResult(status=202, executed_version=None)
         metrics = self.metrics
+        fresh = False
         for _ in range(3):
             try:
-                lease = self._acquire(req.account_id, name, qual)
+                lease = self._acquire(req.account_id, name, qual, fresh=fresh)
             except TooManyRequestsException:
                 metrics.throttled(req.account_id, name)
                 raise
             metrics.begin(req.account_id, name)
             try:
-                result = self._run(req, lease, name, qualifier, client_context)
-            except _Retry:
+                # Lambda re-inits silently when a runtime died between invocations: once per invocation.
+                result = self._run(req, lease, name, qualifier, client_context, redeliver=not fresh)
+            except _Retry as retry:
+                fresh = fresh or retry.fresh
                 continue
             finally:
                 metrics.end(req.account_id, name)
@@ -269,13 +288,18 @@ class Invoker:
         catalog.fill(self.redis, account_id, name, qualifier, spec, gen)
         return spec
 
-    def _acquire(self, account_id: str, name: str, qualifier: str) -> Lease:
+    def _acquire(self, account_id: str, name: str, qualifier: str, fresh: bool = False) -> Lease:
         for _ in range(5):
             got = self.pool.acquire(
-                account_id, name, qualifier, now=time.time(), rand=random.random(), new_env_id=uuid.uuid4().hex
+                account_id, name, qualifier, now=time.time(), rand=random.random(), new_env_id=uuid.uuid4().hex,
+                fresh=fresh,
             )
             if isinstance(got, Miss):
                 self._fill(account_id, name, got.qualifier)
+                continue
+            if isinstance(got, ReservationsMiss):
+                gen = catalog.reservations_generation(self.redis, account_id)
+                catalog.fill_reservations(self.redis, account_id, self.reserved_total(account_id), gen)
                 continue
             if got.evicted:
                 self._remove_later(got.evicted)
@@ -290,7 +314,14 @@ class Invoker:
         name: str,
         qualifier: str | None,
         client_context: str | None,
+        redeliver: bool = True,
     ) -> InvocationResult:
+        """Run the invocation on ``lease``'s environment.
+
+        Raises _Retry when the environment turned out unusable before the event reached the runtime
+        (with ``redeliver``, also when its runtime had died while idle: the agent says ``exit`` and
+        ``X-Lamina-Dispatched: 0``).
+        """
         spec = lease.spec
         version = str(spec.get("version") or "$LATEST")
         timeout_s = int(spec.get("timeout") or 3)
@@ -361,6 +392,11 @@ class Invoker:
             raise ServiceException(f"Execution environment answered HTTP {reply.status}")
         if reply.headers.get("x-lamina-reset") == "1":
             self._forget(lease.env_id, container_id)
+            if (redeliver and reply.headers.get("x-lamina-outcome") == "exit"
+                    and reply.headers.get("x-lamina-dispatched") == "0"):
+                log.info("runtime of environment %s of %s had exited; running %s on a new one",
+                         lease.env_id, name, request_id)
+                raise _Retry(fresh=True)
         else:
             released = self.pool.release(lease.env_id, time.time())
             if released.outcome == "retired":
@@ -622,18 +658,3 @@ def _trace_id() -> str:
 def _rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
-
-def default_memory_budget_mb() -> int:
-    """Memory limits the environments of this machine may add up to: ``MEMORY_OVERCOMMIT`` x physical memory.
-
-    MemorySize is a cap, not a reservation: an idle Python environment uses ~12 MB of a 128 MB limit
-    (DOCKER_FACTS), so counting limits 1:1 would refuse environments long before memory runs out. Each
-    container still cannot exceed its own limit; past the budget, idle environments are evicted (LRU).
-    """
-    import os
-
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return 16 * 1024
-    return int(total * MEMORY_OVERCOMMIT / (1024 * 1024))
