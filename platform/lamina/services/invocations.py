@@ -56,7 +56,7 @@ from lamina.executor.docker_env import (
 from lamina.scheduler import catalog, keys, sandboxes
 from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Miss, Pool, ReservationsMiss
-from lamina.services import arns
+from lamina.services import arns, tracing
 from lamina.services.agent_client import AgentConnection, Connections, ProtocolError, Reply
 from lamina.services.metrics import Metrics
 
@@ -169,6 +169,10 @@ class Invoker:
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-invoke-bg")
         # In-process counters, flushed to Redis in batches off the caller's path (lamina.services.metrics).
         self.metrics = Metrics(redis_client, retention_s=settings.metrics_retention_s)
+        # OpenTelemetry spans only when an OTLP endpoint is configured (lamina.services.tracing).
+        self.tracing = tracing.make(settings.otlp_endpoint)
+        if self.tracing is not None:
+            self.tracing.instrument(self)
 
     # -- collaborators, made on first use so importing or building an app touches neither Docker nor code
 
@@ -209,6 +213,8 @@ class Invoker:
     def close(self) -> None:
         self._background.shutdown(wait=True)
         self.metrics.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()
 
     # -- the use case
 
