@@ -37,13 +37,38 @@ def serve(workers: int, threads: int) -> None:
             self.cfg.set("timeout", 960)  # longer than the longest function timeout (900 s)
             self.cfg.set("keepalive", 75)
             self.cfg.set("accesslog", None)
+            self.cfg.set("child_exit", _forget_metrics_of)
 
         def load(self) -> Any:
             from lamina.app import create_app
 
             return create_app(settings.with_(migrate_on_start=False))
 
+    _prometheus_multiprocess(settings, workers)
     Server().run()
+
+
+def _forget_metrics_of(_server: Any, worker: Any) -> None:
+    """gunicorn child_exit: drop a dead worker's live gauges (concurrent executions) from /metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def _prometheus_multiprocess(settings: Settings, workers: int) -> None:
+    """Let /metrics add up every gunicorn worker: prometheus-client's multiprocess mode, in a fresh directory.
+
+    Set before any worker imports prometheus_client (it reads the variable at import).
+    """
+    if workers < 2 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    import shutil
+
+    directory = settings.data_dir / "prometheus"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 @click.command()
