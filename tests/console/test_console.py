@@ -3,6 +3,7 @@ alias, charts, logs; screenshots of the main pages."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ def test_console_end_to_end(page: Any, live_server: Any, fns: Any, login_token: 
     from playwright.sync_api import expect
 
     url = live_server.url
+    headers = {"Authorization": f"Bearer {login_token[0]}:{login_token[1]}", "Content-Type": "application/json"}
     # Log in (the functions list redirects to the log-in page first).
     page.goto(f"{url}/console/")
     expect(page).to_have_url(re.compile(r"/console/login"))
@@ -122,6 +124,28 @@ def test_console_end_to_end(page: Any, live_server: Any, fns: Any, login_token: 
     shoot(page, "functions")
     page.fill("#search", "zzz")
     expect(page.locator("#functions tbody")).to_contain_text("No function matches")
+
+    # Triggers list what exists; the queues page creates and lists queues.
+    created = page.request.post(f"{url}/lamina/v1/schedules", headers=headers, data=json.dumps(
+        {"Name": "nightly", "FunctionName": "webfn", "ScheduleExpression": "cron(0 3 * * ? *)"}))
+    assert created.status in (200, 201), created.text()
+    page.goto(f"{url}/console/functions/webfn?tab=triggers")
+    expect(page.locator("#triggers tbody")).to_contain_text("nightly: cron(0 3 * * ? *)")
+    page.goto(f"{url}/console/queues")
+    page.fill("#queue-form input[name=name]", "jobs")
+    page.click("button:has-text('Create queue')")
+    expect(page.locator("#queues tbody")).to_contain_text("jobs")
+    shoot(page, "queues")
+
+    # The in-browser editor deploys a single-file function.
+    page.goto(f"{url}/console/functions/webfn?tab=code")
+    expect(page.locator("#editor")).to_have_value(re.compile("console says"))
+    page.fill("#editor", APP.replace("console says", "edited says"))
+    page.click("#deploy")
+    expect(page.locator("#messages")).to_contain_text("Code deployed")
+    page.click(".tabs a[data-tab=test]")
+    page.click("#run-test")
+    expect(page.locator("#r-log")).to_contain_text("edited says")
 
     for path, name in (("/console/layers", "layers"), ("/console/settings", "settings")):
         page.goto(url + path)

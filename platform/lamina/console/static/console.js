@@ -531,7 +531,14 @@ const Lamina = (() => {
     async function loadTriggers() {
       try {
         const f = await loadFunction(), t = f.Triggers || {}, rows = [];
-        for (const [kind, items] of Object.entries(t)) for (const it of (Array.isArray(items) ? items : [items])) rows.push(el("tr", {}, el("td", {}, kind), el("td", { class: "mono" }, JSON.stringify(it))));
+        const describe = {
+          Schedules: (x) => `${x.Name}: ${x.ScheduleExpression}${x.State ? " (" + x.State + ")" : ""}`,
+          EventSourceMappings: (x) => `${(x.EventSourceArn || "").split(":").pop()} · batch ${x.BatchSize} · ${x.State || ""}`,
+          FunctionUrlConfigs: (x) => `${x.FunctionUrl} · auth ${x.AuthType}`,
+        };
+        for (const [kind, items] of Object.entries(t)) for (const it of (Array.isArray(items) ? items : [items])) {
+          rows.push(el("tr", {}, el("td", {}, kind), el("td", {}, (describe[kind] || JSON.stringify)(it))));
+        }
         fillTable($("#triggers"), rows, "No triggers.");
       } catch (e) { showError(e); }
     }
@@ -574,13 +581,15 @@ const Lamina = (() => {
     async function load() {
       try {
         const doc = await api("GET", "/lamina/v1/queues");
-        const list = doc.Queues || doc.queues || [];
-        fillTable($("#queues"), list.map((q) => el("tr", {}, el("td", {}, q.Name || q.QueueName || q.name || ""), el("td", { class: "mono" }, JSON.stringify(q)))), "No queues yet.");
+        fillTable($("#queues"), (doc.Queues || []).map((q) => el("tr", {}, el("td", {}, q.QueueName),
+          el("td", { class: "num" }, q.ApproximateNumberOfMessages), el("td", { class: "num" }, q.ApproximateNumberOfMessagesNotVisible),
+          el("td", {}, q.VisibilityTimeout + " s"), el("td", {}, q.DeadLetterQueueArn ? `${q.DeadLetterQueueArn.split(":").pop()} after ${q.MaxReceiveCount}` : "–"),
+          el("td", { class: "mono" }, q.QueueArn))), "No queues yet.");
       } catch (e) { showError(e); }
     }
     $("#queue-form").onsubmit = async (ev) => {
       ev.preventDefault();
-      try { await api("POST", "/lamina/v1/queues", { json: { Name: $("#queue-form").elements.name.value } }); message("Queue created.", "ok"); load(); } catch (e) { showError(e); }
+      try { await api("POST", "/lamina/v1/queues", { json: { QueueName: $("#queue-form").elements.name.value } }); message("Queue created.", "ok"); load(); } catch (e) { showError(e); }
     };
     load();
   }
