@@ -29,6 +29,11 @@ def test_console_end_to_end(page: Any, live_server: Any, fns: Any, login_token: 
     page.goto(f"{url}/console/")
     expect(page).to_have_url(re.compile(r"/console/login"))
     shoot(page, "login")
+    if login_token[0] != "AKIDCONSOLE":  # authentication is installed: a wrong secret is refused
+        page.fill("input[name=access_key_id]", login_token[0])
+        page.fill("input[name=secret_access_key]", "wrong")
+        page.click("button[type=submit]")
+        expect(page.locator("#login-message")).to_be_visible()
     page.fill("input[name=access_key_id]", login_token[0])
     page.fill("input[name=secret_access_key]", login_token[1])
     page.click("button[type=submit]")
@@ -114,12 +119,23 @@ def test_console_end_to_end(page: Any, live_server: Any, fns: Any, login_token: 
     expect(page.locator("#log-events")).to_have_text(re.compile(r"console says browser\s*$"))
     expect(page.locator("#streams tbody")).to_contain_text("[$LATEST]")
     shoot(page, "function-logs")
+    page.fill("#log-filter", "")
+    page.check("#live-tail")
+    tailed = page.request.post(f"{url}/2015-03-31/functions/webfn/invocations", headers=headers,
+                               data=json.dumps({"name": "tailed"}))
+    assert tailed.status == 200
+    expect(page.locator("#log-events")).to_contain_text("console says tailed", timeout=15_000)
+    page.uncheck("#live-tail")
+
+    # A page for a function that does not exist says so.
+    page.goto(f"{url}/console/functions/ghost")
+    expect(page.locator("#messages .msg.error")).to_contain_text("ResourceNotFoundException")
 
     # The list shows the last hour's numbers.
     page.goto(f"{url}/console/")
     row = page.locator("#functions tbody tr", has_text="webfn")
     expect(row).to_contain_text("python3.11")
-    expect(row.locator("td").nth(4)).to_have_text("2")
+    expect(row.locator("td").nth(4)).to_have_text("3")
     expect(row.locator("td").nth(5)).to_have_text("1")
     shoot(page, "functions")
     page.fill("#search", "zzz")
