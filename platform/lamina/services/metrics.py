@@ -96,6 +96,8 @@ class Metrics:
         self._inflight: dict[tuple[str, str], int] = defaultdict(int)
         self._peak: dict[tuple[str, str, int], int] = {}
         self._timer: threading.Timer | None = None
+        # prometheus-client's labels() costs microseconds: bind each function's children once.
+        self._children: dict[tuple[str, str], tuple[Any, ...]] = {}
         # Flushes run one at a time, so a reader that flushes first sees what a concurrent flush was writing.
         self._flushing = threading.Lock()
 
@@ -103,11 +105,15 @@ class Metrics:
 
     def _bump(self, account_id: str, name: str, **counts: float) -> None:
         minute = int(self.clock() // 60)
+        key = (account_id, name, minute)
         with self._lock:
-            slot = self._pending.setdefault((account_id, name, minute), defaultdict(float))
+            slot = self._pending.get(key)
+            if slot is None:
+                slot = self._pending[key] = defaultdict(float)
             for k, v in counts.items():
                 slot[k] += v
-            self._arm()
+            if self._timer is None:
+                self._arm()
 
     def _arm(self) -> None:
         if self._timer is None:
@@ -123,12 +129,24 @@ class Metrics:
         except Exception:  # Redis down: the next flush retries what is still pending
             log.warning("cannot write invocation metrics to Redis", exc_info=True)
 
+    def _bound(self, account_id: str, name: str) -> tuple[Any, ...]:
+        key = (account_id, name)
+        found = self._children.get(key)
+        if found is None:
+            p = self.prom
+            found = self._children[key] = (
+                p["invocations"].labels(account_id, name, "cold"), p["invocations"].labels(account_id, name, "warm"),
+                p["duration"].labels(account_id, name), p["init"].labels(account_id, name),
+                p["concurrent"].labels(account_id, name), p["throttles"].labels(account_id, name),
+            )
+        return found
+
     def throttled(self, account_id: str, name: str) -> None:
-        self.prom["throttles"].labels(account_id, name).inc()
+        self._bound(account_id, name)[5].inc()
         self._bump(account_id, name, thr=1)
 
     def begin(self, account_id: str, name: str) -> None:
-        self.prom["concurrent"].labels(account_id, name).inc()
+        self._bound(account_id, name)[4].inc()
         minute = int(self.clock() // 60)
         with self._lock:
             n = self._inflight[(account_id, name)] = self._inflight[(account_id, name)] + 1
@@ -137,7 +155,7 @@ class Metrics:
                 self._peak[key] = n
 
     def end(self, account_id: str, name: str) -> None:
-        self.prom["concurrent"].labels(account_id, name).dec()
+        self._bound(account_id, name)[4].dec()
         with self._lock:
             self._inflight[(account_id, name)] -= 1
 
@@ -152,21 +170,21 @@ class Metrics:
         error_type: str | None = None,
     ) -> None:
         """Record one finished invocation (``error_type`` set when it failed)."""
-        p = self.prom
-        p["invocations"].labels(account_id, name, "cold" if cold else "warm").inc()
+        b = self._bound(account_id, name)
+        (b[0] if cold else b[1]).inc()
         counts: dict[str, float] = {"inv": 1, "cold" if cold else "warm": 1}
         if error_type is not None:
             error_type = error_type[:MAX_ERROR_TYPE] or "Unhandled"
-            p["errors"].labels(account_id, name, error_type).inc()
+            self.prom["errors"].labels(account_id, name, error_type).inc()
             counts["err"] = 1
             counts[f"e:{error_type}"] = 1
         if duration_ms is not None:
-            p["duration"].labels(account_id, name).observe(duration_ms / 1000)
+            b[2].observe(duration_ms / 1000)
             counts["dsum"] = duration_ms
             counts["dcnt"] = 1
             counts[f"b{bisect.bisect_left(DURATION_BUCKETS_MS, duration_ms)}"] = 1
         if init_duration_ms is not None:
-            p["init"].labels(account_id, name).observe(init_duration_ms / 1000)
+            b[3].observe(init_duration_ms / 1000)
             counts["isum"] = init_duration_ms
             counts["icnt"] = 1
         self._bump(account_id, name, **counts)
