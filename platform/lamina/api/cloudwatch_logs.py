@@ -1,8 +1,9 @@
 """CloudWatch Logs (JSON 1.1 protocol, ``POST /`` with ``X-Amz-Target: Logs_20140328.<Operation>``).
 
 Enough of the Logs API for Lambda's log groups: FilterLogEvents, GetLogEvents, DescribeLogStreams,
-DescribeLogGroups, PutRetentionPolicy, DeleteRetentionPolicy. boto3's ``logs`` client works against it
-with ``endpoint_url`` pointed at lamina. Errors use the Logs API's names in the ``__type`` member.
+DescribeLogGroups, PutRetentionPolicy, DeleteRetentionPolicy. Errors use the Logs API's names in the
+``__type`` member. boto3's ``logs`` client speaks this protocol but signs for service ``logs``: SigV4
+authentication has to accept that scope on this endpoint for it to work; bearer tokens (the console) do.
 """
 
 from __future__ import annotations
