@@ -8,7 +8,6 @@ Errors of the API are shown by the script as messages; errors of the console its
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import (
@@ -26,8 +25,6 @@ from werkzeug.exceptions import HTTPException
 
 from lamina.errors import LambdaError
 from lamina.services import test_events
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
 

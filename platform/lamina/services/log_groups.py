@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import shlex
 import time
 import zlib
@@ -296,6 +295,3 @@ def _index_token(token: Any) -> int:
     except (ValueError, KeyError, TypeError):
         raise InvalidParameterValueException("The specified nextToken is invalid.") from None
 
-
-def is_valid_group(group: str) -> bool:
-    return bool(re.fullmatch(r"/aws/lambda/[a-zA-Z0-9_-]{1,64}", group))

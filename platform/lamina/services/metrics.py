@@ -26,7 +26,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -64,11 +64,6 @@ def _prometheus(registry: Any) -> dict[str, Any]:
         "concurrent": Gauge("lamina_concurrent_executions", "Invocations in flight",
                             labels, registry=registry, multiprocess_mode="livesum"),
     }
-
-
-@dataclass
-class _Minute:
-    counts: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
 class Metrics:
