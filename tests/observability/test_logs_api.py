@@ -85,3 +85,22 @@ def test_filter_get_describe_and_retention(client: Any, fns: Functions, settings
     os.utime(path, (old, old))
     _, after = logs_call(client, "DescribeLogStreams", logGroupName=group)
     assert after["logStreams"] == []
+
+
+def test_logs_prune_command(settings: Any, monkeypatch: Any) -> None:
+    from click.testing import CliRunner
+    from lamina.cli.main import cli
+
+    directory = settings.data_dir / "logs" / settings.account_id / "pruned"
+    directory.mkdir(parents=True, exist_ok=True)
+    old = directory / ("2020-01-01-[$LATEST]" + "a" * 32)
+    new = directory / ("2020-01-02-[$LATEST]" + "b" * 32)
+    for path in (old, new):
+        path.write_text('{"ts": 1, "msg": "x"}\n')
+    os.utime(old, (time.time() - 10 * 86400,) * 2)
+    (directory / ".retention").write_text("7")
+    monkeypatch.setenv("LAMINA_DATA_DIR", str(settings.data_dir))
+    result = CliRunner().invoke(cli, ["logs-prune"])
+    assert result.exit_code == 0, result.output
+    assert "removed 1 log stream" in result.output
+    assert not old.exists() and new.exists()

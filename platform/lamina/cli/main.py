@@ -25,6 +25,9 @@ for _command in (_invoke.invoke, _invoke.logs, _invoke.scheduler):
 from lamina.cli.images import images as _images  # noqa: E402
 
 cli.add_command(_images)
+from lamina.cli.observability import logs_prune as _logs_prune  # noqa: E402
+
+cli.add_command(_logs_prune)
 from lamina.cli import triggers as _triggers  # noqa: E402
 
 for _command in (_triggers.schedules, _triggers.queues, _triggers.event_sources, _triggers.urls, _triggers.triggers):
