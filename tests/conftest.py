@@ -23,6 +23,25 @@ from support.databases import drop_database, make_database
 from werkzeug.serving import make_server
 
 SESSION_TAG = uuid.uuid4().hex[:8]
+INSTANCE = f"test-{SESSION_TAG}"  # the lamina.instance label of every container this session starts
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_container_outlives_the_session() -> Iterator[None]:
+    """Torn down last: no container of this session's instance (environment or network sandbox) may be
+    left, whichever test started it. (Tests that run functions also check for leaks after each test.)"""
+    yield
+    import docker
+
+    try:
+        client = docker.from_env()
+        left = client.api.containers(all=True, filters={"label": f"lamina.instance={INSTANCE}"})
+    except docker.errors.DockerException:
+        return  # no Docker engine: nothing can have been started
+    for c in left:
+        client.api.remove_container(c["Id"], force=True)
+    client.close()
+    assert not left, f"containers left at the end of the session: {[c['Names'] for c in left]}"
 
 
 def _require(name: str) -> str:
@@ -56,7 +75,7 @@ def settings(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPat
         data_dir=data_dir,
         database_url=database_url,
         redis_url=redis_url,
-        instance=f"test-{SESSION_TAG}",
+        instance=INSTANCE,
         migrate_on_start=False,
     )
 

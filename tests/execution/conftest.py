@@ -1,9 +1,9 @@
 """Fixtures for execution tests: the real Docker engine, runtime images, and a leak check.
 
 Every container the platform starts carries ``lamina.instance=<settings.instance>`` (unique per test
-session). After each test the invoker's background removals are awaited, containers of environments the
-scheduler still tracks (the warm pool) are removed, and any other container of this instance counts as
-leaked; the session fails if one did.
+session). After each test the invoker's background removals are awaited, containers the scheduler still
+tracks (the warm pool and its network sandboxes) are removed, and any other container of this instance
+counts as leaked (``support.leaks``); the session fails if one did, or if any container is left.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from lamina.scheduler.pool import Pool
 from lamina.scheduler.reaper import Reaper
 from lamina.services.invocations import Invoker
 from support.functions import Functions
+from support.leaks import remove_and_report
 
 LEAKED: list[str] = []
 
@@ -50,14 +51,7 @@ def invoker(
     """The app's invoker; afterwards, the warm pool is emptied and anything else counts as leaked."""
     invoker: Invoker = app.extensions["lamina.invoker"]
     yield invoker
-    invoker.close()  # waits for background removals
-    envs = invoker.pool.snapshot().envs
-    known = {c for v in envs for c in (v.container_id, v.sandbox_id) if c}
-    known |= {cid for cid, _ip in invoker.pool.free_sandboxes()}
-    for c in docker_client.containers.list(all=True, filters={"label": f"lamina.instance={settings.instance}"}):
-        if c.id not in known:
-            LEAKED.append(f"{request.node.name}: {c.name}")
-        c.remove(force=True)
+    LEAKED.extend(remove_and_report([invoker], docker_client, settings.instance, request.node.name))
 
 
 @pytest.fixture

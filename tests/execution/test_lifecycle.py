@@ -13,6 +13,7 @@ from lamina.scheduler.reaper import Reaper
 from lamina.services.invocations import Invoker
 from support.functions import Functions
 from support.invoking import container_ids, invoke, sandbox_ids, wait_gone
+from support.leaks import remove_and_report
 
 COUNTER = """
 COUNT = 0
@@ -149,3 +150,47 @@ def test_cold_starts_join_a_ready_network_sandbox_that_goes_with_the_environment
     stray = invoker.pool.take_all_sandboxes()
     report = reaper_for(clock=lambda: time.time() + 120).sweep()
     assert set(stray) <= set(report.removed)
+
+
+
+class _PoolOf:
+    """What the leak check needs of an invoker: its pool, and a close() (nothing runs in the background:
+    the test keeps ``sandboxes`` at 0 while invoking)."""
+
+    def __init__(self, invoker: Invoker) -> None:
+        self.pool = invoker.pool
+
+    def close(self) -> None:
+        pass
+
+
+def _boxed_environment(client: Any, invoker: Invoker) -> None:
+    """A warm environment in a network sandbox, plus one free sandbox."""
+    for _ in range(2):
+        invoker.sandboxes = 1
+        assert invoker.replenish_sandboxes() == 1
+        invoker.sandboxes = 0
+        if not invoker.pool.env_ids():
+            assert invoke(client, "tracked").status_code == 200
+
+
+def test_the_leak_check_reports_environments_and_sandboxes_nobody_tracks(
+    client: Any, fns: Functions, invoker: Invoker, docker_client: docker.DockerClient, settings: Settings,
+) -> None:
+    fns.create("tracked", counter())
+    _boxed_environment(client, invoker)
+    assert len(container_ids(docker_client, settings)) == 1 and len(sandbox_ids(docker_client, settings)) == 2
+    assert remove_and_report([_PoolOf(invoker)], docker_client, settings.instance, "t") == []  # all tracked
+    assert not container_ids(docker_client, settings) | sandbox_ids(docker_client, settings)
+    for env_id in invoker.pool.env_ids():
+        invoker.pool.discard(env_id)
+    invoker.pool.take_all_sandboxes()
+    # Now Redis forgets an environment (and the sandbox it joined) and a free sandbox: all three leak.
+    _boxed_environment(client, invoker)
+    invoker.pool.take_all_sandboxes()
+    for env_id in invoker.pool.env_ids():
+        invoker.pool.discard(env_id)
+    leaked = remove_and_report([_PoolOf(invoker)], docker_client, settings.instance, "t")
+    assert len(leaked) == 3, leaked
+    assert sum("lamina-sandbox-" in name for name in leaked) == 2
+    assert not container_ids(docker_client, settings) | sandbox_ids(docker_client, settings)

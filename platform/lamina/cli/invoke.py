@@ -131,6 +131,7 @@ def scheduler(interval: float, once: bool) -> None:
     from lamina.executor.images import base_image_tag
     from lamina.scheduler.pool import Pool
     from lamina.scheduler.reaper import Reaper
+    from lamina.services.functions import code_in_use
     from lamina.wiring import build_components
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -146,6 +147,8 @@ def scheduler(interval: float, once: bool) -> None:
         sandboxes=settings.sandboxes,
         sandbox_image=base_image_tag(settings),
         network=settings.docker_network,
+        data_dir=settings.data_dir,
+        code_in_use=lambda: code_in_use(comps.sessions),
     )
     if once:
         swept = reaper.sweep()

@@ -15,7 +15,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from pathlib import Path
 
 SANDBOX_UID, SANDBOX_GID = 993, 990
@@ -89,11 +89,16 @@ def task_dir(data_dir: Path, blob_path: BlobPath, code_key: str) -> Path:
     return _build_once(data_dir / "tasks" / code_key, build)
 
 
+def opt_digest(layer_keys: Sequence[str]) -> str:
+    """The name of the directory holding ``layer_keys`` merged in order."""
+    return hashlib.sha256("\n".join(layer_keys).encode()).hexdigest()[:32]
+
+
 def opt_dir(data_dir: Path, blob_path: BlobPath, layer_keys: Sequence[str]) -> Path | None:
     """Return the directory of ``layer_keys`` merged in order (later layers win), or None without layers."""
     if not layer_keys:
         return None
-    digest = hashlib.sha256("\n".join(layer_keys).encode()).hexdigest()[:32]
+    digest = opt_digest(layer_keys)
 
     def build(tmp: Path) -> None:
         for key in layer_keys:
@@ -117,3 +122,33 @@ def log_dir(data_dir: Path, account_id: str, function_name: str) -> Path:
             # Without root we cannot hand the directory to uid 993; let it write anyway.
             path.chmod(0o777)
     return path
+
+
+def remove_unused(
+    data_dir: Path, keep_tasks: Set[str], keep_opts: Set[str], mounted: Set[str], older_than: float
+) -> list[str]:
+    """Delete the directories under ``tasks/`` and ``opt/`` that are not kept and not ``mounted``.
+
+    ``keep_tasks``/``keep_opts`` name the code keys and layer digests function versions use; ``mounted``
+    holds host paths containers bind; a directory modified after ``older_than`` (epoch seconds) is kept
+    too, since a cold start may be about to mount it. Returns the paths removed, relative to ``data_dir``.
+    """
+    removed: list[str] = []
+    for sub, keep in (("tasks", keep_tasks), ("opt", keep_opts)):
+        root = data_dir / sub
+        if not root.is_dir():
+            continue
+        for path in sorted(root.iterdir()):
+            if path.name in keep or not path.is_dir() or {str(path), str(path.resolve())} & mounted:
+                continue
+            try:
+                if path.stat().st_mtime > older_than:
+                    continue
+                # Rename first: from then on no cold start can pick the half-deleted tree up.
+                trash = root / f".trash-{path.name}-{os.getpid()}"
+                os.rename(path, trash)
+            except OSError:
+                continue
+            shutil.rmtree(trash, ignore_errors=True)
+            removed.append(f"{sub}/{path.name}")
+    return removed

@@ -109,6 +109,7 @@ class ManagedContainer:
     container_id: str
     labels: Mapping[str, str]
     status: str  # running, paused, exited, created...
+    mounts: tuple[str, ...] = ()  # host paths of its bind mounts
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,11 @@ class DockerEnv:
         if instance is not None:
             filters.append(f"{LABEL_INSTANCE}={instance}")
         found = self.api.containers(all=True, filters={"label": filters})
-        return [ManagedContainer(c["Id"], c.get("Labels") or {}, c.get("State") or "") for c in found]
+        return [
+            ManagedContainer(c["Id"], c.get("Labels") or {}, c.get("State") or "",
+                             tuple(m.get("Source") or "" for m in c.get("Mounts") or ()))
+            for c in found
+        ]
 
     def image_info(self, image: str) -> ImageInfo:
         """ENTRYPOINT, CMD, WORKDIR and ENV of a local image (cached per process).

@@ -1,5 +1,6 @@
 """The reaper: freezes idle environments, reaps them after the idle timeout, drains stale revisions,
-collects environments whose API process died, and adopts or removes containers after a restart.
+collects environments whose API process died, adopts or removes containers after a restart, and now
+and then deletes extracted code (``LAMINA_DATA_DIR/tasks``, ``opt``) that nothing uses any more.
 
 Decisions come from ``placement.plan_idle`` on a snapshot; each is applied through a compare-and-set
 script of ``pool.py``, so an environment acquired between the snapshot and the action is left alone.
@@ -11,9 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from lamina.executor import code
 from lamina.executor.docker_env import (
     LABEL_CREATED,
     LABEL_ENV,
@@ -30,6 +33,10 @@ from lamina.scheduler.states import ContainerState
 log = logging.getLogger(__name__)
 
 SANDBOX_GRACE_S = 60.0  # a sandbox this young may be between its start and its listing in Redis
+CODE_GRACE_S = 600.0  # extracted code this young is kept: a cold start may be about to mount it
+
+# () -> (code keys, layer digests) that function versions use; the composition root reads PostgreSQL.
+CodeInUse = Callable[[], tuple[Set[str], Set[str]]]
 
 
 @dataclass
@@ -38,6 +45,7 @@ class TickReport:
     reaped: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
+    collected: list[str] = field(default_factory=list)  # code directories deleted (relative to data_dir)
 
 
 @dataclass
@@ -59,6 +67,12 @@ class Reaper:
     sandboxes: int = 0
     sandbox_image: str = ""
     network: str = "lamina"
+    # Extracted code collection (off without ``code_in_use``): at most once per ``collect_every_s``.
+    data_dir: Path | None = None
+    code_in_use: CodeInUse | None = None
+    collect_every_s: float = 600.0
+    code_grace_s: float = CODE_GRACE_S
+    _next_collect: float = field(default=0.0, repr=False)
 
     def tick(self) -> TickReport:
         """Apply one round of freeze / reap / retire / expire decisions; return what was done."""
@@ -93,10 +107,28 @@ class Reaper:
                 self._remove(*removed)
         if self.sandboxes:
             replenish(self.pool, self.docker, self.sandbox_image, self.network, self.instance, self.sandboxes)
+        if self.code_in_use is not None and now >= self._next_collect:
+            self._next_collect = now + self.collect_every_s
+            report.collected = self.collect_code()
         if any((report.frozen, report.reaped, report.retired, report.expired)):
             log.info("reaper: froze %d, reaped %d, retired %d, expired %d", len(report.frozen),
                      len(report.reaped), len(report.retired), len(report.expired))
         return report
+
+    def collect_code(self) -> list[str]:
+        """Delete extracted code no function version uses and no container mounts; return what went.
+
+        Any environment's container (of any lamina instance on this Docker engine) keeps what it mounts,
+        so a deleted version's environments that still drain keep their code until they are gone.
+        """
+        if self.code_in_use is None or self.data_dir is None:
+            return []
+        mounted = {m for c in self.docker.list_managed() for m in c.mounts}
+        tasks, opts = self.code_in_use()
+        removed = code.remove_unused(self.data_dir, tasks, opts, mounted, self.clock() - self.code_grace_s)
+        if removed:
+            log.info("reaper: deleted %d unused code directories", len(removed))
+        return removed
 
     def sweep(self) -> SweepReport:
         """Reconcile Docker with Redis: adopt containers Redis knows, remove the others, and forget

@@ -15,6 +15,7 @@ from typing import Any
 
 from lamina.config import Settings
 from lamina.errors import InvalidParameterValueException, ResourceConflictException
+from lamina.executor.code import opt_digest
 from lamina.services import arns, common, layers, validate, versions, zips
 from lamina.services.common import Deps
 from lamina.services.records import (
@@ -382,6 +383,20 @@ def delete_function(deps: Deps, account_id: str, function_name: str, qualifier: 
             queries.delete_obj(session, version)
     common.release(deps, keys)
     common.deleted(deps, account_id, ref.name, ref.qualifier)
+
+
+def code_in_use(session_factory: queries.SessionFactory) -> tuple[set[str], set[str]]:
+    """The extracted code function versions need: (code keys, digests of their layer lists), as
+    ``lamina.executor.code`` names the directories under ``tasks/`` and ``opt/``."""
+    with session_factory() as session:
+        refs = queries.code_references(session)
+    tasks = {key for key, _layers in refs if key}
+    opts: set[str] = set()
+    for _key, layer_refs in refs:
+        layer_keys = [str(ref["code_key"]) for ref in layer_refs if isinstance(ref, dict) and ref.get("code_key")]
+        if layer_keys:
+            opts.add(opt_digest(layer_keys))
+    return tasks, opts
 
 
 def resolve_for_invoke(session_factory: queries.SessionFactory, account_id: str, function_name: str,

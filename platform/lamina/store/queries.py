@@ -8,7 +8,7 @@ transaction ends, which is how RevisionId checks and version numbering stay race
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import String, cast, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
@@ -249,6 +249,13 @@ def list_layers(session: Session, account_id: str, after: str | None, limit: int
 
 
 # -- blobs
+
+
+def code_references(session: Session) -> list[tuple[str | None, list[dict[str, Any]]]]:
+    """(code key, layers) of every function's $LATEST and every published version, in all accounts."""
+    rows = session.execute(select(Function.code_key, Function.layers)).all()
+    rows += session.execute(select(FunctionVersion.code_key, FunctionVersion.layers)).all()
+    return [(key, list(layers or ())) for key, layers in rows]
 
 
 def blob_referenced(session: Session, code_key: str) -> bool:
