@@ -188,6 +188,8 @@ def main() -> None:
         time.sleep(0.5)  # idle workers, blocked on the queue
 
         print(f"acceptance-to-start delay over {args.delays} events ...", file=sys.stderr)
+        conn.close()  # idle longer than the server's keep-alive by now
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         delays = []
         for i in range(args.delays):
             resp = call(conn, "POST", f"/2015-03-31/functions/{NAME}/invocations", json.dumps({"d": i}).encode(),
