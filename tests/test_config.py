@@ -1,0 +1,30 @@
+"""Settings of the execution engine: read from LAMINA_* once, bad values name their variable."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from lamina.config import MEMORY_OVERCOMMIT, ConfigError, Settings
+
+
+def test_execution_capacity_defaults() -> None:
+    s = Settings.from_env({})
+    assert (s.sandboxes, s.memory_budget_mb, s.max_environments) == (4, None, 1000)
+    host_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    assert abs(s.effective_memory_budget_mb - MEMORY_OVERCOMMIT * host_mb) <= MEMORY_OVERCOMMIT
+
+
+def test_execution_capacity_from_the_environment() -> None:
+    s = Settings.from_env({"LAMINA_SANDBOXES": "0", "LAMINA_MEMORY_BUDGET_MB": "2048",
+                           "LAMINA_MAX_ENVIRONMENTS": "50"})
+    assert (s.sandboxes, s.effective_memory_budget_mb, s.max_environments) == (0, 2048, 50)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("LAMINA_SANDBOXES", "-1"), ("LAMINA_SANDBOXES", "many"), ("LAMINA_MEMORY_BUDGET_MB", "1.5"),
+    ("LAMINA_MAX_ENVIRONMENTS", "0"), ("LAMINA_MAX_ENVIRONMENTS", "5000"),
+])
+def test_bad_values_name_their_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
