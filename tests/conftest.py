@@ -111,9 +111,21 @@ def redis(components: Components) -> redis_lib.Redis:
 
 
 @pytest.fixture
-def app(components: Components):  # type: ignore[no-untyped-def]
+def credentials(components: Components):  # type: ignore[no-untyped-def]
+    """A real account (the configured default one), an admin user and a fresh access key."""
+    from lamina.services import iam
+
+    return iam.ensure_account_user_key(components, components.settings.account_id, "default", "tester", admin=True)
+
+
+@pytest.fixture
+def app(components: Components, credentials):  # type: ignore[no-untyped-def]
+    from support.auth import authenticated_client_class
+
     app = create_app(components=components)
     app.config["TESTING"] = True
+    # Every test client of this app sends the test key as a bearer token (support.auth).
+    app.test_client_class = authenticated_client_class(credentials)
     return app
 
 
@@ -137,14 +149,16 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(app) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+def live_server(app, credentials, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+    # The CLI (`--token`, LAMINA_TOKEN) authenticates with the test key.
+    monkeypatch.setenv("LAMINA_TOKEN", f"{credentials.access_key_id}:{credentials.secret_access_key}")
     with LiveServer(app) as server:
         yield server
 
 
 @pytest.fixture
-def lambda_client(live_server: LiveServer):  # type: ignore[no-untyped-def]
-    """boto3's own lambda client pointed at lamina; any credentials are accepted for now."""
+def lambda_client(live_server: LiveServer, credentials):  # type: ignore[no-untyped-def]
+    """boto3's own lambda client pointed at lamina, signing (SigV4) with the test key."""
     import boto3
     from botocore.config import Config
 
@@ -152,7 +166,7 @@ def lambda_client(live_server: LiveServer):  # type: ignore[no-untyped-def]
         "lambda",
         endpoint_url=live_server.url,
         region_name="us-east-1",
-        aws_access_key_id="AKIDLAMINATEST",
-        aws_secret_access_key="secret",
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
         config=Config(read_timeout=910, retries={"max_attempts": 1}),
     )

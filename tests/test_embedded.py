@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -51,16 +52,28 @@ def test_lamina_up_embedded_default(tmp_path: Path) -> None:
             except OSError:
                 assert time.monotonic() < deadline, "lamina up did not answer within 60 s"
                 time.sleep(0.3)
+        # A new install is bootstrapped by `lamina up`: the admin key waits in a 0600 file.
+        creds_file = tmp_path / "data" / "admin-credentials.json"
+        assert creds_file.stat().st_mode & 0o777 == 0o600
+        creds = json.loads(creds_file.read_text())
+        auth = {"Authorization": f"Bearer {creds['AccessKeyId']}:{creds['SecretAccessKey']}"}
+        refused = urllib.request.Request(base + "/2015-03-31/functions")
+        try:
+            urllib.request.urlopen(refused, timeout=10)
+            raise AssertionError("an unauthenticated request was answered")
+        except urllib.error.HTTPError as err:
+            assert err.code == 403
         body = json.dumps({
             "FunctionName": "embedded", "Runtime": "python3.11", "Handler": "app.handler",
             "Role": "arn:aws:iam::000000000000:role/x",
             "Code": {"ZipFile": _zip({"app.py": "def handler(e, c): return e"})},
         }).encode()
         req = urllib.request.Request(base + "/2015-03-31/functions", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", **auth})
         with urllib.request.urlopen(req, timeout=10) as resp:
             assert resp.status == 201
-        with urllib.request.urlopen(base + "/2015-03-31/functions", timeout=10) as resp:
+        listing = urllib.request.Request(base + "/2015-03-31/functions", headers=auth)
+        with urllib.request.urlopen(listing, timeout=10) as resp:
             names = [f["FunctionName"] for f in json.loads(resp.read())["Functions"]]
         assert names == ["embedded"]
         # The state lives where the embedded default promises: a SQLite file and a redis socket.

@@ -104,6 +104,10 @@ class Settings:
     async_keep_s: int = 86400
     trigger_tick_s: float = 0.25
     schedule_min_rate_s: int = 60
+    # Security (issue 5). Master keys: Fernet keys, newest first; empty = a key file under data_dir.
+    master_keys: tuple[str, ...] = ()
+    signature_skew_s: int = 300
+    api_rate_per_s: int = 1000
     # Observability (issue 6): stored metric series, function log retention, OpenTelemetry export.
     metrics_retention_s: int = 3 * 86400
     log_retention_days: int = 30
@@ -151,6 +155,9 @@ class Settings:
             async_keep_s=_int(env, "LAMINA_ASYNC_KEEP", 86400, 60),
             trigger_tick_s=_float(env, "LAMINA_TRIGGER_TICK", 0.25),
             schedule_min_rate_s=_int(env, "LAMINA_SCHEDULE_MIN_RATE", 60, 1),
+            master_keys=tuple(k.strip() for k in env.get("LAMINA_MASTER_KEY", "").split(",") if k.strip()),
+            signature_skew_s=_int(env, "LAMINA_SIGNATURE_SKEW", 300, 1),
+            api_rate_per_s=_int(env, "LAMINA_API_RATE", 1000, 0),
         )
 
     def with_(self, **changes: object) -> Settings:

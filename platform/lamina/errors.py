@@ -5,6 +5,8 @@
     │   └── CodeStorageExceededException      400
     ├── InvalidRequestContentException        400
     ├── UnrecognizedClientException           403
+    ├── InvalidSignatureException             403
+    ├── AccessDeniedException                 403
     ├── ResourceNotFoundException             404
     ├── ResourceConflictException             409
     ├── PreconditionFailedException           412
@@ -54,6 +56,16 @@ class InvalidRequestContentException(LambdaError):
 class UnrecognizedClientException(LambdaError):
     status = 403
     error_type = "UnrecognizedClientException"
+
+
+class InvalidSignatureException(LambdaError):
+    status = 403
+    error_type = "InvalidSignatureException"
+
+
+class AccessDeniedException(LambdaError):
+    status = 403
+    error_type = "AccessDeniedException"
 
 
 class ResourceNotFoundException(LambdaError):

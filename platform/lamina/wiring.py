@@ -55,6 +55,11 @@ def build_components(settings: Settings, migrate: bool | None = None) -> Compone
     if migrate if migrate is not None else settings.migrate_on_start:
         db.upgrade(url)
     engine = db.make_engine(url)
+    # Environment variables are encrypted at rest under the master key (issue 5).
+    from lamina.services import secrets
+    from lamina.store import crypto
+
+    crypto.install(secrets.cipher(settings))
     if not settings.redis_url:
         raise RuntimeError("LAMINA_REDIS_URL is not set; `lamina up` starts an embedded redis-server for you")
     return Components(

@@ -12,11 +12,11 @@ from support.lambda_api import ROLE, make_zip
 
 
 @pytest.fixture
-def aws(live_server, tmp_path):
+def aws(live_server, tmp_path, credentials):
     env = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": "AKIDLAMINATEST",
-        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_CONFIG_FILE": str(tmp_path / "config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),

@@ -18,6 +18,7 @@ from lamina.services import events, queues
 from lamina.wiring import build_components
 from lamina.worker import context
 from lamina.worker.main import make_worker
+from support.auth import client_for
 from support.functions import Functions
 from support.invoking import invoke
 from support.triggers import FAST, wait_for
@@ -106,14 +107,14 @@ def _ping(r: redis_lib.Redis) -> bool:
 @pytest.mark.parametrize("fsync, stop", [("always", signal.SIGKILL), ("everysec", signal.SIGTERM)])
 def test_accepted_events_survive_a_redis_crash_with_aof(
     fsync: str, stop: int,
-    components: Any, settings: Any, invoker: Any, tmp_path: Path
+    components: Any, settings: Any, invoker: Any, tmp_path: Path, credentials: Any
 ) -> None:
     port = _free_port()
     server = RedisServer(tmp_path, port, fsync)
     server.start()
     own = build_components(settings.with_(redis_url=f"redis://127.0.0.1:{port}/0", **FAST), migrate=False)
     app = create_app(components=own)
-    client = app.test_client()
+    client = client_for(app, credentials)
     try:
         Functions(client, own, app.extensions["lamina.invoker"]).create(
             "durable", {"app.py": APP}, handler="app.slow"

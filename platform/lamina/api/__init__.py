@@ -9,6 +9,9 @@ def register(app: Flask) -> None:
     from lamina.api import errors, health, invoke, logs
 
     errors.init_app(app)
+    from lamina.api import auth
+
+    auth.init_app(app)
     app.register_blueprint(health.bp)
     from lamina.api import account, aliases, concurrency, event_invoke, functions, layers, openapi, tags, versions
 
@@ -24,3 +27,6 @@ def register(app: Flask) -> None:
 
     for module in (schedules, queues, event_sources, urls, invoke_async):
         app.register_blueprint(module.bp)
+    from lamina.api import policies
+
+    app.register_blueprint(policies.bp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from lamina.api import shapes
 from lamina.services.common import Deps
@@ -15,8 +15,8 @@ def deps() -> Deps:
 
 
 def account_id() -> str:
-    # Until accounts and SigV4 land, every caller acts in the configured account.
-    return deps().settings.account_id
+    # Set by lamina.api.auth: the caller's account, or the owner's when its resource policy grants it.
+    return g.account_id
 
 
 def body() -> dict[str, Any]:

@@ -46,7 +46,7 @@ def invoke(function_name: str) -> Response:
     headers = request.headers
     result = invoker.invoke(
         InvocationRequest(
-            account_id=g.get("account_id") or invoker.settings.account_id,
+            account_id=g.account_id,
             function_name=function_name,
             qualifier=request.args.get("Qualifier") or None,
             payload=request.get_data(cache=False),

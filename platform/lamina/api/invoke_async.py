@@ -3,7 +3,7 @@ queues the body as an Event invocation and answers 202 ``{"Status": 202}``."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 
 from lamina.api.errors import request_id
 from lamina.api.invoke import invoker_of
@@ -22,7 +22,7 @@ def invoke_async(function_name: str):  # type: ignore[no-untyped-def]
         )
     invoker = invoker_of(current_app)  # type: ignore[arg-type]
     invoker.invoke(InvocationRequest(
-        account_id=invoker.settings.account_id, function_name=function_name,
+        account_id=g.account_id, function_name=function_name,
         payload=request.get_data(cache=False), invocation_type="Event", request_id=request_id(),
     ))
     return {"Status": 202}, 202

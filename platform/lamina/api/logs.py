@@ -22,7 +22,7 @@ def _int_arg(name: str) -> int | None:
 
 def _where() -> tuple[object, str]:
     comps = current_app.extensions["lamina"]
-    return comps.settings.data_dir, g.get("account_id") or comps.settings.account_id
+    return comps.settings.data_dir, g.account_id
 
 
 @bp.get("/lamina/v1/functions/<name>/logs")

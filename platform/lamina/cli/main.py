@@ -34,5 +34,10 @@ for _command in (_triggers.schedules, _triggers.queues, _triggers.event_sources,
     cli.add_command(_command)
 
 
+from lamina.cli.admin import admin as _admin  # noqa: E402
+
+cli.add_command(_admin)
+
+
 def main() -> None:
     cli()

@@ -136,13 +136,20 @@ def up(no_images: bool) -> None:
     from lamina.store import db as store_db
 
     store_db.upgrade(env["LAMINA_DATABASE_URL"])
+    from lamina.cli.admin import bootstrap_if_needed, credentials_file
+
+    bootstrap_if_needed(settings.with_(database_url=env["LAMINA_DATABASE_URL"], redis_url=env["LAMINA_REDIS_URL"]))
     if not no_images:
         _build_images(settings)
     python = sys.executable
     for args in (["serve"], ["scheduler"], ["worker"]):
         children.append(subprocess.Popen([python, "-m", "lamina", *args], env=env))
     click.echo(f"lamina is up: API on {settings.base_url}  (Ctrl-C stops it)")
-    click.echo(f"  try: lamina functions list --endpoint {settings.base_url}")
+    creds = credentials_file(settings)
+    click.echo(f"  credentials: the admin key is in {creds} (from `lamina admin bootstrap` on a new install);")
+    click.echo("  more: lamina admin create-account|create-user|create-key")
+    click.echo(f"  try: LAMINA_TOKEN=<AccessKeyId>:<SecretAccessKey> lamina functions list "
+               f"--endpoint {settings.base_url}")
     _supervise(children)
 
 

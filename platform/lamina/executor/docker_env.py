@@ -38,6 +38,7 @@ AGENT_ENTRYPOINT = ("python3", "-S", f"{AGENT_MOUNT}/agent.py")
 AGENT_PORT = 8080
 SANDBOX_USER = "993:990"
 PIDS_LIMIT = 1024
+ICC_OPTION = "com.docker.network.bridge.enable_icc"
 MB_PER_VCPU = 1769  # Lambda gives one vCPU at 1 769 MB
 CFS_PERIOD_US = 20_000
 
@@ -140,9 +141,16 @@ class DockerEnv:
         with self._lock:
             if name in self._network_ready:
                 return
-            if not self.api.networks(names=[name]):
+            found = self.api.networks(names=[name])
+            if found and (found[0].get("Options") or {}).get(ICC_OPTION) != "false":
+                log.warning("Docker network %s lets containers reach each other (enable_icc is not false); "
+                            "remove it (docker network rm %s) and lamina recreates it isolated", name, name)
+            if not found:
                 try:
-                    self.api.create_network(name, driver="bridge", labels={LABEL_MANAGED: "1"})
+                    # enable_icc=false: containers on the bridge cannot reach each other; the host can
+                    # still reach every container (the agent) and containers can reach the gateway.
+                    self.api.create_network(name, driver="bridge", labels={LABEL_MANAGED: "1"},
+                                            options={ICC_OPTION: "false"})
                 except docker.errors.APIError as err:
                     # Another process created it between our check and our create.
                     if not self.api.networks(names=[name]):

@@ -484,6 +484,10 @@ class Invoker:
             "LAMINA_AGENT_PORT": str(AGENT_PORT),
             "LAMINA_INIT_TIMEOUT_S": str(INIT_TIMEOUT_S),
         })
+        # The execution role's credentials, valid only while this environment runs an invocation.
+        from lamina.services import sessions
+
+        env.update(sessions.environment(self, spec, env_id))
         task_dir = opt_dir = None
         working_dir: str | None = None
         if spec.get("package_type") == "Image":

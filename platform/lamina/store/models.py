@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from lamina.store.crypto import EncryptedJSON
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -46,7 +48,8 @@ class ConfigColumns:
     timeout: Mapped[int] = mapped_column(Integer, default=3)
     ephemeral_storage: Mapped[int] = mapped_column(Integer, default=512)
     architectures: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["x86_64"])
-    environment: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Encrypted at rest under the master key (lamina.store.crypto).
+    environment: Mapped[dict[str, str]] = mapped_column(EncryptedJSON, default=dict)
     layers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     code_sha256: Mapped[str] = mapped_column(String(64), default="")
     code_size: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -214,3 +217,68 @@ class FunctionUrl(Base):
     invoke_mode: Mapped[str] = mapped_column(String(16), default="BUFFERED")
     creation_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- security and tenancy: accounts, users, access keys, execution roles, resource policies
+
+
+class Account(Base):
+    """A tenant (one per team); its 12-digit id appears in every ARN of its resources."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    # Admins may also manage users and keys of their account (and, in the bootstrap account, accounts).
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AccessKey(Base):
+    """An access key: the id is public, the secret is stored encrypted (see lamina.services.secrets)."""
+
+    __tablename__ = "access_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_enc: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ExecutionRole(Base):
+    """A named set of allowed actions on resources that functions run with."""
+
+    __tablename__ = "execution_roles"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    # [{"Action": ["lambda:InvokeFunction"], "Resource": ["arn:aws:lambda:...:function:x"]}, ...]
+    statements: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PolicyStatement(Base):
+    """One statement of a function's (or version's, or alias's) resource-based policy."""
+
+    __tablename__ = "policy_statements"
+    __table_args__ = (UniqueConstraint("function_id", "qualifier", "sid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
+    # "" for the unqualified function (a NULL would escape the unique constraint).
+    qualifier: Mapped[str] = mapped_column(String(128), default="")
+    sid: Mapped[str] = mapped_column(String(100))
+    statement: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,36 @@
+"""Resource policy (§7.8): AddPermission, GetPolicy, RemovePermission on functions, versions, aliases."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from lamina.api import context, shapes
+from lamina.services import policies
+
+bp = Blueprint("policies", __name__)
+bp.before_request(context.check_request)
+POLICY = "/2015-03-31/functions/<function_name>/policy"
+
+
+@bp.post(POLICY)
+def add_permission(function_name: str):  # type: ignore[no-untyped-def]
+    r = shapes.Reader(context.body())
+    body = {key: r.string(key, required=key in ("StatementId", "Action", "Principal"))
+            for key in ("StatementId", "Action", "Principal", "SourceArn", "SourceAccount", "PrincipalOrgID",
+                        "EventSourceToken", "FunctionUrlAuthType", "RevisionId")}
+    statement = policies.add_permission(context.deps(), context.account_id(), function_name,
+                                        context.qualifier(), body)
+    return {"Statement": statement}, 201
+
+
+@bp.get(POLICY)
+def get_policy(function_name: str):  # type: ignore[no-untyped-def]
+    doc, revision = policies.get_policy(context.deps(), context.account_id(), function_name, context.qualifier())
+    return {"Policy": doc, "RevisionId": revision}
+
+
+@bp.delete(POLICY + "/<statement_id>")
+def remove_permission(function_name: str, statement_id: str):  # type: ignore[no-untyped-def]
+    policies.remove_permission(context.deps(), context.account_id(), function_name, context.qualifier(),
+                               statement_id, request.args.get("RevisionId") or None)
+    return "", 204

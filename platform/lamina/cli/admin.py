@@ -1,0 +1,236 @@
+"""``lamina admin``: accounts, users, access keys, execution roles and master-key rotation.
+
+These commands talk to the database directly (run them where the platform's configuration is), which
+is what lets ``bootstrap`` make the first key before anyone can authenticate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lamina.config import Settings
+
+
+def _components(settings: Settings | None = None) -> Any:
+    from lamina.wiring import build_components
+
+    settings = settings or Settings.from_env()
+    if not settings.redis_url:
+        # The admin commands need no Redis; a URL that is never dialled keeps Components whole.
+        settings = settings.with_(redis_url="redis://127.0.0.1:6379/0")
+    return build_components(settings)
+
+
+def _show(creds: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"AccountId": creds.account_id, "UserName": creds.user,
+                               "AccessKeyId": creds.access_key_id, "SecretAccessKey": creds.secret_access_key}))
+        return
+    click.echo(f"account:           {creds.account_id}")
+    click.echo(f"user:              {creds.user}")
+    click.echo(f"access key id:     {creds.access_key_id}")
+    click.echo(f"secret access key: {creds.secret_access_key}   (shown once: store it now)")
+    click.echo(f"bearer token:      {creds.access_key_id}:{creds.secret_access_key}")
+
+
+def credentials_file(settings: Settings) -> Path:
+    return settings.data_dir / "admin-credentials.json"
+
+
+def bootstrap_if_needed(settings: Settings, log: Any = click.echo) -> None:
+    """On a new install (no account yet), bootstrap and write the admin key to a 0600 file; say where."""
+    from lamina.errors import ResourceConflictException
+    from lamina.services import iam
+
+    comps = _components(settings)
+    try:
+        creds = iam.bootstrap(comps)
+    except ResourceConflictException:
+        return
+    finally:
+        comps.close()
+    path = credentials_file(settings)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"AccountId": creds.account_id, "AccessKeyId": creds.access_key_id,
+                   "SecretAccessKey": creds.secret_access_key}, fh)
+    log(f"new install: admin key for account {creds.account_id} written to {path} (mode 0600)")
+
+
+class _AdminGroup(click.Group):
+    """Shows a LambdaError (conflict, not found, bad value) as a one-line error, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from lamina.errors import LambdaError
+
+        try:
+            return super().invoke(ctx)
+        except LambdaError as err:
+            raise click.ClickException(f"{err.error_type}: {err.message}") from None
+
+
+@click.group(cls=_AdminGroup)
+def admin() -> None:
+    """Accounts, users, access keys, execution roles, master key (talks to the database directly)."""
+
+
+@admin.command()
+@click.option("--json", "as_json", is_flag=True)
+def bootstrap(as_json: bool) -> None:
+    """Create the first account (LAMINA_ACCOUNT_ID) and its admin user and key."""
+    from lamina.services import iam
+
+    comps = _components()
+    try:
+        _show(iam.bootstrap(comps), as_json)
+    finally:
+        comps.close()
+
+
+@admin.command("create-account")
+@click.argument("name")
+@click.option("--account-id", default=None, help="12 digits (random when omitted).")
+@click.option("--admin-user", default="admin", show_default=True, help="Also create this admin user and a key.")
+@click.option("--json", "as_json", is_flag=True)
+def create_account(name: str, account_id: str | None, admin_user: str, as_json: bool) -> None:
+    """Create an account (a team) with an admin user and its first access key."""
+    from lamina.services import iam
+
+    comps = _components()
+    try:
+        acct = iam.create_account(comps, name, account_id)
+        iam.create_user(comps, acct, admin_user, admin=True)
+        _show(iam.create_key(comps, acct, admin_user), as_json)
+    finally:
+        comps.close()
+
+
+@admin.command("create-user")
+@click.argument("account_id")
+@click.argument("name")
+@click.option("--admin", "is_admin", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+def create_user(account_id: str, name: str, is_admin: bool, as_json: bool) -> None:
+    """Create a user in ACCOUNT_ID and its first access key."""
+    from lamina.services import iam
+
+    comps = _components()
+    try:
+        iam.create_user(comps, account_id, name, admin=is_admin)
+        _show(iam.create_key(comps, account_id, name), as_json)
+    finally:
+        comps.close()
+
+
+@admin.command("create-key")
+@click.argument("account_id")
+@click.argument("user")
+@click.option("--json", "as_json", is_flag=True)
+def create_key(account_id: str, user: str, as_json: bool) -> None:
+    """A new access key for USER of ACCOUNT_ID (the secret is shown once)."""
+    from lamina.services import iam
+
+    comps = _components()
+    try:
+        _show(iam.create_key(comps, account_id, user), as_json)
+    finally:
+        comps.close()
+
+
+@admin.command("delete-key")
+@click.argument("key_id")
+def delete_key(key_id: str) -> None:
+    from lamina.services import iam
+
+    comps = _components()
+    try:
+        iam.delete_key(comps, key_id)
+        click.echo(f"deleted {key_id}")
+    finally:
+        comps.close()
+
+
+@admin.command("accounts")
+def accounts() -> None:
+    from lamina.services import iam
+
+    comps = _components()
+    try:
+        for acct, name in iam.list_accounts(comps):
+            click.echo(f"{acct}  {name}")
+    finally:
+        comps.close()
+
+
+@admin.command("put-role")
+@click.argument("account_id")
+@click.argument("name")
+@click.argument("statements")
+def put_role(account_id: str, name: str, statements: str) -> None:
+    """Create or replace execution role NAME; STATEMENTS is JSON: [{"Action": [...], "Resource": [...]}]."""
+    from lamina.services import iam
+
+    try:
+        doc = json.loads(statements)
+    except ValueError as err:
+        raise click.BadParameter(f"not JSON: {err}") from None
+    comps = _components()
+    try:
+        click.echo(json.dumps(iam.put_role(comps, account_id, name, doc)))
+    finally:
+        comps.close()
+
+
+@admin.command("token")
+@click.argument("key_id")
+@click.option("--ttl", type=int, default=12 * 3600, show_default=True, help="Seconds the token is valid.")
+def token(key_id: str, ttl: int) -> None:
+    """Mint a bearer token from an access key (prompts for its secret)."""
+    from lamina.services import iam, tokens
+
+    secret = click.prompt("secret access key", hide_input=True)
+    comps = _components()
+    try:
+        found = iam.principal_for_key(comps, key_id)
+    finally:
+        comps.close()
+    import hmac
+
+    if found is None or not hmac.compare_digest(found[1].encode(), secret.encode()):
+        raise click.ClickException("unknown key or wrong secret")
+    click.echo(tokens.mint(key_id, secret, ttl))
+
+
+@admin.command("rotate-key")
+def rotate_key() -> None:
+    """Encrypt every stored secret under a new master key.
+
+    With LAMINA_MASTER_KEY set: put a new key first in it (``python -c "from cryptography.fernet import
+    Fernet; print(Fernet.generate_key().decode())"``), run this, then drop the old key. Without it, the
+    key file under LAMINA_DATA_DIR gets a new key and the secrets are re-encrypted at once.
+    """
+    from lamina.services import iam, secrets
+
+    settings = Settings.from_env()
+    if not settings.master_keys:
+        secrets.add_master_key(settings)
+    comps = _components()
+    try:
+        n = iam.rotate_key_secrets(comps)
+        m = _rotate_environments(comps)
+    finally:
+        comps.close()
+    click.echo(f"re-encrypted {n} access key secret(s) and {m} function environment(s) under the newest master key")
+
+
+def _rotate_environments(comps: Any) -> int:
+    try:
+        from lamina.services import envcrypt
+    except ImportError:
+        return 0
+    return envcrypt.rotate_all(comps)

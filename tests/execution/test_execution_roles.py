@@ -1,0 +1,120 @@
+"""Execution roles from inside a running function: its credentials carry exactly the role's rights and
+work only while the environment runs an invocation (issue 5, items 4 and 9).
+
+The runtime images carry no boto3, so the function signs with a small SigV4 signer of its own; boto3 on
+the host then tries the same credentials after the invocation.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from lamina.services import iam
+from support.invoking import invoke
+from support.lambda_api import ROLE
+from werkzeug.serving import make_server
+
+CALLER = r'''
+import datetime, hashlib, hmac, json, os, urllib.error, urllib.parse, urllib.request
+
+def _sign(key, msg):
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+def call(method, path, body=b""):
+    endpoint = os.environ["AWS_ENDPOINT_URL_LAMBDA"]
+    host = urllib.parse.urlsplit(endpoint).netloc
+    now = datetime.datetime.now(datetime.timezone.utc)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    token = os.environ["AWS_SESSION_TOKEN"]
+    headers = {"host": host, "x-amz-date": amz_date, "x-amz-security-token": token}
+    signed = ";".join(sorted(headers))
+    canonical = "\n".join([method, urllib.parse.quote(path, safe="/~"), "",
+                           "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)), signed,
+                           hashlib.sha256(body).hexdigest()])
+    scope = f"{day}/us-east-1/lambda/aws4_request"
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = _sign(_sign(_sign(_sign(("AWS4" + os.environ["AWS_SECRET_ACCESS_KEY"]).encode(), day), "us-east-1"),
+                      "lambda"), "aws4_request")
+    sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+    auth = (f"AWS4-HMAC-SHA256 Credential={os.environ['AWS_ACCESS_KEY_ID']}/{scope}, "
+            f"SignedHeaders={signed}, Signature={sig}")
+    req = urllib.request.Request(endpoint + path, data=body or None, method=method,
+                                 headers={"X-Amz-Date": amz_date, "X-Amz-Security-Token": token,
+                                          "Authorization": auth})
+    try:
+        with urllib.request.urlopen(req, timeout=20) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get("X-Amzn-ErrorType", "")
+
+def handler(event, context):
+    return {
+        "invoke_allowed": call("POST", "/2015-03-31/functions/target/invocations", b'{"from": "caller"}'),
+        "invoke_other": call("POST", "/2015-03-31/functions/other/invocations", b"{}"),
+        "get_target": call("GET", "/2015-03-31/functions/target"),
+        "list": call("GET", "/2015-03-31/functions"),
+        "creds": {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")},
+    }
+'''
+TARGET = "def handler(event, context):\n    return {'target got': event}\n"
+
+
+@pytest.fixture
+def reachable_server(app: Any, invoker: Any, docker_client: Any, settings: Any) -> Iterator[str]:
+    """The API on the function network's gateway address, which the function's endpoint points at."""
+    from lamina.executor.docker_env import DockerEnv
+
+    DockerEnv(docker_client).ensure_network(settings.docker_network)
+    net = docker_client.networks.get(settings.docker_network)
+    gateway = net.attrs["IPAM"]["Config"][0]["Gateway"]
+    server = make_server(gateway, 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://{gateway}:{server.server_port}"
+    invoker.settings = invoker.settings.with_(public_url=url)
+    try:
+        yield url
+    finally:
+        server.shutdown()
+
+
+def test_a_role_that_may_invoke_one_function_and_nothing_else(client: Any, fns: Any, components: Any,
+                                                              reachable_server: str) -> None:
+    account = components.settings.account_id
+    target_arn = f"arn:aws:lambda:us-east-1:{account}:function:target"
+    role = ROLE.rsplit("/", 1)[1]
+    iam.put_role(components, account, role, [{"Action": ["lambda:InvokeFunction"], "Resource": [target_arn]}])
+    for name, code in (("caller", CALLER), ("target", TARGET), ("other", TARGET)):
+        fns.create(name, {"app.py": code}, timeout=30)
+    resp = invoke(client, "caller", {})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    out = resp.get_json()
+    status, body = out["invoke_allowed"]
+    assert status == 200 and json.loads(body) == {"target got": {"from": "caller"}}
+    assert out["invoke_other"] == [403, "AccessDeniedException"]
+    assert out["get_target"] == [403, "AccessDeniedException"]
+    assert out["list"] == [403, "AccessDeniedException"]
+
+    # After the invocation the same credentials are dead: the environment is no longer running.
+    import boto3
+
+    creds = out["creds"]
+    outside = boto3.client("lambda", endpoint_url=reachable_server, region_name="us-east-1",
+                           aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+                           aws_session_token=creds["AWS_SESSION_TOKEN"])
+    with pytest.raises(ClientError) as err:
+        outside.invoke(FunctionName="target", Payload=b"{}")
+    assert err.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_functions_without_a_defined_role_get_no_credentials(client: Any, fns: Any) -> None:
+    fns.create("plain", {"app.py": "import os\ndef handler(e, c):\n    return sorted(k for k in os.environ "
+                                  "if k.startswith('AWS_') and ('KEY' in k or 'TOKEN' in k))\n"})
+    resp = invoke(client, "plain", {})
+    assert resp.get_json() == []
