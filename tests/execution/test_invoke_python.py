@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from typing import Any
 
 import docker
@@ -260,9 +261,13 @@ def test_cpu_is_limited_in_proportion_to_memory_after_init(
 ) -> None:
     create(fns, "cpu", "counter", memory=1769)
     invoke(client, "cpu")
-    invoker._background.submit(lambda: None).result()  # the limit is applied in the background
     [cid] = container_ids(docker_client, settings)
+    # The limit is applied on one of the invoker's background threads (with the sandbox top-up beside it).
+    deadline = time.monotonic() + 10
     host = docker_client.api.inspect_container(cid)["HostConfig"]
+    while not host["CpuQuota"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        host = docker_client.api.inspect_container(cid)["HostConfig"]
     assert host["CpuQuota"] / host["CpuPeriod"] == pytest.approx(1.0, rel=0.01)
 
 
