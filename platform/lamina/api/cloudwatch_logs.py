@@ -43,7 +43,7 @@ def logs_api() -> Response:
     try:
         try:
             req = json.loads(request.get_data(cache=False) or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidParameterValueException("The request body is not valid JSON") from None
         if not isinstance(req, dict):
             raise InvalidParameterValueException("The request body must be a JSON object")

@@ -46,6 +46,9 @@ def parse_json(raw: bytes) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
         raise InvalidRequestContentException(f"Could not parse request body into json: {err}") from None
+    except RecursionError:
+        # Thousands of nested arrays/objects exhaust the decoder's stack: hostile, not a server fault.
+        raise InvalidRequestContentException("Could not parse request body into json: nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidRequestContentException("Could not parse request body into json: expected a JSON object")
     return data

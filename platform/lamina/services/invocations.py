@@ -237,7 +237,7 @@ class Invoker:
         if req.payload.strip():
             try:
                 json.loads(req.payload)
-            except ValueError as err:
+            except (ValueError, RecursionError) as err:  # RecursionError: hostile nesting depth
                 raise InvalidRequestContentException(
                     f"Could not parse request body into json: Could not parse payload into json: {err}"
                 ) from None
@@ -631,7 +631,7 @@ def _error_type(payload: bytes) -> str:
     """The errorType of a function error's body (only read on the error path)."""
     try:
         doc = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "Unhandled"
     value = doc.get("errorType") if isinstance(doc, dict) else None
     return value if isinstance(value, str) and value else "Unhandled"
@@ -647,7 +647,7 @@ def _decode_client_context(value: str | None) -> str | None:
     try:
         decoded = base64.b64decode(value, validate=True).decode()
         json.loads(decoded)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.") from None
     return decoded
 
