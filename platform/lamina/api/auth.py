@@ -7,7 +7,7 @@ Two ways to prove who you are:
   headers, a SHA-256 of the body) exactly as botocore's ``SigV4Auth`` builds it, and the signatures
   are compared with ``hmac.compare_digest``. The date must be within ``signature_skew_s`` (5 min) of
   ours, and a signature is remembered in Redis for twice that window: seen again more than
-  ``REPLAY_GRACE_S`` after its first use, it is a replay and refused (see ``_check_replay``).
+  ``REPLAY_GRACE_S`` after its first use, it is a replay and refused (see ``_redis_checks``).
 * ``Authorization: Bearer <key-id>:<secret>`` or a token minted from a key
   (``lamina.services.tokens``), for curl, the CLI and the console.
 
@@ -80,7 +80,7 @@ def _before_request() -> None:
     principal = authenticate(request, deps)
     g.principal = principal
     g.account_id = principal.account_id
-    _rate_limit(deps, principal.account_id)
+    _redis_checks(deps, principal, g.pop("sigv4_signature", None))
     if not endpoint:
         return  # no route: the 404 handler answers
     action = action_of(endpoint)
@@ -129,17 +129,38 @@ def _role_allows(principal: Principal, action: str, resource: str) -> bool:
     return unqualified != resource and iam.statements_allow(statements, action, unqualified)
 
 
-def _rate_limit(deps: Any, account_id: str) -> None:
-    """A fixed one-second window per account: more than ``api_rate_per_s`` requests answer 429."""
-    limit = deps.settings.api_rate_per_s
-    if not limit:
-        return
-    key = f"lamina:{deps.settings.instance}:ratelimit:{account_id}:{int(time.time())}"
-    pipe = deps.redis.pipeline()
-    pipe.incr(key)
-    pipe.expire(key, 2)
-    count = pipe.execute()[0]
-    if count > limit:
+def _redis_checks(deps: Any, principal: Principal, signature: str | None) -> None:
+    """Replay, revocation and the per-account rate limit in ONE Redis round trip (every API call, the warm
+    invoke path included, pays it).
+
+    Replay: a SigV4 signature first seen more than REPLAY_GRACE_S ago is refused. botocore signs only host,
+    x-amz-date (1 s resolution) and the body, and a retry in the same second keeps the signature, so two
+    identical calls in one second legitimately share it. Revocation: keys are cached per process
+    (iam.KEY_CACHE_TTL_S); a deleted key is marked revoked in Redis so every process refuses it at once.
+    Rate: a fixed one-second window per account; more than ``api_rate_per_s`` requests answer 429.
+    """
+    settings = deps.settings
+    now = time.time()
+    pipe = deps.redis.pipeline(transaction=False)
+    replay_key = f"lamina:{settings.instance}:sigv4:{signature}"
+    if signature is not None:
+        pipe.set(replay_key, repr(now), nx=True, ex=2 * settings.signature_skew_s + 1)
+        pipe.get(replay_key)
+    pipe.exists(iam.revoked_key(settings.instance, principal.key_id))
+    limit = settings.api_rate_per_s
+    if limit:
+        rate_key = f"lamina:{settings.instance}:ratelimit:{principal.account_id}:{int(now)}"
+        pipe.incr(rate_key)
+        pipe.expire(rate_key, 2)
+    results = pipe.execute()
+    if signature is not None:
+        first_set, first_seen = results[0], results[1]
+        results = results[2:]
+        if not first_set and first_seen is not None and now - float(first_seen) > REPLAY_GRACE_S:
+            raise InvalidSignatureException("Signature has already been used (replayed request).")
+    if results[0]:
+        raise UnrecognizedClientException(INVALID_TOKEN)
+    if limit and results[1] > limit:
         raise TooManyRequestsException("Rate exceeded", reason="CallerRateLimitExceeded", retry_after_s=1)
 
 
@@ -228,23 +249,8 @@ def _sigv4(req: Request, deps: Any, header: str) -> Principal:
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method."
         )
-    _check_replay(deps, m.group("sig"), now, skew)
+    g.sigv4_signature = m.group("sig")  # checked for replay with the other Redis checks
     return principal
-
-
-def _check_replay(deps: Any, sig: str, now: float, skew: int) -> None:
-    """Refuse a signature seen more than REPLAY_GRACE_S ago (within the skew window it stays remembered).
-
-    botocore signs only host, x-amz-date (1 s resolution) and the body, and a retry in the same second
-    keeps the signature, so two identical calls in one second legitimately share it. A captured
-    request replayed later than the grace is refused.
-    """
-    key = f"lamina:{deps.settings.instance}:sigv4:{sig}"
-    if deps.redis.set(key, repr(now), nx=True, ex=2 * skew + 1):
-        return
-    first = deps.redis.get(key)
-    if first is not None and now - float(first) > REPLAY_GRACE_S:
-        raise InvalidSignatureException("Signature has already been used (replayed request).")
 
 
 def signature(secret: str, date: str, region: str, service: str, string_to_sign: str) -> str:

@@ -13,6 +13,7 @@ import fnmatch
 import re
 import secrets as pysecrets
 import string
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +124,15 @@ def delete_key(deps: Deps, key_id: str) -> None:
         if found is None:
             raise ResourceNotFoundException(f"Access key not found: {key_id}")
         queries.delete_obj(session, found[0])
+    cache = _key_cache(deps)
+    if cache is not None:
+        cache.pop(key_id, None)
+    # Other processes cache the key for up to KEY_CACHE_TTL_S: tell them (checked on every request).
+    deps.redis.set(revoked_key(deps.settings.instance, key_id), "1", ex=int(KEY_CACHE_TTL_S * 4))
+
+
+def revoked_key(instance: str, key_id: str) -> str:
+    return f"lamina:{instance}:iam:revoked:{key_id}"
 
 
 def bootstrap(deps: Deps, account_name: str = "admin", user: str = "admin") -> Credentials:
@@ -148,10 +158,35 @@ def ensure_account_user_key(deps: Deps, account_id: str, account_name: str, user
     return create_key(deps, account_id, user)
 
 
+# How long a process trusts a key it has looked up. Every API call authenticates, and the warm invoke
+# path may not query PostgreSQL (nor pay a Fernet decrypt): a deleted or deactivated key stops working
+# in the process that deleted it at once, in the others within this many seconds.
+KEY_CACHE_TTL_S = 15.0
+
+
+def _key_cache(deps: Deps) -> dict[str, tuple[float, tuple[Principal, str] | None]] | None:
+    extras = getattr(deps, "extras", None)
+    return extras.setdefault("iam.key_cache", {}) if isinstance(extras, dict) else None
+
+
 def principal_for_key(deps: Deps, key_id: str) -> tuple[Principal, str] | None:
-    """(principal, secret) for an active user access key, or None."""
+    """(principal, secret) for an active user access key, or None (cached for KEY_CACHE_TTL_S)."""
     if not KEY_ID_RE.fullmatch(key_id or ""):
         return None
+    cache = _key_cache(deps)
+    clock = time.monotonic()
+    hit = cache.get(key_id) if cache is not None else None
+    if hit is not None and hit[0] > clock:
+        return hit[1]
+    found = _load_key(deps, key_id)
+    if cache is not None:
+        if len(cache) > 10_000:  # unknown key ids must not grow it without bound
+            cache.clear()
+        cache[key_id] = (clock + KEY_CACHE_TTL_S, found)
+    return found
+
+
+def _load_key(deps: Deps, key_id: str) -> tuple[Principal, str] | None:
     with deps.sessions() as session:
         found = security.key_with_user(session, key_id)
         if found is None or not found[0].active:
