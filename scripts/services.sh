@@ -48,8 +48,9 @@ start_redis() {
   need_pkg redis-server redis-server
   local port=${LAMINA_TEST_REDIS_PORT:-56379}
   if ! redis-cli -p "$port" ping >/dev/null 2>&1; then
-    redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$STATE" \
-      --appendonly yes --logfile "$STATE/redis.log" >/dev/null
+    mkdir -p "$STATE/redis-$port"
+    redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$STATE/redis-$port" \
+      --appendonly yes --logfile "$STATE/redis-$port/redis.log" >/dev/null
     for _ in $(seq 1 40); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.25; done
   fi
   echo "export LAMINA_TEST_REDIS_URL=redis://127.0.0.1:$port/0"
