@@ -37,6 +37,7 @@ from pathlib import Path
 
 import docker
 import redis
+from common import credentials
 from lamina.config import Settings
 from lamina.executor.images import ensure_images
 from lamina.services import events
@@ -56,9 +57,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+TOKEN: str | None = None  # "<AccessKeyId>:<SecretAccessKey>": the API authenticates every call
+
+
 def call(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None,
          headers: dict[str, str] | None = None, ok: tuple[int, ...] = (200, 201, 202)) -> http.client.HTTPResponse:
-    conn.request(method, path, body=body, headers={"Content-Type": "application/json", **(headers or {})})
+    auth = {"Authorization": f"Bearer {TOKEN}"} if TOKEN else {}
+    conn.request(method, path, body=body, headers={"Content-Type": "application/json", **auth, **(headers or {})})
     resp = conn.getresponse()
     data = resp.read()
     if resp.status not in ok:
@@ -162,6 +167,8 @@ def main() -> None:
     try:
         server = start(["serve", "--workers", "2", "--threads", "64"], env, data_dir / "server.log")
         wait_health(port, server, data_dir / "server.log")
+        global TOKEN
+        TOKEN = credentials(env)
         env["LAMINA_MIGRATE_ON_START"] = "false"
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         buf = io.BytesIO()

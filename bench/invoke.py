@@ -38,6 +38,7 @@ from typing import Any
 
 import docker
 import redis
+from common import credentials
 from lamina.config import Settings
 from lamina.executor.docker_env import DockerEnv
 from lamina.executor.images import base_image_tag, ensure_images, image_for_runtime
@@ -103,20 +104,6 @@ def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> 
         except OSError:
             time.sleep(0.1)
     raise SystemExit("lamina serve did not answer /health within 60 s")
-
-
-def credentials(env: dict[str, str]) -> str | None:
-    """An admin key for a fresh install: the file a new install writes, else ``lamina admin bootstrap``."""
-    path = Path(env["LAMINA_DATA_DIR"]) / "admin-credentials.json"
-    if not path.exists():
-        done = subprocess.run([sys.executable, "-m", "lamina", "admin", "bootstrap", "--json"], env=env,
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            return None
-        doc = json.loads(done.stdout)
-    else:
-        doc = json.loads(path.read_text())
-    return f"{doc['AccessKeyId']}:{doc['SecretAccessKey']}"
 
 
 def create_function(api: Api, memory: int) -> None:
