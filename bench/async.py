@@ -26,7 +26,6 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,24 +36,13 @@ from pathlib import Path
 
 import docker
 import redis
-from common import credentials
+from common import credentials, free_port, pct
 from lamina.config import Settings
 from lamina.executor.images import ensure_images
 from lamina.services import events
 
 NAME = "bench-async-noop"
 HANDLER = "def handler(event, context):\n    return None\n"
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 TOKEN: str | None = None  # "<AccessKeyId>:<SecretAccessKey>": the API authenticates every call

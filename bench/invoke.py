@@ -38,7 +38,7 @@ from typing import Any
 
 import docker
 import redis
-from common import credentials
+from common import credentials, free_port, pct
 from lamina.config import Settings
 from lamina.executor.docker_env import DockerEnv
 from lamina.executor.images import base_image_tag, ensure_images, image_for_runtime
@@ -47,17 +47,6 @@ from lamina.scheduler.reaper import Reaper
 
 NAME = "bench-noop"
 HANDLER = "def handler(event, context):\n    return None\n"
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 TOKEN: str | None = None  # "<AccessKeyId>:<SecretAccessKey>" once the API asks for credentials
