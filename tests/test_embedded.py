@@ -95,3 +95,9 @@ def test_lamina_up_embedded_default(tmp_path: Path) -> None:
     except redis.ConnectionError:
         still_up = False
     assert not still_up
+    # ...and removes the containers it started (network sandboxes, environments): nothing leaks.
+    import docker
+
+    left = docker.from_env().containers.list(
+        all=True, filters={"label": ["lamina.managed=1", "lamina.instance=embedded-test"]})
+    assert left == []

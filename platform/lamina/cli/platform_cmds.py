@@ -150,7 +150,28 @@ def up(no_images: bool) -> None:
     click.echo("  more: lamina admin create-account|create-user|create-key")
     click.echo(f"  try: LAMINA_TOKEN=<AccessKeyId>:<SecretAccessKey> lamina functions list "
                f"--endpoint {settings.base_url}")
-    _supervise(children)
+    try:
+        _supervise(children)
+    finally:
+        _remove_containers(settings)
+
+
+def _remove_containers(settings: Settings) -> None:
+    """`lamina up` is the whole platform: when it stops, its environments and sandboxes go too (scale to
+    zero); a multi-host scheduler instead adopts or removes them at its next start."""
+    try:
+        import docker
+
+        from lamina.executor.docker_env import DockerEnv
+
+        executor = DockerEnv(docker.from_env())
+        left = executor.list_managed(settings.instance)
+    except Exception:  # noqa: BLE001 - no Docker engine: nothing was started
+        return
+    for container in left:
+        executor.remove(container.container_id)
+    if left:
+        click.echo(f"removed {len(left)} containers of instance {settings.instance}", err=True)
 
 
 def _build_images(settings: Settings) -> None:
