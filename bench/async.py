@@ -28,15 +28,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 import zipfile
 from pathlib import Path
 
 import docker
 import redis
-from common import credentials, free_port, pct
+from common import bench_install, credentials, pct
 from lamina.config import Settings
 from lamina.executor.images import ensure_images
 from lamina.services import events
@@ -137,16 +135,8 @@ def main() -> None:
     if args.quick:
         args.events, args.delays = 1000, 50
 
-    data_dir = Path(tempfile.mkdtemp(prefix="lamina-bench-async-"))
-    instance = f"bench-{uuid.uuid4().hex[:6]}"
-    env = dict(os.environ, LAMINA_DATA_DIR=str(data_dir), LAMINA_INSTANCE=instance, LAMINA_MIGRATE_ON_START="true")
-    redis_proc = None
-    if not env.get("LAMINA_REDIS_URL"):
-        from lamina.embedded import start_redis
-
-        redis_proc, env["LAMINA_REDIS_URL"] = start_redis(data_dir)
-    port = free_port()
-    env["LAMINA_PORT"] = str(port)
+    data_dir, env, redis_proc, port = bench_install("lamina-bench-async-")
+    instance = env["LAMINA_INSTANCE"]
     settings = Settings.from_env(env)
     client = docker.from_env(timeout=300)
     ensure_images(client, settings, ["python"], log=lambda m: print(m, file=sys.stderr))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
+import tempfile
+import uuid
 from pathlib import Path
+from typing import Any
 
 
 def credentials(env: dict[str, str]) -> str | None:
@@ -33,3 +37,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def bench_install(prefix: str) -> tuple[Path, dict[str, str], Any, int]:
+    """A throw-away lamina install for one benchmark run: (data dir, environment for its processes,
+    the embedded redis-server process or None when LAMINA_REDIS_URL is set, the API port)."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    env = dict(os.environ, LAMINA_DATA_DIR=str(data_dir), LAMINA_INSTANCE=f"bench-{uuid.uuid4().hex[:6]}",
+               LAMINA_MIGRATE_ON_START="true")
+    redis_proc = None
+    if not env.get("LAMINA_REDIS_URL"):
+        from lamina.embedded import start_redis
+
+        redis_proc, env["LAMINA_REDIS_URL"] = start_redis(data_dir)
+    port = free_port()
+    env["LAMINA_PORT"] = str(port)
+    return data_dir, env, redis_proc, port

@@ -29,7 +29,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 import zipfile
@@ -38,7 +37,7 @@ from typing import Any
 
 import docker
 import redis
-from common import credentials, free_port, pct
+from common import bench_install, credentials, pct
 from lamina.config import Settings
 from lamina.executor.docker_env import DockerEnv
 from lamina.executor.images import base_image_tag, ensure_images, image_for_runtime
@@ -215,17 +214,8 @@ def main() -> None:
     if args.quick:
         args.cold, args.warm, args.duration = 5, 300, 2.0
 
-    data_dir = Path(tempfile.mkdtemp(prefix="lamina-bench-"))
-    instance = f"bench-{uuid.uuid4().hex[:6]}"
-    env = dict(os.environ, LAMINA_DATA_DIR=str(data_dir), LAMINA_INSTANCE=instance,
-               LAMINA_MIGRATE_ON_START="true")
-    redis_proc = None
-    if not env.get("LAMINA_REDIS_URL"):
-        from lamina.embedded import start_redis
-
-        redis_proc, env["LAMINA_REDIS_URL"] = start_redis(data_dir)
-    port = free_port()
-    env["LAMINA_PORT"] = str(port)
+    data_dir, env, redis_proc, port = bench_install("lamina-bench-")
+    instance = env["LAMINA_INSTANCE"]
     settings = Settings.from_env(env)
     client = docker.from_env(timeout=300)
     ensure_images(client, settings, ["python"], log=lambda m: print(m, file=sys.stderr))

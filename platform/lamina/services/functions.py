@@ -54,28 +54,21 @@ def _image_sha(image_uri: str) -> str:
     return base64.b64encode(hashlib.sha256(image_uri.encode()).digest()).decode()
 
 
+# ConfigInput field -> its validator; the field name is also the column name.
+_CONFIG_VALIDATORS = (
+    ("role", validate.role), ("runtime", validate.runtime), ("handler", validate.handler),
+    ("description", validate.description), ("timeout", validate.timeout), ("memory_size", validate.memory_size),
+    ("environment", validate.environment), ("ephemeral_storage", validate.ephemeral_storage),
+    ("architectures", validate.architectures), ("image_config", validate.image_config),
+)
+
+
 def _apply_config(values: dict[str, Any], cfg: ConfigInput) -> None:
     """Validate each given field of ``cfg`` and write it into ``values`` (column names)."""
-    if cfg.role is not None:
-        values["role"] = validate.role(cfg.role)
-    if cfg.runtime is not None:
-        values["runtime"] = validate.runtime(cfg.runtime)
-    if cfg.handler is not None:
-        values["handler"] = validate.handler(cfg.handler)
-    if cfg.description is not None:
-        values["description"] = validate.description(cfg.description)
-    if cfg.timeout is not None:
-        values["timeout"] = validate.timeout(cfg.timeout)
-    if cfg.memory_size is not None:
-        values["memory_size"] = validate.memory_size(cfg.memory_size)
-    if cfg.environment is not None:
-        values["environment"] = validate.environment(cfg.environment)
-    if cfg.ephemeral_storage is not None:
-        values["ephemeral_storage"] = validate.ephemeral_storage(cfg.ephemeral_storage)
-    if cfg.architectures is not None:
-        values["architectures"] = validate.architectures(cfg.architectures)
-    if cfg.image_config is not None:
-        values["image_config"] = validate.image_config(cfg.image_config)
+    for name, check in _CONFIG_VALIDATORS:
+        given = getattr(cfg, name)
+        if given is not None:
+            values[name] = check(given)
     if cfg.layers is not None:
         validate.layer_count(cfg.layers)
 
