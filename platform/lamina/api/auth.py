@@ -7,7 +7,7 @@ Two ways to prove who you are:
   headers, a SHA-256 of the body) exactly as botocore's ``SigV4Auth`` builds it, and the signatures
   are compared with ``hmac.compare_digest``. The date must be within ``signature_skew_s`` (5 min) of
   ours, and a signature is remembered in Redis for twice that window: seen again more than
-  ``REPLAY_GRACE_S`` after its first use, it is a replay and refused (see ``_redis_checks``).
+  ``REPLAY_GRACE_S`` after its first use, it is a replay and refused (``lamina.scheduler.admission``).
 * ``Authorization: Bearer <key-id>:<secret>`` or a token minted from a key
   (``lamina.services.tokens``), for curl, the CLI and the console.
 
@@ -34,9 +34,9 @@ from flask import Flask, Request, current_app, g, request
 from lamina.errors import (
     AccessDeniedException,
     InvalidSignatureException,
-    TooManyRequestsException,
     UnrecognizedClientException,
 )
+from lamina.scheduler.admission import INVALID_TOKEN, Admission, AdmissionChecker
 from lamina.services import arns, iam, policies, tokens
 from lamina.services.iam import Principal
 
@@ -56,7 +56,8 @@ _AUTH_RE = re.compile(
 # Operations whose view name does not spell the Lambda action.
 _ACTIONS = {"invoke.invoke": "lambda:InvokeFunction", "invoke_async.invoke_async": "lambda:InvokeAsync"}
 REPLAY_GRACE_S = 2.0
-INVALID_TOKEN = "The security token included in the request is invalid."
+# Endpoints that must pass ``g.admission`` on and have it checked (``lamina.services.invocations``).
+DEFERRED_ADMISSION = {"invoke.invoke"}
 
 
 def exempt_blueprint(name: str) -> None:
@@ -80,7 +81,12 @@ def _before_request() -> None:
     principal = authenticate(request, deps)
     g.principal = principal
     g.account_id = principal.account_id
-    _redis_checks(deps, principal, g.pop("sigv4_signature", None))
+    admission = _admission(deps, principal, g.pop("sigv4_signature", None))
+    if endpoint in DEFERRED_ADMISSION:
+        # The invoke view hands these checks to the pool's acquire: one Redis round trip fewer.
+        g.admission = admission
+    else:
+        _checker(deps).check(admission, time.time())
     if not endpoint:
         return  # no route: the 404 handler answers
     action = action_of(endpoint)
@@ -129,39 +135,26 @@ def _role_allows(principal: Principal, action: str, resource: str) -> bool:
     return unqualified != resource and iam.statements_allow(statements, action, unqualified)
 
 
-def _redis_checks(deps: Any, principal: Principal, signature: str | None) -> None:
-    """Replay, revocation and the per-account rate limit in ONE Redis round trip (every API call, the warm
-    invoke path included, pays it).
-
-    Replay: a SigV4 signature first seen more than REPLAY_GRACE_S ago is refused. botocore signs only host,
-    x-amz-date (1 s resolution) and the body, and a retry in the same second keeps the signature, so two
-    identical calls in one second legitimately share it. Revocation: keys are cached per process
-    (iam.KEY_CACHE_TTL_S); a deleted key is marked revoked in Redis so every process refuses it at once.
-    Rate: a fixed one-second window per account; more than ``api_rate_per_s`` requests answer 429.
-    """
+def _admission(deps: Any, principal: Principal, signature: str | None) -> Admission:
+    """The Redis-kept checks of this request (replay, revocation, per-account rate): see
+    ``lamina.scheduler.admission``."""
     settings = deps.settings
-    now = time.time()
-    pipe = deps.redis.pipeline(transaction=False)
-    replay_key = f"lamina:{settings.instance}:sigv4:{signature}"
-    if signature is not None:
-        pipe.set(replay_key, repr(now), nx=True, ex=2 * settings.signature_skew_s + 1)
-        pipe.get(replay_key)
-    pipe.exists(iam.revoked_key(settings.instance, principal.key_id))
     limit = settings.api_rate_per_s
-    if limit:
-        rate_key = f"lamina:{settings.instance}:ratelimit:{principal.account_id}:{int(now)}"
-        pipe.incr(rate_key)
-        pipe.expire(rate_key, 2)
-    results = pipe.execute()
-    if signature is not None:
-        first_set, first_seen = results[0], results[1]
-        results = results[2:]
-        if not first_set and first_seen is not None and now - float(first_seen) > REPLAY_GRACE_S:
-            raise InvalidSignatureException("Signature has already been used (replayed request).")
-    if results[0]:
-        raise UnrecognizedClientException(INVALID_TOKEN)
-    if limit and results[1] > limit:
-        raise TooManyRequestsException("Rate exceeded", reason="CallerRateLimitExceeded", retry_after_s=1)
+    return Admission(
+        revoked_key=iam.revoked_key(settings.instance, principal.key_id),
+        replay_key=f"lamina:{settings.instance}:sigv4:{signature}" if signature is not None else "",
+        replay_ttl_s=2 * settings.signature_skew_s + 1,
+        replay_grace_s=REPLAY_GRACE_S,
+        rate_key=f"lamina:{settings.instance}:ratelimit:{principal.account_id}:{int(time.time())}" if limit else "",
+        rate_limit=limit,
+    )
+
+
+def _checker(deps: Any) -> AdmissionChecker:
+    checker = deps.extras.get("admission")
+    if checker is None:
+        checker = deps.extras["admission"] = AdmissionChecker(deps.redis)
+    return checker
 
 
 # -- authentication
@@ -249,7 +242,7 @@ def _sigv4(req: Request, deps: Any, header: str) -> Principal:
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method."
         )
-    g.sigv4_signature = m.group("sig")  # checked for replay with the other Redis checks
+    g.sigv4_signature = m.group("sig")  # checked for replay with the other admission checks
     return principal
 
 

@@ -37,12 +37,15 @@ def invoker_of(app: Flask) -> Invoker:
 
 @bp.post("/2015-03-31/functions/<path:function_name>/invocations")
 def invoke(function_name: str) -> Response:
+    invoker = invoker_of(current_app)  # type: ignore[arg-type]
+    # Authentication's Redis checks, deferred by lamina.api.auth to the invoker (one round trip fewer).
+    admission = g.pop("admission", None)
     length = request.content_length
     if length is not None and length > MAX_SYNC_PAYLOAD:
+        invoker.admit(admission)
         raise RequestTooLargeException(
             f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
         )
-    invoker = invoker_of(current_app)  # type: ignore[arg-type]
     headers = request.headers
     result = invoker.invoke(
         InvocationRequest(
@@ -55,6 +58,7 @@ def invoke(function_name: str) -> Response:
             client_context=headers.get("X-Amz-Client-Context") or None,
             request_id=request_id(),
             trace_id=headers.get("X-Amzn-Trace-Id") or None,
+            admission=admission,
         )
     )
     resp = Response(result.payload, status=result.status, content_type=result.content_type)

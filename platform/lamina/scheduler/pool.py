@@ -28,7 +28,8 @@ from typing import Any
 import redis
 
 from lamina.errors import TooManyRequestsException
-from lamina.scheduler import keys
+from lamina.scheduler import admission, keys
+from lamina.scheduler.admission import Admission
 from lamina.scheduler.placement import Decision, EnvView, Snapshot
 from lamina.scheduler.states import ContainerState
 
@@ -68,11 +69,14 @@ local function drop(id)
 end
 """
 
-_ACQUIRE = _PRELUDE + """
+_ACQUIRE = _PRELUDE + admission.LUA_FRAGMENT + """
 local acct, fn, qual = ARGV[1], ARGV[2], ARGV[3]
 local rand, now, new_id = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local account_limit, budget, max_envs = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local margin, fresh = tonumber(ARGV[10]), ARGV[11] == '1'
+-- The request's authentication checks first (ARGV[12..17]): a denied request takes nothing.
+local denied = admit(12, now)
+if denied then return {'denied', denied} end
 local specs = P .. ':specs:' .. acct .. ':' .. fn
 -- The sum of the account's reservations, cached like the specs (the control plane deletes it on change).
 local reserved_sum = redis.call('GET', P .. ':reserved:' .. acct)
@@ -361,20 +365,24 @@ class Pool:
 
     def acquire(
         self, account_id: str, function_name: str, qualifier: str, *, now: float, rand: float, new_env_id: str,
-        fresh: bool = False,
+        fresh: bool = False, admit: Admission | None = None,
     ) -> Lease | Miss | ReservationsMiss:
         """Take an environment for one invocation, or say which spec is missing from the cache.
 
-        ``fresh`` skips idle environments: the invocation gets a cold start.
+        ``fresh`` skips idle environments: the invocation gets a cold start. ``admit``: the request's
+        authentication checks, run first in the same round trip.
 
-        Raises TooManyRequestsException (with Lambda's Reason) when a concurrency limit is reached.
+        Raises TooManyRequestsException (with Lambda's Reason) when a concurrency limit is reached, and
+        the error of ``admission.raise_denied`` when ``admit`` refuses the request.
         """
         reply = self._scripts["acquire"](
             args=[account_id, function_name, qualifier, repr(rand), repr(now), new_env_id,
                   self.account_limit, self.memory_budget_mb, self.max_envs, self.lease_margin_s,
-                  "1" if fresh else "0"]
+                  "1" if fresh else "0", *(admit.args() if admit else admission.NO_ADMISSION)]
         )
         kind = _s(reply[0])
+        if kind == "denied":
+            admission.raise_denied(_s(reply[1]))
         if kind == "miss_reserved":
             return ReservationsMiss()
         if kind == "miss":

@@ -54,6 +54,7 @@ from lamina.executor.docker_env import (
     env_labels,
 )
 from lamina.scheduler import catalog, keys, sandboxes
+from lamina.scheduler.admission import Admission, AdmissionChecker
 from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Miss, Pool, ReservationsMiss
 from lamina.services import arns, tracing
@@ -85,6 +86,9 @@ class InvocationRequest:
     client_context: str | None = None  # base64, as sent in X-Amz-Client-Context
     request_id: str = ""
     trace_id: str | None = None
+    # The API's authentication checks still to run (``lamina.api.auth`` defers them to us): inside the
+    # pool's acquire for a synchronous invoke, on their own otherwise.
+    admission: Admission | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,7 @@ class Invoker:
             memory_budget_mb=memory_budget_mb or settings.effective_memory_budget_mb,
             max_envs=settings.max_environments,
         )
+        self._admission = AdmissionChecker(redis_client)
         self._conns = Connections(CONNECTIONS_PER_THREAD)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-invoke-bg")
         # In-process counters, flushed to Redis in batches off the caller's path (lamina.services.metrics).
@@ -224,24 +229,16 @@ class Invoker:
         Raises LambdaError subclasses for invocation problems (404 unknown function, 413 payload, 429
         throttled, 400 bad request...); function errors are results with ``function_error`` set.
         """
-        ref = arns.parse_function_name(req.function_name, self.settings.region, req.account_id, req.qualifier)
-        name, qualifier = ref.name, ref.qualifier
-        if req.invocation_type not in ("RequestResponse", "Event", "DryRun"):
-            raise InvalidParameterValueException(f"Unsupported InvocationType: {req.invocation_type}")
-        if req.log_type not in ("None", "Tail"):
-            raise InvalidParameterValueException(f"Unsupported LogType: {req.log_type}")
-        if len(req.payload) > MAX_SYNC_PAYLOAD:
-            raise RequestTooLargeException(
-                f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
-            )
-        if req.payload.strip():
-            try:
-                json.loads(req.payload)
-            except (ValueError, RecursionError) as err:  # RecursionError: hostile nesting depth
-                raise InvalidRequestContentException(
-                    f"Could not parse request body into json: Could not parse payload into json: {err}"
-                ) from None
-        client_context = _decode_client_context(req.client_context)
+        admission = req.admission
+        try:
+            name, qualifier, client_context = self._validate(req)
+        except LambdaError:
+            # A refused caller hears that, not what was wrong with its request.
+            self.admit(admission)
+            raise
+        if req.invocation_type != "RequestResponse":
+            self.admit(admission)
+            admission = None
         qual = qualifier or "$LATEST"
         if req.invocation_type == "DryRun":
             self.spec(req.account_id, name, qual)
@@ -251,10 +248,6 @@ class Invoker:
             # itself in as ``enqueue_event``; without it, say so rather than run it synchronously.
             if self.enqueue_event is None:
                 raise InvalidParameterValueException("InvocationType Event is not supported by this lamina yet")
-            if len(req.payload) > MAX_ASYNC_PAYLOAD:
-                raise RequestTooLargeException(
-                    f"Request must be smaller than {MAX_ASYNC_PAYLOAD} bytes for the InvokeFunction operation"
-                )
             spec = self.spec(req.account_id, name, qual)
             self.enqueue_event(req, spec)
             return InvocationResult(status=202, executed_version=None)
@@ -262,10 +255,12 @@ class Invoker:
         fresh = False
         for _ in range(3):
             try:
-                lease = self._acquire(req.account_id, name, qual, fresh=fresh)
-            except TooManyRequestsException:
-                metrics.throttled(req.account_id, name)
+                lease = self._acquire(req.account_id, name, qual, fresh=fresh, admission=admission)
+            except TooManyRequestsException as err:
+                if err.reason != "CallerRateLimitExceeded":
+                    metrics.throttled(req.account_id, name)
                 raise
+            admission = None  # checked once
             metrics.begin(req.account_id, name)
             try:
                 # Lambda re-inits silently when a runtime died between invocations: once per invocation.
@@ -283,6 +278,35 @@ class Invoker:
             return result
         raise ServiceException(f"No execution environment of {name} could be reached; retry the invocation")
 
+    def admit(self, admission: Admission | None) -> None:
+        """Run deferred authentication checks on their own (for a request refused before ``invoke``)."""
+        self._admission.check(admission, time.time())
+
+    def _validate(self, req: InvocationRequest) -> tuple[str, str | None, str | None]:
+        """(function name, qualifier or None, decoded client context) of a well-formed request."""
+        ref = arns.parse_function_name(req.function_name, self.settings.region, req.account_id, req.qualifier)
+        name, qualifier = ref.name, ref.qualifier
+        if req.invocation_type not in ("RequestResponse", "Event", "DryRun"):
+            raise InvalidParameterValueException(f"Unsupported InvocationType: {req.invocation_type}")
+        if req.log_type not in ("None", "Tail"):
+            raise InvalidParameterValueException(f"Unsupported LogType: {req.log_type}")
+        if len(req.payload) > MAX_SYNC_PAYLOAD:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
+            )
+        if req.payload.strip():
+            try:
+                json.loads(req.payload)
+            except (ValueError, RecursionError) as err:  # RecursionError: hostile nesting depth
+                raise InvalidRequestContentException(
+                    f"Could not parse request body into json: Could not parse payload into json: {err}"
+                ) from None
+        if req.invocation_type == "Event" and len(req.payload) > MAX_ASYNC_PAYLOAD:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {MAX_ASYNC_PAYLOAD} bytes for the InvokeFunction operation"
+            )
+        return name, qualifier, _decode_client_context(req.client_context)
+
     def spec(self, account_id: str, name: str, qualifier: str) -> dict[str, Any]:
         """Return the runnable spec of name:qualifier from the cache, filling it on a miss."""
         cached = catalog.get(self.redis, account_id, name, qualifier)
@@ -294,12 +318,15 @@ class Invoker:
         catalog.fill(self.redis, account_id, name, qualifier, spec, gen)
         return spec
 
-    def _acquire(self, account_id: str, name: str, qualifier: str, fresh: bool = False) -> Lease:
+    def _acquire(
+        self, account_id: str, name: str, qualifier: str, fresh: bool = False, admission: Admission | None = None,
+    ) -> Lease:
         for _ in range(5):
             got = self.pool.acquire(
                 account_id, name, qualifier, now=time.time(), rand=random.random(), new_env_id=uuid.uuid4().hex,
-                fresh=fresh,
+                fresh=fresh, admit=admission,
             )
+            admission = None  # the script ran the checks, whatever it answered
             if isinstance(got, Miss):
                 self._fill(account_id, name, got.qualifier)
                 continue
