@@ -19,8 +19,10 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import itertools
 import json
 import logging
+import os
 import random
 import secrets
 import threading
@@ -323,7 +325,7 @@ class Invoker:
     ) -> Lease:
         for _ in range(5):
             got = self.pool.acquire(
-                account_id, name, qualifier, now=time.time(), rand=random.random(), new_env_id=uuid.uuid4().hex,
+                account_id, name, qualifier, now=time.time(), rand=random.random(), new_env_id=_new_env_id(),
                 fresh=fresh, admit=admission,
             )
             admission = None  # the script ran the checks, whatever it answered
@@ -633,6 +635,19 @@ class Invoker:
             else:
                 conn.close()
             return reply
+
+
+_env_ids: tuple[int, str, itertools.count[int]] = (0, "", itertools.count())
+
+
+def _new_env_id() -> str:
+    """A unique 32-hex-digit environment id without an os.urandom call per invoke (most are never used:
+    a warm acquire takes an existing environment): a random per-process prefix and a counter."""
+    global _env_ids
+    pid, prefix, counter = _env_ids
+    if pid != os.getpid():  # a forked gunicorn worker gets its own prefix
+        _env_ids = pid, prefix, counter = os.getpid(), secrets.token_hex(8), itertools.count()
+    return f"{prefix}{next(counter):016x}"
 
 
 def _platform_error(version: str, error_type: str, message: str) -> InvocationResult:
