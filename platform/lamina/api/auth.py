@@ -139,7 +139,7 @@ def _admission(deps: Any, principal: Principal, signature: str | None) -> Admiss
     """The Redis-kept checks of this request (replay, revocation, per-account rate): see
     ``lamina.scheduler.admission``."""
     settings = deps.settings
-    limit = settings.api_rate_per_s
+    limit = settings.api_rate_per_s if principal.api_rate is None else principal.api_rate
     return Admission(
         revoked_key=iam.revoked_key(settings.instance, principal.key_id),
         replay_key=f"lamina:{settings.instance}:sigv4:{signature}" if signature is not None else "",

@@ -167,6 +167,50 @@ def accounts() -> None:
         comps.close()
 
 
+def _quota(value: str | None) -> int | None | bool:
+    """--concurrency/--api-rate: a number, "default" (None: the instance's), or unset (False: keep)."""
+    if value is None:
+        return False
+    if value == "default":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a whole number nor 'default'") from None
+
+
+@admin.command("set-quotas")
+@click.argument("account_id")
+@click.option("--concurrency", default=None, metavar="N|default",
+              help="Concurrent executions the account may run (its functions' reservations included).")
+@click.option("--api-rate", default=None, metavar="N|default", help="API requests per second of the account.")
+def set_quotas(account_id: str, concurrency: str | None, api_rate: str | None) -> None:
+    """Give an account its own quotas (default: LAMINA_ACCOUNT_CONCURRENCY, LAMINA_API_RATE)."""
+    from lamina.errors import LambdaError
+    from lamina.services import concurrency as quotas
+    from lamina.store import queries
+
+    comps = _components()
+    try:
+        with comps.sessions() as session:
+            current = queries.account_quotas(session, account_id)
+        new_concurrency, new_rate = _quota(concurrency), _quota(api_rate)
+        try:
+            quotas.set_quotas(comps, account_id,
+                              current[0] if new_concurrency is False else new_concurrency,  # type: ignore[arg-type]
+                              current[1] if new_rate is False else new_rate)  # type: ignore[arg-type]
+        except LambdaError as err:
+            raise click.ClickException(str(err)) from None
+        with comps.sessions() as session:
+            got = queries.account_quotas(session, account_id)
+        settings = comps.settings
+        click.echo(f"{account_id}: concurrency {got[0] or settings.account_concurrency}"
+                   f"{'' if got[0] else ' (default)'}, API rate {got[1] or settings.api_rate_per_s}/s"
+                   f"{'' if got[1] else ' (default)'}")
+    finally:
+        comps.close()
+
+
 @admin.command("put-role")
 @click.argument("account_id")
 @click.argument("name")

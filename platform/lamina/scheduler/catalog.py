@@ -93,11 +93,13 @@ def reservations_generation(r: redis.Redis, account_id: str) -> str:
     return raw.decode() if isinstance(raw, bytes) else (raw or "0")
 
 
-def fill_reservations(r: redis.Redis, account_id: str, total: int, gen: str) -> bool:
-    """Cache the sum of reservations unless one changed since ``gen`` was read."""
+def fill_reservations(r: redis.Redis, account_id: str, total: int, gen: str, limit: int | None = None) -> bool:
+    """Cache the sum of reservations unless one changed since ``gen`` was read; with the account's own
+    concurrency quota ``limit`` when it has one (``"total:limit"``; the pool's default applies otherwise)."""
+    value = str(int(total)) if limit is None else f"{int(total)}:{int(limit)}"
     result = r.eval(
         _FILL_RESERVED, 2, keys.reserved_total(account_id), keys.reserved_generation(account_id),
-        gen, int(total), TTL_S,
+        gen, value, TTL_S,
     )
     return bool(result)
 

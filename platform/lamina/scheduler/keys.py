@@ -81,7 +81,8 @@ def inflight_unreserved(account_id: str) -> str:
 
 
 def reserved_total(account_id: str) -> str:
-    """String: the sum of the account's reserved concurrency, cached from PostgreSQL like the specs."""
+    """String: the sum of the account's reserved concurrency (":quota" appended when the account has its own
+    concurrency quota), cached from PostgreSQL like the specs."""
     return f"{PREFIX}:reserved:{account_id}"
 
 

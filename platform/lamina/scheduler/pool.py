@@ -79,8 +79,12 @@ local denied = admit(12, now)
 if denied then return {'denied', denied} end
 local specs = P .. ':specs:' .. acct .. ':' .. fn
 -- The sum of the account's reservations, cached like the specs (the control plane deletes it on change).
+-- "sum" or "sum:quota" when the account has its own concurrency quota (then it replaces ARGV[7]).
 local reserved_sum = redis.call('GET', P .. ':reserved:' .. acct)
 if not reserved_sum then return {'miss_reserved'} end
+local quota
+reserved_sum, quota = string.match(reserved_sum, '^(%d+):?(%d*)$')
+if quota ~= '' then account_limit = tonumber(quota) end
 
 local raw = redis.call('HGET', specs, qual)
 if not raw then return {'miss', qual} end

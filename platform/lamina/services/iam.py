@@ -40,6 +40,7 @@ class Principal:
     # For a role session: the role's statements (what it may do), its name and expiry; None for users.
     role: str | None = None
     statements: tuple[dict[str, Any], ...] | None = None
+    api_rate: int | None = None  # the account's own API requests-per-second quota; None: the instance's
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -193,7 +194,8 @@ def _load_key(deps: Deps, key_id: str) -> tuple[Principal, str] | None:
             return None
         key, user = found
         secret = secrets.decrypt(deps.settings, key.secret_enc)
-        return Principal(user.account_id, user.name, key_id, admin=user.admin), secret
+        api_rate = queries.account_quotas(session, user.account_id)[1]
+        return Principal(user.account_id, user.name, key_id, admin=user.admin, api_rate=api_rate), secret
 
 
 def rotate_key_secrets(deps: Deps) -> int:

@@ -74,7 +74,8 @@ AGENT_CONNECT_WINDOW_S = 15.0  # how long a cold start waits for the agent to li
 CONNECTIONS_PER_THREAD = 128
 
 Resolver = Callable[[Any, str, str, str | None], Mapping[str, Any]]
-ReservationsReader = Callable[[Any, str], int]  # (sessions, account id) -> sum of reserved concurrency
+# (sessions, account id) -> (sum of reserved concurrency, the account's own concurrency quota or None)
+ReservationsReader = Callable[[Any, str], tuple[int, int | None]]
 
 
 @dataclass(frozen=True)
@@ -196,11 +197,12 @@ class Invoker:
             self._resolve = functools.partial(resolve_for_invoke, region=self.settings.region)
         return self._resolve(self.sessions, account_id, name, qualifier)
 
-    def reserved_total(self, account_id: str) -> int:
+    def account_concurrency(self, account_id: str) -> tuple[int, int | None]:
+        """(sum of the account's reservations, its own concurrency quota or None)."""
         if self._reservations is None:
-            from lamina.services.concurrency import reserved_total
+            from lamina.services.concurrency import account_concurrency
 
-            self._reservations = reserved_total
+            self._reservations = account_concurrency
         return self._reservations(self.sessions, account_id)
 
     def image_for_runtime(self, runtime: str) -> str:
@@ -334,7 +336,8 @@ class Invoker:
                 continue
             if isinstance(got, ReservationsMiss):
                 gen = catalog.reservations_generation(self.redis, account_id)
-                catalog.fill_reservations(self.redis, account_id, self.reserved_total(account_id), gen)
+                reserved, quota = self.account_concurrency(account_id)
+                catalog.fill_reservations(self.redis, account_id, reserved, gen, limit=quota)
                 continue
             if got.evicted:
                 self._remove_later(got.evicted)

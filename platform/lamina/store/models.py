@@ -230,6 +230,9 @@ class Account(Base):
     id: Mapped[str] = mapped_column(String(12), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Quotas of this account; None: the instance's defaults (LAMINA_ACCOUNT_CONCURRENCY, LAMINA_API_RATE).
+    concurrency_limit: Mapped[int | None] = mapped_column(Integer)
+    api_rate_limit: Mapped[int | None] = mapped_column(Integer)
 
 
 class User(Base):

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lamina.store.models import (
+    Account,
     Alias,
     Base,
     EventInvokeConfig,
@@ -103,6 +104,23 @@ def reserved_total(session: Session, account_id: str, exclude_function_id: int |
     if exclude_function_id is not None:
         stmt = stmt.where(Function.id != exclude_function_id)
     return int(session.scalar(stmt) or 0)
+
+
+def account_quotas(session: Session, account_id: str) -> tuple[int | None, int | None]:
+    """(concurrency quota, API requests per second) of the account; None where it has no quota of its own."""
+    row = session.execute(
+        select(Account.concurrency_limit, Account.api_rate_limit).where(Account.id == account_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def set_account_quotas(session: Session, account_id: str, concurrency: int | None, api_rate: int | None) -> bool:
+    """Store the account's quotas (None: back to the instance default); False if there is no such account."""
+    account = session.get(Account, account_id, with_for_update=True)
+    if account is None:
+        return False
+    account.concurrency_limit, account.api_rate_limit = concurrency, api_rate
+    return True
 
 
 def code_usage(session: Session, account_id: str) -> int:
