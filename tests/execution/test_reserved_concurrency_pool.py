@@ -7,7 +7,9 @@ import threading
 import time
 from typing import Any
 
+import pytest
 import redis as redis_lib
+from lamina.errors import LambdaError
 from lamina.scheduler import keys
 from lamina.services.invocations import Invoker
 from support.functions import Functions
@@ -71,3 +73,39 @@ def test_a_reserved_function_runs_while_the_unreserved_pool_is_busy(
     holder.join()
     assert answers[0].status_code == 200
     assert invoke(client, "shared").status_code == 200  # the unreserved execution is free again
+
+
+def test_an_account_quota_caps_its_concurrency(client: Any, fns: Functions, invoker: Invoker, components: Any) -> None:
+    from lamina.services import concurrency
+
+    account = invoker.settings.account_id
+    fns.create("quota", {"app.py": APP}, timeout=10)
+    assert invoke(client, "quota").status_code == 200
+    concurrency.set_quotas(components, account, 1, None)  # `lamina admin set-quotas ACCOUNT --concurrency 1`
+    settings = client.get("/2016-08-19/account-settings").get_json()["AccountLimit"]
+    assert (settings["ConcurrentExecutions"], settings["UnreservedConcurrentExecutions"]) == (1, 1)
+    refused = client.put("/2017-10-31/functions/quota/concurrency", json={"ReservedConcurrentExecutions": 1})
+    assert refused.status_code == 400 and "minimum value of [1]" in refused.get_json()["Message"]
+    app = client.application
+    answers: list[Any] = []
+    holder = threading.Thread(target=lambda: answers.append(invoke(app.test_client(), "quota", {"hold": 3})))
+    holder.start()
+    deadline = time.monotonic() + 10
+    while not any(e.state.holds_slot for e in invoker.pool.snapshot().envs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    throttled = invoke(client, "quota")
+    assert throttled.status_code == 429
+    assert throttled.get_json()["Reason"] == "ConcurrentInvocationLimitExceeded"
+    holder.join()
+    assert answers[0].status_code == 200
+    # Back to the instance's default: two at once run again.
+    concurrency.set_quotas(components, account, None, None)
+    holder = threading.Thread(target=lambda: answers.append(invoke(app.test_client(), "quota", {"hold": 2})))
+    holder.start()
+    deadline = time.monotonic() + 10
+    while not any(e.state.holds_slot for e in invoker.pool.snapshot().envs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert invoke(client, "quota").status_code == 200
+    holder.join()
+    with pytest.raises(LambdaError):
+        concurrency.set_quotas(components, account, 0, None)

@@ -54,3 +54,19 @@ def test_a_replayed_invoke_signature_is_refused(live_server: Any, credentials: A
     status, body, kind = _status(req)
     assert (status, kind) == (403, "InvalidSignatureException")
     assert "already been used" in body["Message"]
+
+
+def test_an_account_api_rate_quota_limits_that_account_only(app: Any, components: Any, credentials: Any) -> None:
+    from lamina.services import concurrency
+
+    other_account = iam.create_account(components, "other-team")
+    iam.create_user(components, other_account, "bob")
+    other = client_for(app, iam.create_key(components, other_account, "bob"))
+    concurrency.set_quotas(components, credentials.account_id, None, 2)  # lamina admin set-quotas --api-rate 2
+    components.extras.pop("iam.key_cache", None)  # what every process does within iam.KEY_CACHE_TTL_S
+    mine = client_for(app, credentials)
+    codes = [mine.get("/2015-03-31/functions").status_code for _ in range(6)]
+    assert codes[0] == 200 and 429 in codes, codes
+    assert [other.get("/2015-03-31/functions").status_code for _ in range(6)] == [200] * 6
+    assert_error(client_for(app, credentials).post(INVOKE.format("missing"), data=b"{}"), 429,
+                 "TooManyRequestsException")

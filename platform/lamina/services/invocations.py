@@ -19,10 +19,8 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import itertools
 import json
 import logging
-import os
 import random
 import secrets
 import threading
@@ -640,17 +638,11 @@ class Invoker:
             return reply
 
 
-_env_ids: tuple[int, str, itertools.count[int]] = (0, "", itertools.count())
-
-
 def _new_env_id() -> str:
-    """A unique 32-hex-digit environment id without an os.urandom call per invoke (most are never used:
-    a warm acquire takes an existing environment): a random per-process prefix and a counter."""
-    global _env_ids
-    pid, prefix, counter = _env_ids
-    if pid != os.getpid():  # a forked gunicorn worker gets its own prefix
-        _env_ids = pid, prefix, counter = os.getpid(), secrets.token_hex(8), itertools.count()
-    return f"{prefix}{next(counter):016x}"
+    """A 32-hex-digit environment id without an os.urandom call per invoke (most are never used: a warm
+    acquire takes an existing environment). ``random`` is seeded from urandom and reseeded in a forked
+    child, so gunicorn workers do not share a sequence."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def _platform_error(version: str, error_type: str, message: str) -> InvocationResult:
