@@ -67,3 +67,19 @@ def test_rotate_key_reencrypts_and_old_secrets_keep_working(admin_env: dict[str,
         == credentials.secret_access_key
     assert boto_for(credentials.access_key_id, credentials.secret_access_key).list_functions()["Functions"] == []
     assert (settings.data_dir / "master.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_set_quotas_shows_in_account_settings(admin_env: dict[str, str], boto_for: Any) -> None:
+    made = json.loads(_admin(admin_env, "create-account", "team-q", "--account-id", "444444444444", "--json"))
+    client = boto_for(made["AccessKeyId"], made["SecretAccessKey"])
+    out = _admin(admin_env, "set-quotas", "444444444444", "--concurrency", "50", "--api-rate", "20")
+    assert "concurrency 50" in out and "API rate 20/s" in out
+    limits = client.get_account_settings()["AccountLimit"]
+    assert (limits["ConcurrentExecutions"], limits["UnreservedConcurrentExecutions"]) == (50, 50)
+    assert "concurrency 50, API rate" in _admin(admin_env, "set-quotas", "444444444444", "--api-rate", "default")
+    assert "(default)" in _admin(admin_env, "set-quotas", "444444444444", "--concurrency", "default")
+    for bad in (["--concurrency", "many"], ["--concurrency", "0"], ["--api-rate", "-3"]):
+        out = CliRunner().invoke(cli, ["admin", "set-quotas", "444444444444", *bad], env=admin_env)
+        assert out.exit_code != 0 and "Traceback" not in out.output, out.output
+    out = CliRunner().invoke(cli, ["admin", "set-quotas", "999999999999", "--concurrency", "5"], env=admin_env)
+    assert out.exit_code != 0 and "Account not found" in out.output
