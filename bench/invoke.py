@@ -6,7 +6,8 @@ Reports, beside baselines measured in the same run:
     (Docker SDK and CLI);
   * warm invoke p50/p99 through the API (sequential, one keep-alive connection);  baseline: a direct
     HTTP call to the same warm environment's agent, with the same headers;
-  * throughput with 1, 8, 16 and 32 concurrent clients (one process each, keep-alive connections).
+  * sustained throughput with 1, 8, 16 and 32 concurrent clients (one process each, keep-alive connections;
+    each client warms up with its own environment first, then all measure the same window).
 and prints a markdown table with the targets of issue 3.
 
     eval "$(scripts/services.sh docker)"; python bench/invoke.py [--memory 1769] [--quick]
@@ -164,15 +165,18 @@ def direct_calls(address: str, n: int) -> list[float]:
     return samples
 
 
-def _client(port: int, start_at: float, stop_at: float, out: Any) -> None:
+def _client(port: int, barrier: Any, stop_in_s: float, out: Any) -> None:
     api = Api(port)
     lat: list[float] = []
     errors = 0
-    while time.time() < start_at:
+    for _ in range(WARMUP_INVOKES):  # warm-up: each client's cold start happens here
         try:
-            api.invoke()  # warm-up (cold starts happen here)
+            api.invoke()
         except SystemExit:
             errors += 1
+            api = Api(port)
+    barrier.wait()  # everybody warm: the measured window starts together
+    stop_at = time.time() + stop_in_s
     while time.time() < stop_at:
         try:
             lat.append(api.invoke())
@@ -182,12 +186,16 @@ def _client(port: int, start_at: float, stop_at: float, out: Any) -> None:
     out.put((lat, errors))
 
 
-def throughput(port: int, clients: int, warmup_s: float, duration_s: float) -> tuple[float, float, float, int]:
+WARMUP_INVOKES = 20
+
+
+def throughput(port: int, clients: int, duration_s: float) -> tuple[float, float, float, int]:
+    """Sustained warm throughput: every client first makes WARMUP_INVOKES calls (so N clients have their N
+    environments), then all measure for ``duration_s`` together."""
     ctx = mp.get_context("fork")
     out = ctx.Queue()
-    start_at = time.time() + warmup_s
-    stop_at = start_at + duration_s
-    procs = [ctx.Process(target=_client, args=(port, start_at, stop_at, out)) for _ in range(clients)]
+    barrier = ctx.Barrier(clients)
+    procs = [ctx.Process(target=_client, args=(port, barrier, duration_s, out)) for _ in range(clients)]
     for p in procs:
         p.start()
     lat: list[float] = []
@@ -259,7 +267,7 @@ def main() -> None:
         rows = []
         for c in (1, 8, 16, 32):
             print(f"throughput with {c} clients ...", file=sys.stderr)
-            rows.append((c, *throughput(port, c, warmup_s=2.0 if c > 1 else 0.5, duration_s=args.duration)))
+            rows.append((c, *throughput(port, c, duration_s=args.duration)))
     finally:
         if server is not None:
             server.terminate()
