@@ -10,6 +10,7 @@ from lamina.api.errors import request_id
 from lamina.errors import RequestTooLargeException
 from lamina.services import events
 from lamina.services.invocations import MAX_SYNC_PAYLOAD, InvocationRequest, Invoker
+from lamina.services.retry_join import ClientCall
 
 bp = Blueprint("invoke", __name__)
 
@@ -59,6 +60,7 @@ def invoke(function_name: str) -> Response:
             request_id=request_id(),
             trace_id=headers.get("X-Amzn-Trace-Id") or None,
             admission=admission,
+            client_call=ClientCall.from_headers(headers.get("amz-sdk-invocation-id"), headers.get("amz-sdk-request")),
         )
     )
     resp = Response(result.payload, status=result.status, content_type=result.content_type)

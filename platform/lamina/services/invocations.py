@@ -60,6 +60,7 @@ from lamina.scheduler.pool import Lease, Miss, Pool, ReservationsMiss
 from lamina.services import arns, tracing
 from lamina.services.agent_client import AgentConnection, Connections, ProtocolError, Reply
 from lamina.services.metrics import Metrics
+from lamina.services.retry_join import JOIN_MIN_TIMEOUT_S, ClientCall, RetryJoin
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ class InvocationRequest:
     # The API's authentication checks still to run (``lamina.api.auth`` defers them to us): inside the
     # pool's acquire for a synchronous invoke, on their own otherwise.
     admission: Admission | None = None
+    # The SDK call this request is an attempt of (amz-sdk-invocation-id): a retry joins the first attempt.
+    client_call: ClientCall | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,7 @@ class Invoker:
             max_envs=settings.max_environments,
         )
         self._admission = AdmissionChecker(redis_client)
+        self.retry_join = RetryJoin(redis_client, settings.instance)
         self._conns = Connections(CONNECTIONS_PER_THREAD)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-invoke-bg")
         # In-process counters, flushed to Redis in batches off the caller's path (lamina.services.metrics).
@@ -253,6 +257,14 @@ class Invoker:
             spec = self.spec(req.account_id, name, qual)
             self.enqueue_event(req, spec)
             return InvocationResult(status=202, executed_version=None)
+        call = req.client_call
+        if call is not None and call.attempt > 1:
+            self.admit(admission)
+            admission = None
+            joined = self.retry_join.join(req.account_id, name, call)
+            if joined is not None:
+                log.info("attempt %d of SDK call %s joined its first attempt", call.attempt, call.invocation_id)
+                return InvocationResult(**joined)
         metrics = self.metrics
         fresh = False
         for _ in range(3):
@@ -263,6 +275,11 @@ class Invoker:
                     metrics.throttled(req.account_id, name)
                 raise
             admission = None  # checked once
+            timeout_s = int(lease.spec.get("timeout") or 3)
+            # A call that may outlast the SDK's read timeout records itself, so its retry can join it.
+            joinable = call if call is not None and timeout_s >= JOIN_MIN_TIMEOUT_S else None
+            if joinable is not None:
+                self.retry_join.claim(req.account_id, name, joinable, timeout_s)
             metrics.begin(req.account_id, name)
             try:
                 # Lambda re-inits silently when a runtime died between invocations: once per invocation.
@@ -270,8 +287,18 @@ class Invoker:
             except _Retry as retry:
                 fresh = fresh or retry.fresh
                 continue
+            except BaseException:
+                if joinable is not None:
+                    self.retry_join.finish(req.account_id, joinable, None)
+                raise
             finally:
                 metrics.end(req.account_id, name)
+            if joinable is not None:
+                self.retry_join.finish(req.account_id, joinable, {
+                    "status": result.status, "payload": result.payload, "content_type": result.content_type,
+                    "executed_version": result.executed_version, "function_error": result.function_error,
+                    "log_result": result.log_result, "trace_id": result.trace_id,
+                })
             metrics.invoked(
                 req.account_id, name, cold=result.cold, duration_ms=result.duration_ms,
                 init_duration_ms=result.init_duration_ms,
