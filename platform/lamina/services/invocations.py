@@ -175,6 +175,7 @@ class Invoker:
         )
         self._admission = AdmissionChecker(redis_client)
         self.retry_join = RetryJoin(redis_client, settings.instance)
+        self._gateway: str | None = None  # the function network's gateway address (function_endpoint)
         self._conns = Connections(CONNECTIONS_PER_THREAD)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-invoke-bg")
         # In-process counters, flushed to Redis in batches off the caller's path (lamina.services.metrics).
@@ -499,6 +500,18 @@ class Invoker:
             raise ServiceException(f"Execution environment of {name} was reclaimed while starting")
         return started.ip, started.container_id
 
+    def function_endpoint(self) -> str:
+        """The API's URL as function code sees it: LAMINA_PUBLIC_URL; else, for an API listening on every
+        interface, its port on the function network's gateway (the host, as seen from the bridge)."""
+        s = self.settings
+        if s.public_url or s.host not in ("0.0.0.0", "::"):
+            return s.base_url
+        if self._gateway is None:
+            self.docker.ensure_network(s.docker_network)
+            ipam = self.docker.api.inspect_network(s.docker_network).get("IPAM") or {}
+            self._gateway = next((c["Gateway"] for c in ipam.get("Config") or [] if c.get("Gateway")), "")
+        return f"http://{self._gateway}:{s.port}" if self._gateway else s.base_url
+
     def replenish_sandboxes(self) -> int:
         """Start network sandboxes until ``self.sandboxes`` are ready; return how many were started."""
         if not self._replenishing.acquire(blocking=False):
@@ -545,6 +558,8 @@ class Invoker:
         from lamina.services import sessions
 
         env.update(sessions.environment(self, spec, env_id))
+        if "AWS_ENDPOINT_URL_LAMBDA" in env and not s.public_url:
+            env["AWS_ENDPOINT_URL_LAMBDA"] = self.function_endpoint()
         task_dir = opt_dir = None
         working_dir: str | None = None
         if spec.get("package_type") == "Image":
