@@ -58,6 +58,7 @@ from lamina.scheduler.admission import Admission, AdmissionChecker
 from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Miss, Pool, ReservationsMiss
 from lamina.services import arns, tracing
+from lamina.services import secrets as secrets_at_rest
 from lamina.services.agent_client import AgentConnection, Connections, ProtocolError, Reply
 from lamina.services.metrics import Metrics
 from lamina.services.retry_join import JOIN_MIN_TIMEOUT_S, ClientCall, RetryJoin
@@ -345,6 +346,10 @@ class Invoker:
     def _fill(self, account_id: str, name: str, qualifier: str) -> dict[str, Any]:
         gen = catalog.generation(self.redis, account_id, name)
         spec = dict(self.resolve(account_id, name, None if qualifier == "$LATEST" else qualifier))
+        if spec.get("environment"):
+            # Redis keeps the cache on disk (AOF): the function's variables stay encrypted there too, and
+            # are opened only to start a container (container_spec).
+            spec["environment"] = secrets_at_rest.encrypt(self.settings, json.dumps(spec["environment"]))
         catalog.fill(self.redis, account_id, name, qualifier, spec, gen)
         return spec
 
@@ -535,7 +540,14 @@ class Invoker:
         memory = int(spec.get("memory_size") or 128)
         runtime = str(spec.get("runtime") or "")
         stream = f"{datetime.now(UTC):%Y/%m/%d}/[{version}]{env_id}"
-        env: dict[str, str] = {str(k): str(v) for k, v in (spec.get("environment") or {}).items()}
+        variables = spec.get("environment") or {}
+        if isinstance(variables, str):  # sealed in the spec cache (_fill)
+            try:
+                variables = json.loads(secrets_at_rest.decrypt(s, variables))
+            except secrets_at_rest.SecretsError:  # sealed under a master key rotated away since: re-read
+                version_ = str(spec.get("version") or "$LATEST")
+                variables = self.resolve(account_id, name, None if version_ == "$LATEST" else version_)["environment"]
+        env: dict[str, str] = {str(k): str(v) for k, v in variables.items()}
         env.update({
             "AWS_LAMBDA_FUNCTION_NAME": name,
             "AWS_LAMBDA_FUNCTION_VERSION": version,
