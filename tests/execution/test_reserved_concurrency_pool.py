@@ -3,8 +3,10 @@ the rest (the account limit minus the sum of reservations, which the invoke path
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -52,6 +54,23 @@ def test_the_sum_of_reservations_follows_the_control_plane(
     assert cached_sum(redis, account) == 0
 
 
+@contextlib.contextmanager
+def holding(client: Any, invoker: Invoker, name: str, seconds: float) -> Iterator[list[Any]]:
+    """Run one invocation of ``name`` that holds its execution for ``seconds`` in the background; the body
+    runs once it holds its slot, and the invocation's answer is in the yielded list afterwards."""
+    app = client.application
+    answers: list[Any] = []
+    holder = threading.Thread(target=lambda: answers.append(invoke(app.test_client(), name, {"hold": seconds})))
+    holder.start()
+    deadline = time.monotonic() + 10
+    while not any(e.state.holds_slot for e in invoker.pool.snapshot().envs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield answers
+    finally:
+        holder.join()
+
+
 def test_a_reserved_function_runs_while_the_unreserved_pool_is_busy(
     client: Any, fns: Functions, invoker: Invoker,
 ) -> None:
@@ -59,18 +78,11 @@ def test_a_reserved_function_runs_while_the_unreserved_pool_is_busy(
     fns.create("shared", {"app.py": APP}, timeout=10)
     fns.put_concurrency("reserved", 2)
     invoker.pool.account_limit = 3  # a small account: 3 - 2 reserved = 1 unreserved execution
-    app = client.application
-    answers: list[Any] = []
-    holder = threading.Thread(target=lambda: answers.append(invoke(app.test_client(), "shared", {"hold": 3})))
-    holder.start()
-    deadline = time.monotonic() + 10
-    while not any(e.state.holds_slot for e in invoker.pool.snapshot().envs) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    throttled = invoke(client, "shared")
-    assert throttled.status_code == 429
-    assert throttled.get_json()["Reason"] == "ConcurrentInvocationLimitExceeded"
-    assert invoke(client, "reserved").status_code == 200  # its reservation is its own
-    holder.join()
+    with holding(client, invoker, "shared", 3) as answers:
+        throttled = invoke(client, "shared")
+        assert throttled.status_code == 429
+        assert throttled.get_json()["Reason"] == "ConcurrentInvocationLimitExceeded"
+        assert invoke(client, "reserved").status_code == 200  # its reservation is its own
     assert answers[0].status_code == 200
     assert invoke(client, "shared").status_code == 200  # the unreserved execution is free again
 
@@ -86,26 +98,15 @@ def test_an_account_quota_caps_its_concurrency(client: Any, fns: Functions, invo
     assert (settings["ConcurrentExecutions"], settings["UnreservedConcurrentExecutions"]) == (1, 1)
     refused = client.put("/2017-10-31/functions/quota/concurrency", json={"ReservedConcurrentExecutions": 1})
     assert refused.status_code == 400 and "minimum value of [1]" in refused.get_json()["Message"]
-    app = client.application
-    answers: list[Any] = []
-    holder = threading.Thread(target=lambda: answers.append(invoke(app.test_client(), "quota", {"hold": 3})))
-    holder.start()
-    deadline = time.monotonic() + 10
-    while not any(e.state.holds_slot for e in invoker.pool.snapshot().envs) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    throttled = invoke(client, "quota")
-    assert throttled.status_code == 429
-    assert throttled.get_json()["Reason"] == "ConcurrentInvocationLimitExceeded"
-    holder.join()
+    with holding(client, invoker, "quota", 3) as answers:
+        throttled = invoke(client, "quota")
+        assert throttled.status_code == 429
+        assert throttled.get_json()["Reason"] == "ConcurrentInvocationLimitExceeded"
     assert answers[0].status_code == 200
     # Back to the instance's default: two at once run again.
     concurrency.set_quotas(components, account, None, None)
-    holder = threading.Thread(target=lambda: answers.append(invoke(app.test_client(), "quota", {"hold": 2})))
-    holder.start()
-    deadline = time.monotonic() + 10
-    while not any(e.state.holds_slot for e in invoker.pool.snapshot().envs) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert invoke(client, "quota").status_code == 200
-    holder.join()
+    with holding(client, invoker, "quota", 2) as answers:
+        assert invoke(client, "quota").status_code == 200
+    assert answers[0].status_code == 200
     with pytest.raises(LambdaError):
         concurrency.set_quotas(components, account, 0, None)
