@@ -51,3 +51,20 @@ def test_opentelemetry_spans_when_enabled(client: Any, fns: Functions, invoker: 
     for child in ("scheduler.acquire", "container.start", "container.invoke"):
         assert spans[child].parent.span_id == root.context.span_id
     assert seen == f"Root=1-5759e988-bd862e3fe1be46a994272793;Parent={root.context.span_id:016x};Sampled=1"
+
+
+def test_trace_id_is_on_the_report_line(client: Any, fns: Functions) -> None:
+    import base64
+
+    fns.create("reported", {"app.py": APP}, handler="app.handler")
+    mine = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    resp = client.post("/2015-03-31/functions/reported/invocations", data=b"{}",
+                       headers={"X-Amzn-Trace-Id": mine, "X-Amz-Log-Type": "Tail"})
+    report = base64.b64decode(resp.headers["X-Amz-Log-Result"]).decode().splitlines()[-1]
+    assert report.startswith("REPORT RequestId: ")
+    assert report.endswith("\tXRAY TraceId: 1-5759e988-bd862e3fe1be46a994272793\tSegmentId: 53995c3f42cd8ad8"
+                           "\tSampled: true"), report
+    resp = client.post("/2015-03-31/functions/reported/invocations", data=b"{}", headers={"X-Amz-Log-Type": "Tail"})
+    new = resp.headers["X-Amzn-Trace-Id"]
+    report = base64.b64decode(resp.headers["X-Amz-Log-Result"]).decode().splitlines()[-1]
+    assert f"\tXRAY TraceId: {new.split(';')[0][5:]}\t" in report and report.endswith("\tSampled: false")

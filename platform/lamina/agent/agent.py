@@ -236,6 +236,20 @@ class Conn:
         return b"".join(parts), False
 
 
+def _xray_part(headers):
+    """Lambda's tail of a traced invocation's REPORT line, from its X-Ray trace header
+    (``Root=1-...;Parent=...;Sampled=0``): ``\tXRAY TraceId: 1-...\tSegmentId: ...\tSampled: false``."""
+    raw = headers.get(b"lambda-runtime-trace-id")
+    if not raw:
+        return ""
+    fields = dict(p.partition("=")[::2] for p in raw.decode("latin-1").split(";"))
+    root = fields.get("Root", "").strip()
+    if not root:
+        return ""
+    sampled = "true" if fields.get("Sampled", "").strip() == "1" else "false"
+    return f"\tXRAY TraceId: {root}\tSegmentId: {fields.get('Parent', '').strip()}\tSampled: {sampled}"
+
+
 class Invocation:
     """One front-door /invoke from receipt to answer. Fields are guarded by ``Agent.lock`` until claimed."""
 
@@ -608,7 +622,7 @@ class Agent:
         billed = max(1, -int(-duration_ms // 1))
         report = (
             f"REPORT RequestId: {rid}\t{init_part}Duration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
-            f"Memory Size: {self.memory_size} MB\tMax Memory Used: {max_mb} MB"
+            f"Memory Size: {self.memory_size} MB\tMax Memory Used: {max_mb} MB{_xray_part(inv.headers)}"
         )
         with self.log_lock:
             if self.log_r is not None:
