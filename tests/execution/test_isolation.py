@@ -2,8 +2,8 @@
 read-only file system but /tmp, no Docker socket, no way to PostgreSQL, Redis or another function's
 container, and a fork bomb stopped by the pids limit without hurting a neighbour.
 
-Memory hogs and busy loops are covered by test_invoke_python (out of memory -> Runtime.ExitError and a
-new environment; timeout -> the environment is destroyed).
+Memory hogs and busy loops next to a neighbour: test_containment.py; out of memory -> Runtime.ExitError and
+a new environment, timeout -> the environment is destroyed: test_invoke_python.py.
 """
 
 from __future__ import annotations

@@ -1,0 +1,102 @@
+"""Containment (issue 5, item 6): a memory hog and a busy loop are held to their own limits and do not stop a
+neighbouring function from answering. The fork bomb is in test_isolation.py."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from lamina.services.invocations import Invoker
+from support.functions import Functions
+from support.invoking import invoke
+
+HOG = """
+def handler(event, context):
+    chunks = []
+    while True:  # 16 MB at a time, far past its 128 MB
+        chunks.append(bytearray(16 * 1024 * 1024))
+"""
+
+BUSY = """
+import multiprocessing, os, time
+
+
+def spin(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+def handler(event, context):
+    seconds = event.get("seconds", 0)
+    before = os.times()
+    procs = [multiprocessing.Process(target=spin, args=(seconds,)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    spin(seconds)
+    for p in procs:
+        p.join()
+    after = os.times()
+    cpu = (after.user - before.user) + (after.system - before.system)
+    cpu += (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return {"cpu_s": cpu, "wall_s": seconds}
+"""
+
+NEIGHBOUR = "def handler(event, context):\n    return 'still here'\n"
+
+
+def _while(background: Callable[[], Any]) -> tuple[list[Any], threading.Thread]:
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(background()))
+    thread.start()
+    return out, thread
+
+
+def _neighbour_latencies(client: Any, until: threading.Thread, at_most: int = 40) -> list[float]:
+    took: list[float] = []
+    while until.is_alive() and len(took) < at_most:
+        t0 = time.monotonic()
+        resp = invoke(client, "neighbour")
+        took.append(time.monotonic() - t0)
+        assert resp.status_code == 200 and resp.get_json() == "still here"
+        time.sleep(0.05)
+    return took
+
+
+def test_a_memory_hog_is_killed_and_its_neighbour_keeps_answering(client: Any, fns: Functions) -> None:
+    fns.create("hog", {"app.py": HOG}, memory=128, timeout=30)
+    fns.create("neighbour", {"app.py": NEIGHBOUR})
+    assert invoke(client, "neighbour").status_code == 200  # warm
+    app = client.application
+    out, thread = _while(lambda: invoke(app.test_client(), "hog"))
+    took = _neighbour_latencies(client, thread)
+    thread.join()
+    hog = out[0]
+    assert hog.status_code == 200 and hog.headers["X-Amz-Function-Error"] == "Unhandled"
+    assert hog.get_json()["errorType"] == "Runtime.ExitError", hog.get_json()
+    assert took and max(took) < 2.0, took
+
+
+def test_a_busy_loop_gets_its_cpu_share_and_its_neighbour_keeps_answering(
+    client: Any, fns: Functions, invoker: Invoker, docker_client: Any,
+) -> None:
+    fns.create("busy", {"app.py": BUSY}, memory=128, timeout=30)
+    fns.create("neighbour", {"app.py": NEIGHBOUR})
+    assert invoke(client, "busy", {"seconds": 0}).status_code == 200  # cold start; then its CPU limit applies
+    [busy] = [e for e in invoker.pool.snapshot().envs if e.function_name == "busy"]
+    cid = invoker.pool.env(busy.env_id)["container"]
+    deadline = time.monotonic() + 10
+    while not docker_client.api.inspect_container(cid)["HostConfig"]["CpuQuota"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert invoke(client, "neighbour").status_code == 200  # warm
+    app = client.application
+    out, thread = _while(lambda: invoke(app.test_client(), "busy", {"seconds": 4}))
+    took = _neighbour_latencies(client, thread)
+    thread.join()
+    busy_out = out[0].get_json()
+    # Five spinning processes for 4 s would take ~8 CPU-seconds of the host's two cores; at 128 MB the
+    # function's share is 128/1769 of one vCPU (~0.3 CPU-seconds in 4 s).
+    assert busy_out["cpu_s"] < 1.0, busy_out
+    assert took and max(took) < 1.0, took
