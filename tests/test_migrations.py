@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -12,6 +13,9 @@ from alembic.script import ScriptDirectory
 from lamina.store import db
 from lamina.store.models import Base
 from support.databases import make_database
+
+# Migrations that change rows, not the schema.
+DATA_ONLY = {"0006_trigger_grants"}
 
 
 @pytest.fixture
@@ -55,7 +59,7 @@ def test_upgrade_downgrade_upgrade(fresh_url):
     db.downgrade(fresh_url, "-1")
     rev, schema_down = _state(fresh_url)
     assert rev == previous
-    assert schema_down != schema
+    assert schema_down != schema or head in DATA_ONLY
 
     db.upgrade(fresh_url)
     assert _state(fresh_url) == (head, schema)
@@ -70,3 +74,43 @@ def test_models_match_the_migrated_schema(fresh_url):
     finally:
         engine.dispose()
     assert diffs == []
+
+
+def test_existing_triggers_get_the_statements_they_now_need(fresh_url):
+    """0006: schedules, queue mappings and public URLs made before triggers checked their permission."""
+    db.upgrade(fresh_url, "0005_account_quotas")
+    engine = sa.create_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            fid = conn.execute(sa.text(
+                "INSERT INTO functions (account_id, name, description, role, package_type, memory_size, timeout, "
+                "ephemeral_storage, architectures, environment, layers, code_sha256, code_size, unzipped_size, "
+                "revision_id, last_modified, tags, last_version, created) VALUES ('000000000000', 'old', '', "
+                "'arn:aws:iam::000000000000:role/r', 'Zip', 128, 3, 512, '[]', '{}', '[]', '', 0, 0, 'r1', now(), "
+                "'{}', 0, now()) RETURNING id")).scalar_one()
+            conn.execute(sa.text(
+                "INSERT INTO schedules (account_id, name, function_id, qualifier, expression, enabled, description, "
+                "created, last_modified) VALUES ('000000000000', 'nightly', :f, NULL, 'rate(1 day)', true, '', "
+                "now(), now())"), {"f": fid})
+            conn.execute(sa.text(
+                "INSERT INTO event_source_mappings (uuid, account_id, function_id, qualifier, event_source_arn, "
+                "batch_size, maximum_batching_window_s, enabled, function_response_types, last_modified) VALUES "
+                "('u-1', '000000000000', :f, NULL, 'arn:aws:sqs:us-east-1:000000000000:q', 10, 0, true, '[]', "
+                "now())"), {"f": fid})
+            conn.execute(sa.text(
+                "INSERT INTO function_urls (url_id, function_id, qualifier, auth_type, invoke_mode, creation_time, "
+                "last_modified) VALUES ('x1', :f, '', 'NONE', 'BUFFERED', now(), now())"), {"f": fid})
+        db.upgrade(fresh_url)
+        with engine.connect() as conn:
+            got = dict(conn.execute(sa.text("SELECT sid, statement FROM policy_statements")).all())
+        assert set(got) == {"lamina-schedule-nightly", "lamina-esm-u-1", "FunctionURLAllowPublicAccess"}
+        schedule = got["lamina-schedule-nightly"]
+        schedule = schedule if isinstance(schedule, dict) else json.loads(schedule)
+        assert schedule["Principal"] == {"Service": "events.lamina"}
+        assert schedule["Condition"]["ArnLike"]["AWS:SourceArn"] == \
+            "arn:aws:events:us-east-1:000000000000:rule/nightly"
+        db.downgrade(fresh_url, "-1")
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM policy_statements")).scalar_one() == 0
+    finally:
+        engine.dispose()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from lamina.services import urls
 from support import triggers
+from support.auth import sigv4_headers
 
 # Fixtures for real functions (tests/api has no Docker conftest of its own).
 docker_client, runtime_images, invoker, fns = triggers.docker_client, triggers.runtime_images, triggers.invoker, \
@@ -181,14 +182,18 @@ def test_cors_preflight_and_response_headers(client: Any, fns: Any) -> None:
 
 
 @pytest.mark.docker
-def test_iam_url_refuses_unsigned_requests_and_alias_urls_run_the_alias(client: Any, fns: Any) -> None:
+def test_iam_url_refuses_unsigned_requests_and_alias_urls_run_the_alias(
+    client: Any, fns: Any, credentials: Any,
+) -> None:
     fns.create("url-alias", {"app.py": APP}, handler="app.echo")
     fns.publish_version("url-alias")
     fns.create_alias("url-alias", "live", "1")
     iam = _path(_create_url(client, "url-alias", AuthType="AWS_IAM", Qualifier="live")["FunctionUrl"])
-    assert client.get(iam).status_code == 403
-    signed = client.get(iam, headers={"Authorization": "AWS4-HMAC-SHA256 Credential=x, SignedHeaders=host, "
+    assert client.get(iam).status_code == 403  # the test client's bearer token is no SigV4 signature
+    forged = client.get(iam, headers={"Authorization": "AWS4-HMAC-SHA256 Credential=x, SignedHeaders=host, "
                                                         "Signature=00"})
+    assert forged.status_code == 403
+    signed = client.get(iam, headers=sigv4_headers(credentials, "GET", f"http://localhost{iam}"))
     assert signed.status_code == 200
     assert signed.get_json()["requestContext"]["accountId"] == "000000000000"
     got = client.get("/2021-10-31/functions/url-alias/url?Qualifier=live").get_json()

@@ -172,6 +172,14 @@ def authenticate(req: Request, deps: Any) -> Principal:
     raise UnrecognizedClientException("Missing Authentication Token")
 
 
+def verify_request(req: Request, deps: Any) -> Principal:
+    """Authenticate ``req`` and run its admission checks: for endpoints that authenticate on their own,
+    such as function URLs of AuthType AWS_IAM."""
+    principal = authenticate(req, deps)
+    _checker(deps).check(_admission(deps, principal, g.pop("sigv4_signature", None)), time.time())
+    return principal
+
+
 def principal_from_bearer(deps: Any, token: str) -> Principal:
     """The principal of a bearer token: ``<key-id>:<secret>`` or a minted token. (The console uses this.)"""
     if ":" in token:
@@ -303,4 +311,5 @@ def current_principal() -> Principal | None:
     return g.get("principal")
 
 
-__all__ = ["authenticate", "principal_from_bearer", "current_principal", "init_app", "exempt_blueprint"]
+__all__ = ["authenticate", "verify_request", "principal_from_bearer", "current_principal", "init_app",
+           "exempt_blueprint"]

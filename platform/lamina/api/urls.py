@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
-from lamina.api import context
+from lamina.api import auth, context
 from lamina.api import trigger_shapes as ts
 from lamina.api.errors import request_id
 from lamina.api.shapes import Reader
@@ -64,14 +64,15 @@ def serve_function_url(url_id: str, path: str) -> Response:
         path=raw_path or "/",
         raw_query=request.query_string.decode("latin-1"),
         headers=list(request.headers.items()),
-        body=request.get_data(cache=False),
+        body=request.get_data(cache=True),  # cached: an AWS_IAM URL hashes it again to verify the signature
         source_ip=request.remote_addr or "127.0.0.1",
         protocol=request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
     )
     from lamina.api.invoke import invoker_of
 
-    answer = urls.serve(context.deps(), invoker_of(current_app), url_id, req,  # type: ignore[arg-type]
-                        request_id=request_id())
+    deps = context.deps()
+    answer = urls.serve(deps, invoker_of(current_app), url_id, req,  # type: ignore[arg-type]
+                        request_id=request_id(), authenticate=lambda: auth.verify_request(request, deps))
     resp = Response(answer.body, status=answer.status)
     del resp.headers["Content-Type"]
     for name, value in answer.headers:

@@ -13,6 +13,7 @@ naming a message that is not in the batch fails the whole batch, as in Lambda.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -25,12 +26,14 @@ from lamina.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lamina.services import arns, common, queues, schedules, validate
+from lamina.services import arns, common, policies, queues, schedules, validate
 from lamina.services.common import Deps
 from lamina.services.invocations import MAX_SYNC_PAYLOAD, InvocationRequest
 from lamina.services.records import Page
 from lamina.store import triggers as store
 from lamina.store.models import EventSourceMapping
+
+log = logging.getLogger(__name__)
 
 RESPONSE_TYPES = ("ReportBatchItemFailures",)
 MAX_PAGE = 100
@@ -123,7 +126,15 @@ def create(deps: Deps, account_id: str, inp: MappingInput) -> MappingRecord:
         )
         session.add(row)
         session.flush()
-        return _record(deps, row, fn.name)
+        record = _record(deps, row, fn.name)
+    # The mapping delivers only while the function's policy lets the queue invoke it (checked in poll).
+    policies.grant_trigger(deps, account_id, fn.name, qual, grant_sid(record.uuid), policies.QUEUE_PRINCIPAL,
+                           source_arn=record.event_source_arn)
+    return record
+
+
+def grant_sid(mapping_uuid: str) -> str:
+    return f"lamina-esm-{mapping_uuid}"
 
 
 def _load(deps: Deps, session: Any, account_id: str, mapping_uuid: str,
@@ -197,7 +208,8 @@ def delete(deps: Deps, account_id: str, mapping_uuid: str) -> MappingRecord:
         rec = _record(deps, row, fn_name, state="Deleting")
         session.delete(row)
         session.flush()
-        return rec
+    policies.revoke_trigger(deps, account_id, fn_name, rec.qualifier, grant_sid(mapping_uuid))
+    return rec
 
 
 def enabled_mappings(deps: Deps) -> list[MappingRecord]:
@@ -233,7 +245,7 @@ def sqs_record(deps: Deps, account_id: str, queue_arn: str, msg: queues.Message)
 class PollResult:
     received: int
     deleted: int
-    outcome: str  # empty | success | partial | function_error | throttled | error | gone
+    outcome: str  # empty | success | partial | function_error | throttled | error | gone | denied
 
 
 def _failed_ids(payload: bytes, batch_ids: set[str]) -> set[str] | None:
@@ -271,6 +283,13 @@ def poll(deps: Deps, invoker: Any, mapping: MappingRecord, account_id: str | Non
         return PollResult(0, 0, "gone")
     if not msgs:
         return PollResult(0, 0, "empty")
+    if not policies.is_allowed(deps, acct, mapping.function_name, mapping.qualifier,
+                               principal=policies.QUEUE_PRINCIPAL, source_arn=mapping.event_source_arn):
+        # Its grant was removed: the messages stay invisible until their visibility timeout, then are
+        # received again (and dead-lettered after maxReceiveCount), as for a failing function.
+        log.warning("mapping %s did not deliver: the resource policy of %s does not let sqs.lamina invoke it "
+                    "(SourceArn %s)", mapping.uuid, mapping.function_name, mapping.event_source_arn)
+        return PollResult(len(msgs), 0, "denied")
     records, size = [], 20
     for i, m in enumerate(msgs):
         rec = sqs_record(deps, acct, mapping.event_source_arn, m)

@@ -7,6 +7,17 @@ optionally only for a ``SourceArn`` / ``SourceAccount``. Everything not granted 
 
 A statement on the unqualified function also covers its versions and aliases (lamina is more lenient
 than Lambda here, which scopes each statement to exactly its qualifier).
+
+Triggers check their grant each time they fire (``is_allowed``), and creating one adds the statement
+it needs (``grant_trigger``), as the Lambda console does when you add a trigger; remove the statement and
+the trigger stops invoking the function:
+
+* a schedule: ``events.lamina`` may ``lambda:InvokeFunction`` with ``SourceArn`` the rule's ARN
+  (``lamina-schedule-<name>``);
+* a queue event source mapping: ``sqs.lamina``, ``SourceArn`` the queue's ARN (``lamina-esm-<uuid>``);
+* a function URL with AuthType NONE: ``*`` may ``lambda:InvokeFunctionUrl`` with
+  ``FunctionUrlAuthType: NONE`` (``FunctionURLAllowPublicAccess``, the console's statement). AWS_IAM
+  URLs authorize the signed caller instead (``lamina.api.urls``).
 """
 
 from __future__ import annotations
@@ -168,14 +179,16 @@ def _conditions_hold(condition: dict[str, dict[str, str]], source_arn: str | Non
     return True
 
 
-def is_allowed(deps: Deps, account_id: str, function_name: str, qualifier: str | None, *, principal: str,
-               action: str = "lambda:InvokeFunction", source_arn: str | None = None,
-               source_account: str | None = None) -> bool:
+def is_allowed(deps: Deps, account_id: str, function_name: str, qualifier: str | None, *,
+               principal: str | tuple[str, ...], action: str = "lambda:InvokeFunction",
+               source_arn: str | None = None, source_account: str | None = None) -> bool:
     """Does ``account_id``'s function (or version/alias) policy grant ``principal`` the ``action``?
 
-    ``principal`` is an account id, a principal ARN or a service principal (``events.lamina``...).
-    False when the function or qualifier does not exist. Triggers call this at fire time.
+    ``principal`` is an account id, a principal ARN or a service principal (``events.lamina``...), or a
+    tuple of them (any one will do). False when the function or qualifier does not exist. Triggers call
+    this at fire time.
     """
+    principals = (principal,) if isinstance(principal, str) else principal
     try:
         with deps.sessions() as session:
             fn = queries.get_function(session, account_id, function_name)
@@ -186,10 +199,40 @@ def is_allowed(deps: Deps, account_id: str, function_name: str, qualifier: str |
     except LambdaError:
         return False
     for st in statements:
-        if st.get("Effect") != "Allow" or not _principal_matches(st.get("Principal"), principal):
+        if st.get("Effect") != "Allow" or not any(_principal_matches(st.get("Principal"), p) for p in principals):
             continue
         if not fnmatch.fnmatchcase(action, str(st.get("Action"))):
             continue
         if _conditions_hold(st.get("Condition") or {}, source_arn, source_account):
             return True
     return False
+
+
+# -- the grants triggers need (see the module docstring)
+
+SCHEDULE_PRINCIPALS = ("events.lamina", "scheduler.lamina")
+QUEUE_PRINCIPAL = "sqs.lamina"
+PUBLIC_URL_SID = "FunctionURLAllowPublicAccess"
+
+
+def grant_trigger(deps: Deps, account_id: str, function_name: str, qualifier: str | None, sid: str,
+                  principal: str, *, action: str = "lambda:InvokeFunction", source_arn: str | None = None,
+                  url_auth_type: str | None = None) -> None:
+    """Add the statement a new trigger fires with; one already there under ``sid`` is kept."""
+    body: dict[str, Any] = {"StatementId": sid, "Action": action, "Principal": principal}
+    if source_arn is not None:
+        body["SourceArn"] = source_arn
+    if url_auth_type is not None:
+        body["FunctionUrlAuthType"] = url_auth_type
+    try:
+        add_permission(deps, account_id, function_name, qualifier, body)
+    except ResourceConflictException:
+        pass
+
+
+def revoke_trigger(deps: Deps, account_id: str, function_name: str, qualifier: str | None, sid: str) -> None:
+    """Remove a trigger's statement when the trigger goes (nothing to do if it is gone already)."""
+    try:
+        remove_permission(deps, account_id, function_name, qualifier, sid)
+    except ResourceNotFoundException:
+        pass

@@ -16,6 +16,7 @@ with days 0-6 from Sunday, so the day-of-week numbers are shifted and the year i
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from dataclasses import dataclass
@@ -26,11 +27,13 @@ import redis
 from croniter import croniter
 
 from lamina.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
-from lamina.services import arns, common, events
+from lamina.services import arns, common, events, policies
 from lamina.services.common import Deps
 from lamina.store import queries
 from lamina.store import triggers as store
 from lamina.store.models import Function, Schedule
+
+log = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"[a-zA-Z0-9_.-]{1,64}")
 RATE_RE = re.compile(r"rate\(\s*(\d+)\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)")
@@ -227,7 +230,15 @@ def create(deps: Deps, account_id: str, name: str, function_name: str, expressio
                        payload=_check_payload(payload), created=now, last_modified=now)
         if not queries.add_unique(session, row):
             raise ResourceConflictException(f"Schedule {name} already exists.")
-        return _record(deps, row, fn.name)
+        record = _record(deps, row, fn.name)
+    # The schedule fires only while the function's policy lets it (checked in fire_due).
+    policies.grant_trigger(deps, account_id, record.function_name, qual, grant_sid(name),
+                           policies.SCHEDULE_PRINCIPALS[0], source_arn=record.arn)
+    return record
+
+
+def grant_sid(name: str) -> str:
+    return f"lamina-schedule-{name}"[:100]
 
 
 def _load(deps: Deps, session: Any, account_id: str, name: str, lock: bool = False) -> tuple[Schedule, str]:
@@ -275,8 +286,10 @@ def update(deps: Deps, account_id: str, name: str, *, enabled: bool | None = Non
 
 def delete(deps: Deps, account_id: str, name: str) -> None:
     with deps.sessions.begin() as session:
-        row, _ = _load(deps, session, account_id, name, lock=True)
+        row, fn_name = _load(deps, session, account_id, name, lock=True)
+        qualifier = row.qualifier
         queries.delete_obj(session, row)
+    policies.revoke_trigger(deps, account_id, fn_name, qualifier, grant_sid(name))
 
 
 # -- firing
@@ -321,6 +334,14 @@ def fire_due(deps: Deps, queue: Any, now: float) -> list[str]:
     for sid, account_id, name, fn_name, qualifier, payload, due in due_list:
         key = marker(sid, due)
         if deps.redis.exists(key):
+            continue
+        arn = rule_arn(deps.settings.region, account_id, name)
+        if not policies.is_allowed(deps, account_id, fn_name, qualifier, principal=policies.SCHEDULE_PRINCIPALS,
+                                   source_arn=arn):
+            # Its grant was removed: this due time is skipped (once, whichever process sees it first).
+            if deps.redis.set(key, "denied", nx=True, ex=MARKER_TTL_S):
+                log.warning("schedule %s did not fire at %s: the resource policy of %s does not let "
+                            "events.lamina invoke it (SourceArn %s)", name, due, fn_name, arn)
             continue
         rid = str(uuid.uuid5(uuid.NAMESPACE_URL, key))
         body = payload if payload is not None else json.dumps(

@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,8 +28,9 @@ from lamina.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lamina.services import arns, common, schedules
+from lamina.services import arns, common, iam, policies, schedules
 from lamina.services.common import Deps
+from lamina.services.iam import Principal
 from lamina.services.invocations import MAX_SYNC_PAYLOAD, InvocationRequest, InvocationResult
 from lamina.services.records import Page
 from lamina.store import queries
@@ -142,7 +143,16 @@ def create(deps: Deps, account_id: str, function_name: str, qualifier: str | Non
                 f"{arns.function_arn(deps.settings.region, account_id, fn.name, qual or None)}]. Error message: "
                 "FunctionUrlConfig exists for this Lambda function"
             )
-        return _record(deps, row, account_id, fn.name)
+        record = _record(deps, row, account_id, fn.name)
+    if auth_type == "NONE":
+        _grant_public(deps, account_id, fn.name, qual)
+    return record
+
+
+def _grant_public(deps: Deps, account_id: str, function_name: str, qualifier: str) -> None:
+    """What the Lambda console adds with a URL of AuthType NONE: anyone may call it (checked in ``serve``)."""
+    policies.grant_trigger(deps, account_id, function_name, qualifier or None, policies.PUBLIC_URL_SID, "*",
+                           action="lambda:InvokeFunctionUrl", url_auth_type="NONE")
 
 
 def _load(deps: Deps, session: Any, account_id: str, function_name: str, qualifier: str | None,
@@ -177,7 +187,11 @@ def update(deps: Deps, account_id: str, function_name: str, qualifier: str | Non
             row.invoke_mode = invoke_mode
         row.last_modified = common.now()
         session.flush()
-        return _record(deps, row, account_id, fn_name)
+        record = _record(deps, row, account_id, fn_name)
+        qual = row.qualifier
+    if auth_type == "NONE":
+        _grant_public(deps, account_id, fn_name, qual)
+    return record
 
 
 def delete(deps: Deps, account_id: str, function_name: str, qualifier: str | None) -> None:
@@ -381,8 +395,38 @@ _CORS_NAMES = {"access-control-allow-origin", "access-control-allow-credentials"
                "access-control-allow-methods", "access-control-allow-headers", "access-control-max-age"}
 
 
-def serve(deps: Deps, invoker: Any, url_id: str, req: HttpRequest, request_id: str | None = None) -> HttpResponse:
-    """Answer one HTTP request to function URL ``url_id``."""
+def _authorized(deps: Deps, target: Target, authenticate: Callable[[], Principal] | None, signed: bool) -> bool:
+    """May this request invoke ``target``? NONE: while the function's policy lets anyone
+    (``FunctionURLAllowPublicAccess``); AWS_IAM: a SigV4-signed caller (as AWS, no other credentials) of
+    the function's account whose rights include lambda:InvokeFunctionUrl, or of another account the
+    policy grants it to."""
+    action = "lambda:InvokeFunctionUrl"
+    if target.auth_type != "AWS_IAM":
+        return policies.is_allowed(deps, target.account_id, target.function_name, target.qualifier,
+                                   principal=("*", "url.lamina"), action=action)
+    if authenticate is None or not signed:
+        return False
+    try:
+        caller = authenticate()
+    except LambdaError:
+        return False
+    if caller.account_id == target.account_id:
+        if caller.statements is None:
+            return True
+        arn = arns.function_arn(deps.settings.region, target.account_id, target.function_name, target.qualifier)
+        unqualified = arns.function_arn(deps.settings.region, target.account_id, target.function_name)
+        return any(iam.statements_allow(caller.statements, action, r) for r in (arn, unqualified))
+    return policies.is_allowed(deps, target.account_id, target.function_name, target.qualifier,
+                               principal=(caller.account_id, caller.arn), action=action)
+
+
+def serve(deps: Deps, invoker: Any, url_id: str, req: HttpRequest, request_id: str | None = None,
+          authenticate: Callable[[], Principal] | None = None) -> HttpResponse:
+    """Answer one HTTP request to function URL ``url_id``.
+
+    ``authenticate`` proves the caller of an AWS_IAM URL (SigV4, service ``lambda``, as the API checks
+    it); it raises a LambdaError when the signature does not hold.
+    """
     rid = request_id or str(uuid.uuid4())
     target = find(deps, url_id)
     if target is None:
@@ -391,8 +435,7 @@ def serve(deps: Deps, invoker: Any, url_id: str, req: HttpRequest, request_id: s
     origin = headers.get("origin")
     if target.cors and req.method == "OPTIONS" and "access-control-request-method" in headers:
         return HttpResponse(200, b"", cors_headers(target.cors, origin, preflight=True))
-    if target.auth_type == "AWS_IAM" and not headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
-        # lamina does not verify signatures yet (as on its Lambda API); an unsigned request is refused.
+    if not _authorized(deps, target, authenticate, headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 ")):
         return _error(403, "Forbidden")
     if len(req.body) > MAX_SYNC_PAYLOAD:
         return _error(413, "Request Entity Too Large")
