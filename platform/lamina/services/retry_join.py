@@ -20,7 +20,7 @@ from typing import Any
 import redis
 
 # A function that may run this long (plus its cold start) can outlast botocore's 60 s read timeout.
-JOIN_MIN_TIMEOUT_S = 5000
+JOIN_MIN_TIMEOUT_S = 50
 RESULT_TTL_S = 300  # how long a finished answer waits for a late retry
 POLL_S = 0.1
 _ATTEMPT = re.compile(r"attempt=(\d+)")
