@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -182,8 +183,10 @@ if used + memory > budget or count + 1 > max_envs then
   end
 end
 -- A pre-started network sandbox ("<container id> <ip>") spares the cold start Docker's network set-up.
+-- Not for a function with a VpcConfig: it runs without a network, or on networks of its own.
 local sandbox, address = '', ''
-local entry = redis.call('LPOP', SANDBOXES)
+local entry = nil
+if type(spec['vpc_config']) ~= 'table' then entry = redis.call('LPOP', SANDBOXES) end
 if entry then
   local sp = string.find(entry, ' ', 1, true)
   sandbox, address = string.sub(entry, 1, sp - 1), string.sub(entry, sp + 1)
@@ -364,16 +367,29 @@ class DirectScript:
 
 
 class ThreadConnections(threading.local):
-    """One Redis connection per thread (and process: a forked child makes its own), outside the pool."""
+    """One Redis connection per thread (and process: a forked child makes its own) for one client, made
+    outside its connection pool's count: it closes when its thread ends. ``of`` shares one per client."""
 
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
+    _by_client: weakref.WeakKeyDictionary[Any, ThreadConnections] = weakref.WeakKeyDictionary()
+    _lock = threading.Lock()
+
+    def __init__(self, pool: redis.ConnectionPool) -> None:  # the pool, not the client: no cycle to the key
+        self.pool = pool
         self.pid = 0
         self.conn: Any = None
 
+    @classmethod
+    def of(cls, client: redis.Redis) -> ThreadConnections:
+        with cls._lock:
+            conns = cls._by_client.get(client)
+            if conns is None:
+                conns = cls._by_client[client] = cls(client.connection_pool)
+            return conns
+
     def get(self) -> Any:
         if self.conn is None or self.pid != os.getpid():
-            self.conn, self.pid = self.client.connection_pool.make_connection(), os.getpid()
+            self.conn = self.pool.connection_class(**self.pool.connection_kwargs)
+            self.pid = os.getpid()
         return self.conn
 
 
@@ -409,7 +425,7 @@ class Pool:
                           ("sandbox_take_all", _SANDBOX_TAKE_ALL)):
             self._scripts[name] = self.redis.register_script(src)
         # The two scripts of every warm invoke skip redis-py's command layer.
-        conns = ThreadConnections(self.redis)
+        conns = ThreadConnections.of(self.redis)
         for name in ("acquire", "release"):
             self._scripts[name] = DirectScript(self.redis, self._scripts[name], conns)
 
