@@ -109,7 +109,7 @@ def test_existing_triggers_get_the_statements_they_now_need(fresh_url):
         assert schedule["Principal"] == {"Service": "events.lamina"}
         assert schedule["Condition"]["ArnLike"]["AWS:SourceArn"] == \
             "arn:aws:events:us-east-1:000000000000:rule/nightly"
-        db.downgrade(fresh_url, "-1")
+        db.downgrade(fresh_url, "0005_account_quotas")
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM policy_statements")).scalar_one() == 0
     finally:

@@ -941,7 +941,20 @@ class Agent:
     # ---------------------------------------------------------------- servers
 
     def serve(self, addr, handler, name):
-        sock = socket.create_server(addr, backlog=1024)
+        """Serve ``handler`` on a TCP ``(host, port)``, or on a unix socket path (``str``): an environment
+        without a network (VpcConfig ``none``) is reached through a socket in a directory its host
+        bind-mounts."""
+        if isinstance(addr, str):
+            try:
+                os.unlink(addr)
+            except FileNotFoundError:
+                pass
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.bind(addr)
+            os.chmod(addr, 0o666)  # the platform may run as another user; the directory is this environment's
+            sock.listen(1024)
+        else:
+            sock = socket.create_server(addr, backlog=1024)
         threading.Thread(target=self.accept_loop, args=(sock, handler, name), name=name, daemon=True).start()
 
     def accept_loop(self, listener, handler, name):
@@ -951,7 +964,8 @@ class Agent:
             except OSError:
                 time.sleep(0.01)
                 continue
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if sock.family != socket.AF_UNIX:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             threading.Thread(target=self.connection, args=(sock, handler), name=name, daemon=True).start()
 
     def connection(self, sock, handler):
@@ -1034,7 +1048,8 @@ def main():
     agent.open_log()
     # Listen before the runtime starts so its first /next never meets a closed port.
     agent.serve(RUNTIME_API_ADDR, agent.runtime_api, "runtime-api")
-    agent.serve(("0.0.0.0", int(agent.env.get("LAMINA_AGENT_PORT") or 8080)), agent.front_door, "front-door")
+    front = agent.env.get("LAMINA_AGENT_SOCKET") or ("0.0.0.0", int(agent.env.get("LAMINA_AGENT_PORT") or 8080))
+    agent.serve(front, agent.front_door, "front-door")
     agent.spawn()
     if agent.phase == "init":
         threading.Thread(target=agent.init_watchdog, name="init-watchdog", daemon=True).start()

@@ -169,6 +169,7 @@ def config_input(r: Reader) -> ConfigInput:
     env = r.obj("Environment")
     storage = r.obj("EphemeralStorage")
     image_config = r.obj("ImageConfig")
+    vpc = r.obj("VpcConfig")
     return ConfigInput(
         role=r.string("Role"),
         runtime=r.string("Runtime"),
@@ -181,6 +182,7 @@ def config_input(r: Reader) -> ConfigInput:
         ephemeral_storage=storage.integer("Size", required=True) if storage is not None else None,
         architectures=r.strings("Architectures"),
         image_config=dict(image_config.data) if image_config is not None else None,
+        vpc_config=dict(vpc.data) if vpc is not None else None,
     )
 
 
@@ -284,6 +286,10 @@ def function_configuration(rec: FunctionRecord, listing: bool = False) -> dict[s
     })
     if rec.environment:
         out["Environment"] = {"Variables": dict(rec.environment)}
+    if rec.vpc_config:
+        out["VpcConfig"] = {"SubnetIds": list(rec.vpc_config.get("SubnetIds") or []),
+                            "SecurityGroupIds": list(rec.vpc_config.get("SecurityGroupIds") or []),
+                            "VpcId": "lamina"}
     out["TracingConfig"] = {"Mode": "PassThrough"}
     out["RevisionId"] = rec.revision_id
     if rec.layers:

@@ -8,6 +8,7 @@ inspects the container again after creating it, a round trip a cold start does n
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
@@ -37,6 +38,9 @@ LOG_MOUNT = "/var/log/lamina"
 AGENT_ENTRYPOINT = ("python3", "-S", f"{AGENT_MOUNT}/agent.py")
 AGENT_PORT = 8080
 SANDBOX_USER = "993:990"
+LABEL_VPC = "lamina.vpc"  # on a Docker network: the account id (or "*") whose functions may attach to it
+SOCKET_MOUNT = "/var/run/lamina"  # an environment without a network: its agent's unix socket is here
+UNIX_ADDRESS = "unix:"  # the address of such an environment: "unix:<host path of the socket>"
 PIDS_LIMIT = 1024
 ICC_OPTION = "com.docker.network.bridge.enable_icc"
 MB_PER_VCPU = 1769  # Lambda gives one vCPU at 1 769 MB
@@ -70,6 +74,11 @@ class ContainerSpec:
     # Join this network sandbox's namespace (its address is the environment's) instead of ``network``.
     sandbox_id: str | None = None
     sandbox_ip: str = ""
+    # VpcConfig: no network at all (the agent answers on a unix socket in ``socket_dir``), or these named
+    # Docker networks besides ``network``.
+    no_network: bool = False
+    socket_dir: Path | None = None
+    extra_networks: tuple[str, ...] = ()
 
     @staticmethod
     def cpu_for(memory_mb: int) -> int:
@@ -85,6 +94,17 @@ def _cfs(nano_cpus: int) -> dict[str, int]:
     (docker-py's update_container has no nano_cpus either.)
     """
     return {"cpu_period": CFS_PERIOD_US, "cpu_quota": max(1000, nano_cpus * CFS_PERIOD_US // 1_000_000_000)}
+
+
+def _socket_dir(path: Path) -> None:
+    """The environment's own socket directory, writable by its (non-root) user only."""
+    path.mkdir(parents=True, exist_ok=True)
+    uid, gid = (int(x) for x in SANDBOX_USER.split(":"))
+    try:
+        os.chown(path, uid, gid)
+        path.chmod(0o700)
+    except PermissionError:  # not root: the platform's own user cannot hand it over
+        path.chmod(0o777)
 
 
 def env_labels(instance: str, env_id: str, function: str, version: str, pool: str) -> dict[str, str]:
@@ -194,12 +214,19 @@ class DockerEnv:
 
         Raises ExecutorError; a container that was created but failed to start is removed.
         """
-        if spec.sandbox_id is None:
+        if spec.sandbox_id is None and not spec.no_network:
             self.ensure_network(spec.network)
         mounts = [
             Mount(AGENT_MOUNT, str(spec.agent_dir), type="bind", read_only=True),
             Mount(LOG_MOUNT, str(spec.log_dir), type="bind", read_only=False),
         ]
+        environment = dict(spec.environment)
+        if spec.no_network:
+            if spec.socket_dir is None:
+                raise ExecutorError("an environment without a network needs a socket directory")
+            _socket_dir(spec.socket_dir)
+            mounts.append(Mount(SOCKET_MOUNT, str(spec.socket_dir), type="bind", read_only=False))
+            environment["LAMINA_AGENT_SOCKET"] = f"{SOCKET_MOUNT}/agent.sock"
         if spec.task_dir is not None:
             mounts.append(Mount("/var/task", str(spec.task_dir), type="bind", read_only=True))
         if spec.opt_dir is not None:
@@ -215,7 +242,8 @@ class DockerEnv:
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             pids_limit=spec.pids_limit,
-            network_mode=f"container:{spec.sandbox_id}" if spec.sandbox_id else spec.network,
+            network_mode="none" if spec.no_network else (
+                f"container:{spec.sandbox_id}" if spec.sandbox_id else spec.network),
             init=False,
         )
         try:
@@ -223,7 +251,7 @@ class DockerEnv:
                 image=spec.image,
                 entrypoint=list(AGENT_ENTRYPOINT),
                 command=[],
-                environment=dict(spec.environment),
+                environment=environment,
                 user=spec.user,
                 labels=dict(spec.labels),
                 host_config=host_config,
@@ -235,9 +263,13 @@ class DockerEnv:
             raise ExecutorError(f"cannot create container for {spec.image}: {err.explanation or err}") from err
         cid = created["Id"]
         try:
+            for name in spec.extra_networks:  # the VPC analogue: attached before start, set up with it
+                self.api.connect_container_to_network(cid, name)
             self.api.start(cid)
             if spec.sandbox_id:
                 return Started(cid, spec.sandbox_ip)
+            if spec.no_network:
+                return Started(cid, f"{UNIX_ADDRESS}{spec.socket_dir}/agent.sock")
             info = self.api.inspect_container(cid)
         except docker.errors.APIError as err:
             self.remove(cid)
@@ -247,6 +279,16 @@ class DockerEnv:
             self.remove(cid)
             raise ExecutorError(f"container {cid[:12]} has no address on network {spec.network}")
         return Started(cid, ip)
+
+    def network_labels(self, name: str) -> dict[str, str] | None:
+        """The labels of Docker network ``name``; None if there is no such network."""
+        try:
+            info = self.api.inspect_network(name)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as err:
+            raise ExecutorError(f"cannot inspect network {name}: {err.explanation or err}") from err
+        return dict(info.get("Labels") or {})
 
     def limit_cpu(self, container_id: str, nano_cpus: int) -> None:
         """Apply the proportional CPU limit after init (see ``init_boost`` in services.invocations)."""

@@ -14,6 +14,8 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lamina.executor.docker_env import UNIX_ADDRESS
+
 MAX_HEAD = 64 * 1024
 MAX_BODY = 8 * 1024 * 1024  # the agent caps responses at 6 MB (plus error envelopes)
 
@@ -37,8 +39,17 @@ class AgentConnection:
         self.reused = False  # True once it carried a request: a failure may mean the peer closed it
 
     def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.host.startswith(UNIX_ADDRESS):  # an environment without a network: its agent's socket
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(self.host[len(UNIX_ADDRESS):])
+            except OSError:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = sock
 
     def close(self) -> None:
@@ -53,7 +64,8 @@ class AgentConnection:
             self.connect()
         assert self.sock is not None
         self.sock.settimeout(timeout)
-        head = [f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"]
+        host = "localhost" if self.host.startswith(UNIX_ADDRESS) else self.host
+        head = [f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n"]
         head.extend(f"{k}: {v}\r\n" for k, v in headers.items())
         head.append("\r\n")
         self.sock.sendall("".join(head).encode("latin-1") + body)

@@ -145,6 +145,7 @@ def record(deps: Deps, fn: Function, src: Function | FunctionVersion, arn_qualif
         package_type=src.package_type,
         image_uri=src.image_uri,
         image_config=src.image_config,
+        vpc_config=src.vpc_config,
         memory_size=src.memory_size,
         timeout=src.timeout,
         ephemeral_storage=src.ephemeral_storage,

@@ -60,6 +60,7 @@ _CONFIG_VALIDATORS = (
     ("description", validate.description), ("timeout", validate.timeout), ("memory_size", validate.memory_size),
     ("environment", validate.environment), ("ephemeral_storage", validate.ephemeral_storage),
     ("architectures", validate.architectures), ("image_config", validate.image_config),
+    ("vpc_config", validate.vpc_config),
 )
 
 
@@ -71,6 +72,25 @@ def _apply_config(values: dict[str, Any], cfg: ConfigInput) -> None:
             values[name] = check(given)
     if cfg.layers is not None:
         validate.layer_count(cfg.layers)
+
+
+def _check_networks(deps: Deps, account_id: str, vpc: dict[str, Any] | None) -> None:
+    """Every network VpcConfig names must be one the operator opened to this account: a Docker network
+    labelled ``lamina.vpc`` with the account's id (or ``*``). Any other answers the same, so a caller
+    learns nothing about the host's networks."""
+    names = [n for n in (vpc or {}).get("SubnetIds", []) if n != "none"]
+    if not names:
+        return
+    from lamina.executor.docker_env import LABEL_VPC, DockerEnv
+
+    docker_env = DockerEnv(deps.docker)  # type: ignore[attr-defined]
+    for name in names:
+        labels = docker_env.network_labels(name)
+        if labels is None or labels.get(LABEL_VPC) not in (account_id, "*"):
+            raise InvalidParameterValueException(
+                f"VpcConfig.SubnetIds: {name} is not a network this account may use (an operator opens one "
+                f"with: docker network create --label {LABEL_VPC}={account_id} {name})"
+            )
 
 
 def _check_package(package_type: str, values: dict[str, Any], cfg: ConfigInput) -> None:
@@ -138,6 +158,7 @@ def create_function(deps: Deps, account_id: str, req: CreateFunctionInput) -> Fu
         raise InvalidParameterValueException("Role is required.")
     values = copy.deepcopy(DEFAULTS)
     _apply_config(values, req.config)
+    _check_networks(deps, account_id, values.get("vpc_config"))
     _check_package(package_type, values, req.config)
     tags = validate.tags(req.tags)
     code, archive = _code_values(deps, package_type, req.code)
@@ -309,6 +330,7 @@ def update_configuration(deps: Deps, account_id: str, function_name: str, cfg: C
     name = common.unqualified(deps, account_id, function_name)
     values: dict[str, Any] = {}
     _apply_config(values, cfg)
+    _check_networks(deps, account_id, values.get("vpc_config"))
     old_layer_keys: list[str] = []
     with deps.sessions.begin() as session:
         fn = common.load_function(deps, session, account_id, name, lock=True)
@@ -441,6 +463,7 @@ def resolve_for_invoke(session_factory: queries.SessionFactory, account_id: str,
             "package_type": src.package_type,
             "image_uri": src.image_uri,
             "image_config": dict(src.image_config) if src.image_config else None,
+            "vpc_config": dict(src.vpc_config) if src.vpc_config else None,
             "memory_size": src.memory_size,
             "timeout": src.timeout,
             "ephemeral_storage": src.ephemeral_storage,

@@ -23,6 +23,7 @@ import json
 import logging
 import random
 import secrets
+import shutil
 import threading
 import time
 import uuid
@@ -69,6 +70,7 @@ MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6 291 456 bytes, request and response
 MAX_ASYNC_PAYLOAD = 1024 * 1024
 MAX_CLIENT_CONTEXT = 3583
 INIT_TIMEOUT_S = 10
+NO_NETWORK = "none"  # VpcConfig SubnetIds ["none"]: Docker's network mode none
 CLIENT_TIMEOUT_SLACK_S = 5.0  # beyond the function timeout the agent enforces itself
 AGENT_CONNECT_WINDOW_S = 15.0  # how long a cold start waits for the agent to listen
 CONNECTIONS_PER_THREAD = 128
@@ -613,10 +615,24 @@ class Invoker:
             opt_dir=opt_dir,
             working_dir=working_dir,
             nano_cpus=None if self.init_boost else full_cpu,
+            **self._network_of(env_id, spec.get("vpc_config")),
         )
+
+    def _network_of(self, env_id: str, vpc: Any) -> dict[str, Any]:
+        """ContainerSpec fields of a function's VpcConfig: SubnetIds ``["none"]`` is no network at all (the
+        agent is reached through a unix socket in a directory of its own); other SubnetIds are Docker
+        networks to attach besides the egress bridge."""
+        subnets = list(vpc.get("SubnetIds") or []) if isinstance(vpc, dict) else []
+        if subnets == [NO_NETWORK]:
+            return {"no_network": True, "socket_dir": self._socket_dir(env_id)}
+        return {"extra_networks": tuple(subnets)}
+
+    def _socket_dir(self, env_id: str) -> Path:
+        return self.settings.data_dir / "agent-sockets" / env_id
 
     def _forget(self, env_id: str, container_id: str = "") -> None:
         """Drop ``env_id`` from the pool and remove its containers in the background."""
+        shutil.rmtree(self._socket_dir(env_id), ignore_errors=True)
         recorded = self.pool.discard(env_id)
         if recorded:
             self._remove_later(recorded)

@@ -37,6 +37,8 @@ class ConfigInput:
     architectures: list[str] | None = None
     # Lambda's ImageConfig document (EntryPoint, Command, WorkingDirectory), stored as given.
     image_config: dict[str, Any] | None = None
+    # Lambda's VpcConfig (SubnetIds = Docker networks, or ["none"]); {} or empty SubnetIds = the default.
+    vpc_config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class FunctionRecord:
     package_type: str
     image_uri: str | None
     image_config: dict[str, Any] | None
+    vpc_config: dict[str, Any] | None
     memory_size: int
     timeout: int
     ephemeral_storage: int

@@ -173,6 +173,29 @@ def image_config(value: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+NETWORK_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")
+
+
+def vpc_config(value: Mapping[str, Any]) -> dict[str, Any] | None:
+    """VpcConfig: SubnetIds name Docker networks (at most 16), or are exactly ["none"]; SecurityGroupIds
+    (at most 5) are kept for tools that round-trip them. No SubnetIds: the default network (None)."""
+    if not isinstance(value, Mapping):
+        raise invalid("VpcConfig must be an object")
+    out: dict[str, Any] = {}
+    for key, most in (("SubnetIds", 16), ("SecurityGroupIds", 5)):
+        items = value.get(key) or []
+        if not isinstance(items, list) or len(items) > most or not all(
+                isinstance(i, str) and NETWORK_RE.fullmatch(i) for i in items):
+            raise invalid(f"VpcConfig.{key} must be a list of at most {most} names of [a-zA-Z0-9_.-] (1-128)")
+        out[key] = list(dict.fromkeys(items))
+    subnets = out["SubnetIds"]
+    if "none" in subnets and len(subnets) > 1:
+        raise invalid("VpcConfig.SubnetIds [\"none\"] (no network) cannot be combined with networks")
+    if "host" in subnets:
+        raise invalid("VpcConfig.SubnetIds cannot name the host network")
+    return out if subnets else None
+
+
 def alias_name(value: str) -> str:
     return pattern(max_len(value, "name", 128, 1), "name", ALIAS_RE)
 

@@ -51,6 +51,8 @@ class ConfigColumns:
     # Encrypted at rest under the master key (lamina.store.crypto).
     environment: Mapped[dict[str, str]] = mapped_column(EncryptedJSON, default=dict)
     layers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Lambda's VpcConfig ({"SubnetIds": [...], "SecurityGroupIds": [...]}): Docker networks; None = default.
+    vpc_config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     code_sha256: Mapped[str] = mapped_column(String(64), default="")
     code_size: Mapped[int] = mapped_column(BigInteger, default=0)
     unzipped_size: Mapped[int] = mapped_column(BigInteger, default=0)
