@@ -33,14 +33,14 @@ def client_for(app: Any, credentials: Any | None) -> FlaskClient:
 
 
 def sigv4_headers(credentials: Any, method: str, url: str, body: bytes = b"", secret: str | None = None,
-                  service: str = "lambda") -> dict[str, str]:
+                  service: str = "lambda", token: str | None = None) -> dict[str, str]:
     """The headers botocore's own SigV4 signer adds to ``method url`` (with ``credentials``' key, or another
     ``secret`` to forge a wrong signature)."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    req = AWSRequest(method=method, url=url, data=body)
-    creds = Credentials(credentials.access_key_id, secret or credentials.secret_access_key)
+    req = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"} if body else {})
+    creds = Credentials(credentials.access_key_id, secret or credentials.secret_access_key, token)
     SigV4Auth(creds, service, "us-east-1").add_auth(req)
     return {k: v for k, v in req.prepare().headers.items() if k.lower() != "content-length"}

@@ -55,6 +55,13 @@ _AUTH_RE = re.compile(
 )
 # Operations whose view name does not spell the Lambda action.
 _ACTIONS = {"invoke.invoke": "lambda:InvokeFunction", "invoke_async.invoke_async": "lambda:InvokeAsync"}
+# lamina's queues are authorized as SQS actions on the queue's ARN (arn:aws:sqs:REGION:ACCOUNT:NAME).
+_QUEUE_ACTIONS = {
+    "queues.create_queue": "sqs:CreateQueue", "queues.list_queues": "sqs:ListQueues",
+    "queues.get_queue": "sqs:GetQueueAttributes", "queues.delete_queue": "sqs:DeleteQueue",
+    "queues.purge_queue": "sqs:PurgeQueue", "queues.send_messages": "sqs:SendMessage",
+    "queues.receive_messages": "sqs:ReceiveMessage", "queues.delete_message": "sqs:DeleteMessage",
+}
 REPLAY_GRACE_S = 2.0
 # Endpoints that must pass ``g.admission`` on and have it checked (``lamina.services.invocations``).
 DEFERRED_ADMISSION = {"invoke.invoke"}
@@ -101,12 +108,17 @@ def action_of(endpoint: str) -> str:
     """The Lambda action of a view: ``functions.get_function`` -> ``lambda:GetFunction``."""
     if endpoint in _ACTIONS:
         return _ACTIONS[endpoint]
+    if endpoint in _QUEUE_ACTIONS:
+        return _QUEUE_ACTIONS[endpoint]
     view = endpoint.rsplit(".", 1)[-1]
     return "lambda:" + "".join(part.capitalize() for part in view.split("_"))
 
 
 def _target(deps: Any, principal: Principal) -> str:
     """The resource ARN the request names, switching ``g.account_id`` for a granted cross-account call."""
+    if request.endpoint in _QUEUE_ACTIONS:
+        queue = (request.view_args or {}).get("name")
+        return f"arn:aws:sqs:{deps.settings.region}:{principal.account_id}:{queue if isinstance(queue, str) else '*'}"
     name = (request.view_args or {}).get("function_name")
     if not isinstance(name, str):
         return "*"
