@@ -528,24 +528,85 @@ const Lamina = (() => {
     };
 
     // triggers, permissions
+    const qualifierOf = (arn) => { const parts = (arn || "").split(":"); return parts.length > 7 ? parts[7] : ""; };
+    const removeButton = (label, call) => el("button", { onclick: async () => {
+      try { await call(); message(`${label} removed.`, "ok"); loadTriggers(); loadPolicy(); } catch (e) { showError(e); } } }, "Delete");
     async function loadTriggers() {
       try {
         const f = await loadFunction(), t = f.Triggers || {}, rows = [];
-        const describe = {
-          Schedules: (x) => `${x.Name}: ${x.ScheduleExpression}${x.State ? " (" + x.State + ")" : ""}`,
-          EventSourceMappings: (x) => `${(x.EventSourceArn || "").split(":").pop()} · batch ${x.BatchSize} · ${x.State || ""}`,
-          FunctionUrlConfigs: (x) => `${x.FunctionUrl} · auth ${x.AuthType}`,
-        };
-        for (const [kind, items] of Object.entries(t)) for (const it of (Array.isArray(items) ? items : [items])) {
-          rows.push(el("tr", {}, el("td", {}, kind), el("td", {}, (describe[kind] || JSON.stringify)(it))));
+        for (const s of t.Schedules || []) rows.push(el("tr", {}, el("td", {}, "Schedule"),
+          el("td", {}, `${s.Name}: ${s.ScheduleExpression} (${s.State})${s.NextFireTime ? " · next " + s.NextFireTime.slice(0, 19) : ""}`),
+          el("td", {}, removeButton(`Schedule ${s.Name}`, () => api("DELETE", `/lamina/v1/schedules/${enc(s.Name)}`)))));
+        for (const m of t.EventSourceMappings || []) rows.push(el("tr", {}, el("td", {}, "Queue"),
+          el("td", {}, `${(m.EventSourceArn || "").split(":").pop()} · batch ${m.BatchSize} · ${m.State}`),
+          el("td", {}, removeButton("Queue mapping", () => api("DELETE", `/2015-03-31/event-source-mappings/${enc(m.UUID)}`)))));
+        for (const u of t.FunctionUrlConfigs || []) {
+          const q = qualifierOf(u.FunctionArn);
+          rows.push(el("tr", {}, el("td", {}, "Function URL"),
+            el("td", {}, el("a", { href: u.FunctionUrl, target: "_blank" }, u.FunctionUrl), ` · auth ${u.AuthType}${q ? " · " + q : ""}`),
+            el("td", {}, removeButton("Function URL", () => api("DELETE", `/2021-10-31/functions/${enc(name)}/url${q ? "?Qualifier=" + enc(q) : ""}`)))));
         }
         fillTable($("#triggers"), rows, "No triggers.");
+        const qs = (await api("GET", "/lamina/v1/queues")).Queues || [];
+        $("#esm-form").elements.queue.replaceChildren(...qs.map((x) => el("option", { value: x.QueueArn }, x.QueueName)));
       } catch (e) { showError(e); }
     }
+    $("#schedule-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = $("#schedule-form").elements;
+      const body = { Name: f.name.value.trim(), FunctionName: name, ScheduleExpression: f.expression.value.trim() };
+      if (f.qualifier.value.trim()) body.Qualifier = f.qualifier.value.trim();
+      if (f.input.value.trim()) body.Input = f.input.value.trim();
+      try { await api("POST", "/lamina/v1/schedules", { json: body }); message(`Schedule ${body.Name} added.`, "ok"); loadTriggers(); }
+      catch (e) { showError(e); }
+    };
+    $("#url-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = $("#url-form").elements, q = f.qualifier.value.trim();
+      const path = `/2021-10-31/functions/${enc(name)}/url${q ? "?Qualifier=" + enc(q) : ""}`;
+      const body = { AuthType: f.auth.value };
+      const origins = f.origins.value.split(",").map((o) => o.trim()).filter(Boolean);
+      if (origins.length) body.Cors = { AllowOrigins: origins };
+      try {
+        let made;
+        try { made = await api("POST", path, { json: body }); }
+        catch (e) { if (e.status === 409) made = await api("PUT", path, { json: body }); else throw e; }
+        message(`Function URL: ${made.FunctionUrl}`, "ok"); loadTriggers();
+      } catch (e) { showError(e); }
+    };
+    $("#esm-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = $("#esm-form").elements;
+      if (!f.queue.value) { showError(new Error("Create a queue first (Queues page).")); return; }
+      try {
+        await api("POST", "/2015-03-31/event-source-mappings", { json: { FunctionName: name, EventSourceArn: f.queue.value, BatchSize: +f.batch.value } });
+        message("Queue event source added.", "ok"); loadTriggers();
+      } catch (e) { showError(e); }
+    };
     async function loadPolicy() {
-      try { const p = await api("GET", `${base}/policy`); $("#policy").textContent = JSON.stringify(JSON.parse(p.Policy), null, 2); }
-      catch (e) { $("#policy").textContent = e.status === 404 ? "No resource-based policy: only this account can use the function." : e.message; }
+      const show = (statements, text) => {
+        fillTable($("#statements"), statements.map((st) => el("tr", {}, el("td", {}, st.Sid),
+          el("td", { class: "mono" }, typeof st.Principal === "string" ? st.Principal : Object.values(st.Principal || {}).join(", ")),
+          el("td", {}, st.Action), el("td", { class: "mono" }, st.Condition ? JSON.stringify(st.Condition) : "–"),
+          el("td", {}, el("button", { onclick: async () => {
+            const q = qualifierOf(st.Resource);
+            try { await api("DELETE", `${base}/policy/${enc(st.Sid)}${q ? "?Qualifier=" + enc(q) : ""}`); message(`Statement ${st.Sid} removed.`, "ok"); loadPolicy(); }
+            catch (e) { showError(e); } } }, "Remove")))), "No statements.");
+        $("#policy").textContent = text;
+      };
+      try { const p = await api("GET", `${base}/policy`), doc = JSON.parse(p.Policy); show(doc.Statement || [], JSON.stringify(doc, null, 2)); }
+      catch (e) { show([], e.status === 404 ? "No resource-based policy: only this account can use the function." : e.message); }
     }
+    $("#permission-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = $("#permission-form").elements, q = f.qualifier.value.trim();
+      const body = { StatementId: f.sid.value.trim(), Principal: f.principal.value.trim(), Action: f.action.value.trim() };
+      if (f.source.value.trim()) body.SourceArn = f.source.value.trim();
+      try {
+        await api("POST", `${base}/policy${q ? "?Qualifier=" + enc(q) : ""}`, { json: body });
+        message(`Permission ${body.StatementId} added.`, "ok"); f.sid.value = ""; loadPolicy();
+      } catch (e) { showError(e); }
+    };
 
     const loaders = { code: loadCode, test: loadEvents, monitor: loadCharts, logs: () => { loadStreams(); searchLogs(); },
       configuration: loadConfig, versions: loadVersions, triggers: loadTriggers, permissions: loadPolicy };
