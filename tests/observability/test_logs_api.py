@@ -104,3 +104,36 @@ def test_logs_prune_command(settings: Any, monkeypatch: Any) -> None:
     assert result.exit_code == 0, result.output
     assert "removed 1 log stream" in result.output
     assert not old.exists() and new.exists()
+
+
+STRUCTURED = """
+import json
+
+
+def handler(event, context):
+    n = event["n"]
+    print(json.dumps({"level": "ERROR" if n % 2 else "INFO", "latency": n * 100, "n": n}))
+    print(f"10.0.0.{n} GET /items/{n} {200 if n < 3 else 500} {n * 1000}")
+    return n
+"""
+
+
+def test_json_and_space_delimited_filter_patterns(client: Any, fns: Functions) -> None:
+    fns.create("structured", {"app.py": STRUCTURED}, handler="app.handler")
+    for n in range(5):
+        assert client.post("/2015-03-31/functions/structured/invocations", data=json.dumps({"n": n})).status_code == 200
+    group = "/aws/lambda/structured"
+
+    def ns(pattern: str) -> list[int]:
+        status, found = logs_call(client, "FilterLogEvents", logGroupName=group, filterPattern=pattern)
+        assert status == 200, found
+        return [json.loads(e["message"])["n"] if e["message"].startswith("{") else int(e["message"].split()[0][7:])
+                for e in found["events"]]
+
+    assert ns('{ $.level = "ERROR" }') == [1, 3]
+    assert ns('{ $.level = "INFO" && $.latency >= 200 }') == [2, 4]
+    assert ns("{ $.missing NOT EXISTS && $.n < 2 }") == [0, 1]
+    assert ns("[ip, method = GET, path, status = 5*, bytes > 3500]") == [4]
+    assert ns("[ip = 10.0.0.2, ...]") == [2]
+    status, err = logs_call(client, "FilterLogEvents", logGroupName=group, filterPattern="{ $.level = }")
+    assert status == 400 and "Invalid filter pattern" in err["message"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shlex
 import time
 import zlib
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
-from lamina.services import logs
+from lamina.services import filter_patterns, logs
 
 GROUP_PREFIX = "/aws/lambda/"
 RETENTION_FILE = ".retention"
@@ -41,33 +40,11 @@ def function_of(group: str | None) -> str:
 
 
 def compile_pattern(pattern: str | None) -> Callable[[str], bool] | None:
-    """A matcher for CloudWatch's unstructured filter patterns.
-
-    Supported: terms that must all appear (``ERROR timeout``), quoted phrases (``"task timed out"``),
-    ``-term`` exclusions and ``?term`` alternatives (``?ERROR ?WARN``: any of them). Matching is
-    case-sensitive, as in CloudWatch. JSON and space-delimited patterns are refused.
-    """
-    if pattern is None or not pattern.strip():
-        return None
-    text = pattern.strip()
-    if text.startswith("{") or text.startswith("["):
-        raise InvalidParameterValueException("JSON and space-delimited filter patterns are not supported by lamina")
+    """A matcher for a CloudWatch filter pattern (terms, JSON or space-delimited: ``filter_patterns``)."""
     try:
-        tokens = shlex.split(text, posix=True)
-    except ValueError:
-        raise InvalidParameterValueException(f"Invalid filter pattern: {pattern}") from None
-    required = [t for t in tokens if not t.startswith(("-", "?"))]
-    excluded = [t[1:] for t in tokens if t.startswith("-") and len(t) > 1]
-    anyof = [t[1:] for t in tokens if t.startswith("?") and len(t) > 1]
-
-    def match(message: str) -> bool:
-        if any(t not in message for t in required):
-            return False
-        if any(t in message for t in excluded):
-            return False
-        return not anyof or any(t in message for t in anyof)
-
-    return match
+        return filter_patterns.compile_pattern(pattern)
+    except filter_patterns.PatternError as err:
+        raise InvalidParameterValueException(str(err)) from None
 
 
 # -- retention
