@@ -89,3 +89,27 @@ def test_triggers_and_permissions_from_the_console(page: Any, live_server: Any, 
     expect(page.locator("#messages")).to_contain_text("Schedule hourly removed")
     expect(page.locator("#triggers tbody")).not_to_contain_text("hourly")
     assert page.request.get(f"{url}/lamina/v1/schedules/hourly", headers=api).status == 404
+
+
+def test_functions_list_searches_and_pages_on_the_server(page: Any, live_server: Any, fns: Any,
+                                                         login_token: tuple[str, str]) -> None:
+    from playwright.sync_api import expect
+
+    for i in range(23):
+        fns.create(f"svc-{i:02d}", {"app.py": APP})
+    fns.create("billing", {"app.py": APP})
+    _login(page, live_server.url, login_token)
+    rows = page.locator("#functions tbody tr")
+    expect(page.locator("#page-info")).to_have_text("Page 1 of 2 · 24 functions")
+    expect(rows).to_have_count(20)
+    expect(rows.first).to_contain_text("billing")
+    page.click("#next")
+    expect(page.locator("#page-info")).to_have_text("Page 2 of 2 · 24 functions")
+    expect(rows).to_have_count(4)
+    expect(rows.last).to_contain_text("svc-22")
+    expect(page.locator("#next")).to_be_disabled()
+    page.fill("#search", "SVC-1")
+    expect(page.locator("#page-info")).to_have_text("Page 1 of 1 · 10 functions")
+    expect(rows).to_have_count(10)
+    page.fill("#search", "zzz")
+    expect(page.locator("#functions tbody")).to_contain_text("No function matches")

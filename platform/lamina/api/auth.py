@@ -54,7 +54,8 @@ _AUTH_RE = re.compile(
     r"Signature=(?P<sig>[0-9a-f]{64})\s*"
 )
 # Operations whose view name does not spell the Lambda action.
-_ACTIONS = {"invoke.invoke": "lambda:InvokeFunction", "invoke_async.invoke_async": "lambda:InvokeAsync"}
+_ACTIONS = {"invoke.invoke": "lambda:InvokeFunction", "invoke_async.invoke_async": "lambda:InvokeAsync",
+            "functions.search_functions": "lambda:ListFunctions"}
 # lamina's queues are authorized as SQS actions on the queue's ARN (arn:aws:sqs:REGION:ACCOUNT:NAME).
 _QUEUE_ACTIONS = {
     "queues.create_queue": "sqs:CreateQueue", "queues.list_queues": "sqs:ListQueues",

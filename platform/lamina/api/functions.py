@@ -35,6 +35,16 @@ def list_functions():  # type: ignore[no-untyped-def]
     return shapes.page("Functions", page, lambda r: shapes.function_configuration(r, listing=True))
 
 
+@bp.get("/lamina/v1/functions")
+def search_functions():  # type: ignore[no-untyped-def]
+    """lamina's search over function names, a page at a time (the console's list)."""
+    page, size = shapes.query_int(request.args, "Page"), shapes.query_int(request.args, "PageSize")
+    found, total = functions.search_functions(context.deps(), context.account_id(), request.args.get("Search"),
+                                              page, size)
+    return {"Functions": [shapes.function_configuration(r, listing=True) for r in found], "Total": total,
+            "Page": page or 1, "PageSize": size or 20}
+
+
 @bp.get(FUNCTION)
 def get_function(function_name: str):  # type: ignore[no-untyped-def]
     details = functions.get_function(context.deps(), context.account_id(), function_name, context.qualifier())

@@ -248,6 +248,23 @@ def list_functions(deps: Deps, account_id: str, marker: str | None = None, max_i
     return Page([r for _, r in items])
 
 
+MAX_SEARCH_PAGE_SIZE = 100
+
+
+def search_functions(deps: Deps, account_id: str, text: str | None, page: int | None,
+                     page_size: int | None) -> tuple[list[FunctionRecord], int]:
+    """The console's functions list: page ``page`` (from 1) of the functions whose name contains ``text``,
+    and how many match in all (ListFunctions can only walk the whole list)."""
+    text = (text or "").strip()
+    if len(text) > 140:
+        raise InvalidParameterValueException("Search must be at most 140 characters.")
+    size = validate.int_range(page_size if page_size is not None else 20, "PageSize", 1, MAX_SEARCH_PAGE_SIZE)
+    number = validate.int_range(page if page is not None else 1, "Page", 1, 1_000_000)
+    with deps.sessions() as session:
+        fns, total = queries.search_functions(session, account_id, text, (number - 1) * size, size)
+        return [common.record(deps, fn, fn, None) for fn in fns], total
+
+
 def _list_all_versions(deps: Deps, session: Any, account_id: str, marker: str | None,
                        limit: int) -> list[tuple[str, FunctionRecord]]:
     start: tuple[str, int] | None = None

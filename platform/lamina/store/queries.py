@@ -93,6 +93,18 @@ def list_functions_from(session: Session, account_id: str, start: str | None, li
     return list(session.scalars(stmt))
 
 
+def search_functions(session: Session, account_id: str, text: str, offset: int,
+                     limit: int) -> tuple[list[Function], int]:
+    """One page of the account's functions whose name contains ``text`` (any case), by name; and how many
+    there are in all."""
+    where = [Function.account_id == account_id]
+    if text:
+        where.append(func.lower(Function.name).contains(text.lower(), autoescape=True))
+    total = session.scalar(select(func.count()).select_from(Function).where(*where)) or 0
+    rows = session.scalars(select(Function).where(*where).order_by(Function.name).offset(offset).limit(limit))
+    return list(rows), int(total)
+
+
 def function_count(session: Session, account_id: str) -> int:
     return session.scalar(select(func.count()).select_from(Function).where(Function.account_id == account_id)) or 0
 

@@ -192,40 +192,32 @@ const Lamina = (() => {
   // -- pages -----------------------------------------------------------------------------------------
 
   async function functionsPage() {
-    const PAGE = 20; let all = [], shown = [], page = 0, stats = {};
+    // Search and pages are the server's (GET /lamina/v1/functions): the browser holds one page at a time.
+    const PAGE = 20; let page = 1, pending = null, seq = 0;
     const table = $("#functions");
-    function render() {
-      const q = $("#search").value.trim().toLowerCase();
-      shown = all.filter((f) => f.FunctionName.toLowerCase().includes(q));
-      const pages = Math.max(1, Math.ceil(shown.length / PAGE)); page = Math.min(page, pages - 1);
-      $("#page-info").textContent = `Page ${page + 1} of ${pages} · ${shown.length} function${shown.length === 1 ? "" : "s"}`;
-      $("#prev").disabled = page === 0; $("#next").disabled = page >= pages - 1;
-      const rows = shown.slice(page * PAGE, page * PAGE + PAGE).map((f) => {
-        const s = stats[f.FunctionName] || {};
-        return el("tr", {},
-          el("td", {}, el("a", { href: `/console/functions/${enc(f.FunctionName)}` }, f.FunctionName)),
-          el("td", {}, f.Runtime || f.PackageType), el("td", {}, f.MemorySize), el("td", {}, (f.LastModified || "").replace("T", " ").slice(0, 19)),
-          el("td", { class: "num" }, s.invocations ?? "…"), el("td", { class: "num" + (s.errors ? " bad" : "") }, s.errors ?? "…"));
-      });
-      fillTable(table, rows, all.length ? "No function matches." : "No functions yet: create one.");
+    async function load() {
+      const mine = ++seq, q = $("#search").value.trim();
+      try {
+        const doc = await api("GET", `/lamina/v1/functions?PageSize=${PAGE}&Page=${page}` + (q ? "&Search=" + enc(q) : ""));
+        if (mine !== seq) return;  // a newer search is on its way
+        const fns = doc.Functions || [], pages = Math.max(1, Math.ceil(doc.Total / PAGE));
+        $("#page-info").textContent = `Page ${page} of ${pages} · ${doc.Total} function${doc.Total === 1 ? "" : "s"}`;
+        $("#prev").disabled = page <= 1; $("#next").disabled = page >= pages;
+        const stats = fns.length ? await api("GET", "/lamina/v1/metrics/last-hour?functions=" + enc(fns.map((f) => f.FunctionName).join(","))) : {};
+        if (mine !== seq) return;
+        fillTable(table, fns.map((f) => {
+          const st = stats[f.FunctionName] || {};
+          return el("tr", {},
+            el("td", {}, el("a", { href: `/console/functions/${enc(f.FunctionName)}` }, f.FunctionName)),
+            el("td", {}, f.Runtime || f.PackageType), el("td", {}, f.MemorySize), el("td", {}, (f.LastModified || "").replace("T", " ").slice(0, 19)),
+            el("td", { class: "num" }, st.invocations ?? 0), el("td", { class: "num" + (st.errors ? " bad" : "") }, st.errors ?? 0));
+        }), q ? "No function matches." : "No functions yet: create one.");
+      } catch (e) { showError(e); fillTable(table, [], "Could not load functions."); }
     }
-    $("#search").oninput = () => { page = 0; render(); };
-    $("#prev").onclick = () => { page--; render(); };
-    $("#next").onclick = () => { page++; render(); };
-    try {
-      let marker = null;
-      do {
-        const doc = await api("GET", "/2015-03-31/functions/?MaxItems=50" + (marker ? "&Marker=" + enc(marker) : ""));
-        all = all.concat(doc.Functions || []); marker = doc.NextMarker;
-      } while (marker);
-      all.sort((a, b) => a.FunctionName.localeCompare(b.FunctionName));
-      render();
-      const names = all.map((f) => f.FunctionName);
-      for (let i = 0; i < names.length; i += 200) {
-        Object.assign(stats, await api("GET", "/lamina/v1/metrics/last-hour?functions=" + enc(names.slice(i, i + 200).join(","))));
-      }
-      render();
-    } catch (e) { showError(e); fillTable(table, [], "Could not load functions."); }
+    $("#search").oninput = () => { page = 1; clearTimeout(pending); pending = setTimeout(load, 200); };
+    $("#prev").onclick = () => { page--; load(); };
+    $("#next").onclick = () => { page++; load(); };
+    load();
   }
 
   function createPage() {
