@@ -45,8 +45,16 @@ def prometheus() -> Response:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = current_app.extensions["lamina.invoker"].metrics.registry
-    body = generate_latest(registry) + _async_queue_text()
+    body = generate_latest(registry) + _async_queue_text() + _worker_text()
     return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def _worker_text() -> bytes:
+    """The workers' totals (lamina_worker_*), kept in Redis by every `lamina worker` wherever it runs."""
+    try:
+        return metrics.worker_totals_text(current_app.extensions["lamina"].redis)
+    except Exception:  # Redis unreachable: /metrics still answers with the in-process values
+        return b""
 
 
 def _async_queue_text() -> bytes:

@@ -154,6 +154,7 @@ class Invoker:
         init_boost: bool = True,
         sandboxes: int | None = None,
         reservations: ReservationsReader | None = None,
+        metrics_totals_key: str | None = None,
     ) -> None:
         self.settings = settings
         self.redis = redis_client
@@ -182,7 +183,8 @@ class Invoker:
         self._conns = Connections(CONNECTIONS_PER_THREAD)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-invoke-bg")
         # In-process counters, flushed to Redis in batches off the caller's path (lamina.services.metrics).
-        self.metrics = Metrics(redis_client, retention_s=settings.metrics_retention_s)
+        self.metrics = Metrics(redis_client, retention_s=settings.metrics_retention_s,
+                               totals_key=metrics_totals_key)
         # OpenTelemetry spans only when an OTLP endpoint is configured (lamina.services.tracing).
         self.tracing = tracing.make(settings.otlp_endpoint)
         if self.tracing is not None:

@@ -14,6 +14,11 @@ Stored series (Redis, expiring after ``retention_s``):
 
 In a multi-process server set ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode) so
 ``/metrics`` adds up every process; the stored series are shared through Redis either way.
+
+Workers (``lamina worker``, often on other hosts or containers than the API) also keep running totals in
+one Redis hash, ``WORKER_TOTALS`` (fields ``<kind>|<account>|<function>``), flushed with the rest; the
+API's ``/metrics`` turns it into the ``lamina_worker_*`` families (``worker_totals_text``), so
+asynchronous, scheduled and queue-fed invocations are scraped without sharing a directory.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ DURATION_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 100
 PREFIX = "lamina:metrics"
 MAX_ERROR_TYPE = 64
 PERIODS = (60, 300, 900, 3600)
+WORKER_TOTALS = f"{PREFIX}:worker-totals"
 
 
 def fn_key(account_id: str, function_name: str, minute: int) -> str:
@@ -76,10 +82,12 @@ class Metrics:
         retention_s: int = 3 * 86400,
         flush_interval_s: float = 2.0,
         clock: Callable[[], float] = time.time,
+        totals_key: str | None = None,
     ) -> None:
         from prometheus_client import CollectorRegistry
 
         self.redis = redis_client
+        self.totals_key = totals_key  # also keep running totals in this Redis hash (workers: WORKER_TOTALS)
         self.retention_s = retention_s
         self.flush_interval_s = flush_interval_s
         self.clock = clock
@@ -182,6 +190,7 @@ class Metrics:
             b[3].observe(init_duration_ms / 1000)
             counts["isum"] = init_duration_ms
             counts["icnt"] = 1
+            counts[f"ib{bisect.bisect_left(DURATION_BUCKETS_MS, init_duration_ms)}"] = 1
         self._bump(account_id, name, **counts)
 
     # -- storage
@@ -214,6 +223,13 @@ class Metrics:
                 else:
                     pipe.hincrby(key, k, int(v))
             pipe.expire(key, ttl)
+            if self.totals_key:
+                for k, v in counts.items():
+                    field = f"{k}|{account_id}|{name}"
+                    if k in ("dsum", "isum"):
+                        pipe.hincrbyfloat(self.totals_key, field, v)
+                    else:
+                        pipe.hincrby(self.totals_key, field, int(v))
             akey = account_key(account_id, minute)
             if counts.get("inv"):
                 pipe.hincrby(akey, f"{name}|inv", int(counts["inv"]))
@@ -399,3 +415,58 @@ def async_queue(redis_client: Any, now: float | None = None) -> dict[str, float]
             except ValueError:
                 age = 0.0
     return {"ready": float(ready), "delayed": float(delayed), "running": float(running), "oldest_age_s": age}
+
+
+# -- the workers' running totals, as Prometheus text (read by the API's /metrics)
+
+
+def worker_totals_text(redis_client: Any) -> bytes:
+    """The ``lamina_worker_*`` metric families from ``WORKER_TOTALS`` (empty when no worker ran)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+    totals: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for field, value in (redis_client.hgetall(WORKER_TOTALS) or {}).items():
+        field = field.decode() if isinstance(field, bytes) else field
+        kind, _, rest = field.partition("|")
+        account, _, function = rest.partition("|")
+        totals[(account, function)][kind] = float(value)
+    if not totals:
+        return b""
+    labels = ["account", "function"]
+    invocations = CounterMetricFamily("lamina_worker_invocations", "Invocations run by lamina workers "
+                                      "(asynchronous, scheduled, queue-fed)", labels=[*labels, "start"])
+    errors = CounterMetricFamily("lamina_worker_errors", "Worker invocations that ended in an error",
+                                 labels=[*labels, "error_type"])
+    throttles = CounterMetricFamily("lamina_worker_throttles", "Worker invocations refused for lack of "
+                                    "concurrency", labels=labels)
+    duration = HistogramMetricFamily("lamina_worker_duration_seconds", "Worker invoke duration", labels=labels)
+    init = HistogramMetricFamily("lamina_worker_init_duration_seconds", "Init duration of worker cold starts",
+                                 labels=labels)
+
+    def buckets(counts: dict[str, float], prefix: str) -> list[tuple[str, float]]:
+        out, running = [], 0.0
+        for i, bound in enumerate(DURATION_BUCKETS_MS):
+            running += counts.get(f"{prefix}{i}", 0)
+            out.append((repr(bound / 1000), running))
+        out.append(("+Inf", running + counts.get(f"{prefix}{len(DURATION_BUCKETS_MS)}", 0)))
+        return out
+
+    for (account, function), counts in sorted(totals.items()):
+        key = [account, function]
+        invocations.add_metric([*key, "cold"], counts.get("cold", 0))
+        invocations.add_metric([*key, "warm"], counts.get("warm", 0))
+        throttles.add_metric(key, counts.get("thr", 0))
+        for kind, n in counts.items():
+            if kind.startswith("e:"):
+                errors.add_metric([*key, kind[2:]], n)
+        duration.add_metric(key, buckets(counts, "b"), counts.get("dsum", 0) / 1000)
+        init.add_metric(key, buckets(counts, "ib"), counts.get("isum", 0) / 1000)
+
+    class _Collector:
+        def collect(self) -> Iterable[Any]:
+            return [invocations, errors, throttles, duration, init]
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector())  # type: ignore[arg-type]
+    return bytes(generate_latest(registry))

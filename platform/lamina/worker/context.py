@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from lamina.services import metrics
 from lamina.services.events import LeaseKeeper
 from lamina.services.invocations import Invoker
 from lamina.wiring import Components
@@ -47,6 +48,8 @@ def make_runtime(components: Components) -> Runtime:
         sessions=components.sessions,
         blob_path=components.code_store.path,
         docker_client=lambda: components.docker,
+        # The API's /metrics reads workers' totals from Redis: workers need not share its process or host.
+        metrics_totals_key=metrics.WORKER_TOTALS,
     )
     leases = LeaseKeeper(components.redis, components.settings.async_lease_s).start()
     return Runtime(components=components, invoker=invoker, leases=leases)
