@@ -211,6 +211,28 @@ def set_quotas(account_id: str, concurrency: str | None, api_rate: str | None) -
         comps.close()
 
 
+@admin.command("put-user-policy")
+@click.argument("account_id")
+@click.argument("user")
+@click.argument("statements")
+def put_user_policy(account_id: str, user: str, statements: str) -> None:
+    """Limit USER to STATEMENTS (JSON, as for put-role) in its account; "none" lifts the limit."""
+    from lamina.errors import LambdaError
+    from lamina.services import iam
+
+    try:
+        doc = None if statements == "none" else json.loads(statements)
+    except ValueError as err:
+        raise click.BadParameter(f"not JSON: {err}") from None
+    comps = _components()
+    try:
+        click.echo(json.dumps(iam.put_user_policy(comps, account_id, user, doc)))
+    except LambdaError as err:
+        raise click.ClickException(str(err)) from None
+    finally:
+        comps.close()
+
+
 @admin.command("put-role")
 @click.argument("account_id")
 @click.argument("name")

@@ -195,7 +195,9 @@ def _load_key(deps: Deps, key_id: str) -> tuple[Principal, str] | None:
         key, user = found
         secret = secrets.decrypt(deps.settings, key.secret_enc)
         api_rate = queries.account_quotas(session, user.account_id)[1]
-        return Principal(user.account_id, user.name, key_id, admin=user.admin, api_rate=api_rate), secret
+        statements = tuple(user.policy) if user.policy is not None else None
+        return Principal(user.account_id, user.name, key_id, admin=user.admin, statements=statements,
+                         api_rate=api_rate), secret
 
 
 def rotate_key_secrets(deps: Deps) -> int:
@@ -248,6 +250,18 @@ def put_role(deps: Deps, account_id: str, name: str, statements: Any) -> dict[st
         else:
             row.statements = checked
     return {"RoleName": name, "Arn": f"arn:aws:iam::{account_id}:role/{name}", "Statements": checked}
+
+
+def put_user_policy(deps: Deps, account_id: str, user: str, statements: Any) -> list[dict[str, Any]] | None:
+    """Limit ``user`` to ``statements`` (a role's format) inside its account; None lifts the limit. Every
+    process picks the change up with the user's keys (within KEY_CACHE_TTL_S)."""
+    checked = None if statements is None else _check_statements(statements)
+    with deps.sessions.begin() as session:
+        row = security.get_user(session, account_id, user)
+        if row is None:
+            raise ResourceNotFoundException(f"User not found: {user}")
+        row.policy = checked
+    return checked
 
 
 def get_role_statements(deps: Deps, account_id: str, name: str) -> list[dict[str, Any]] | None:

@@ -247,6 +247,8 @@ class User(Base):
     # Admins may also manage users and keys of their account (and, in the bootstrap account, accounts).
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # An identity policy: statements as a role's (what the user may do in its account); None = everything.
+    policy: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class AccessKey(Base):
