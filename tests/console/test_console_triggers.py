@@ -90,6 +90,19 @@ def test_triggers_and_permissions_from_the_console(page: Any, live_server: Any, 
     expect(page.locator("#triggers tbody")).not_to_contain_text("hourly")
     assert page.request.get(f"{url}/lamina/v1/schedules/hourly", headers=api).status == 404
 
+    # The configuration editor sets the function's network (VpcConfig).
+    page.goto(f"{url}/console/functions/trig?tab=configuration")
+    page.fill("#config-form input[name=Network]", "not-a-network")
+    page.click("button:has-text('Save configuration')")
+    expect(page.locator("#messages .msg.error").first).to_contain_text("is not a network this account may use")
+    page.fill("#config-form input[name=Network]", "none")
+    page.click("button:has-text('Save configuration')")
+    expect(page.locator("#messages")).to_contain_text("Configuration saved")
+    got = page.request.get(f"{url}/2015-03-31/functions/trig/configuration", headers=api).json()
+    assert got["VpcConfig"]["SubnetIds"] == ["none"]
+    page.reload()
+    expect(page.locator("#config-form input[name=Network]")).to_have_value("none")
+
 
 def test_functions_list_searches_and_pages_on_the_server(page: Any, live_server: Any, fns: Any,
                                                          login_token: tuple[str, str]) -> None:

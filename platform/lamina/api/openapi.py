@@ -73,6 +73,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", EIC, "GetFunctionEventInvokeConfig", 200, "Asynchronous invocation", ("Qualifier",)),
     Route("DELETE", EIC, "DeleteFunctionEventInvokeConfig", 204, "Asynchronous invocation", ("Qualifier",)),
     Route("GET", EIC + "/list", "ListFunctionEventInvokeConfigs", 200, "Asynchronous invocation", PAGE),
+    Route("GET", "/lamina/v1/functions", "SearchFunctions", 200, "Functions", ("Search", "Page", "PageSize")),
     Route("GET", "/2016-08-19/account-settings", "GetAccountSettings", 200, "Account"),
     Route("GET", "/lamina/code/{CodeSha256Hex}", "DownloadCode", 200, "Code"),
     Route("GET", "/openapi.json", "GetOpenApi", 200, "Meta"),

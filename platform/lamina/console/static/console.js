@@ -445,6 +445,7 @@ const Lamina = (() => {
         f.EphemeralStorage.value = (c.EphemeralStorage || {}).Size || 512;
         f.Layers.value = (c.Layers || []).map((l) => l.Arn).join("\n");
         f.Environment.value = Object.entries((c.Environment || {}).Variables || {}).map(([k, v]) => `${k}=${v}`).join("\n");
+        f.Network.value = ((c.VpcConfig || {}).SubnetIds || []).join(", ");
         const conc = await api("GET", `/2019-09-30/functions/${enc(name)}/concurrency`);
         $("#concurrency-form").elements.reserved.value = conc.ReservedConcurrentExecutions ?? "";
       } catch (e) { showError(e); }
@@ -460,7 +461,8 @@ const Lamina = (() => {
       }
       const body = { Description: f.Description.value, MemorySize: +f.MemorySize.value, Timeout: +f.Timeout.value,
         Role: f.Role.value, EphemeralStorage: { Size: +f.EphemeralStorage.value }, Environment: { Variables: vars },
-        Layers: f.Layers.value.split("\n").map((s) => s.trim()).filter(Boolean) };
+        Layers: f.Layers.value.split("\n").map((s) => s.trim()).filter(Boolean),
+        VpcConfig: { SubnetIds: f.Network.value.split(",").map((s) => s.trim()).filter(Boolean), SecurityGroupIds: [] } };
       if (fn && fn.Configuration.PackageType !== "Image") { body.Handler = f.Handler.value; body.Runtime = f.Runtime.value; }
       try { await api("PUT", `${base}/configuration`, { json: body }); message("Configuration saved.", "ok"); await loadConfig(); } catch (e) { showError(e); }
     };
