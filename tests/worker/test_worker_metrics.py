@@ -3,6 +3,7 @@ another host) reach the API's /metrics through Redis, as the lamina_worker_* fam
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -30,7 +31,8 @@ def test_worker_invocations_are_scraped_from_the_api(client: Any, fns: Any, comp
     fns.create("wm-ok", {"app.py": APP}, handler="app.ok")
     fns.create("wm-bad", {"app.py": APP}, handler="app.bad")
     rids = [_event(client, "wm-ok"), _event(client, "wm-ok"), _event(client, "wm-bad")]
-    proc = worker_processes(extra_env={"PROMETHEUS_MULTIPROC_DIR": ""})
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ  # the worker process shares no directory with the API
+    proc = worker_processes()
     assert wait_for(lambda: all((events.get_event(components.redis, r) or {}).get("state") == "done"
                                 for r in rids[:2]), 60), proc.output()
 
