@@ -14,20 +14,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from support.invoking import invoke
+from support.probes import CONNECT
 
-PROBE = r'''
-import os, socket
-
-def _connect(host, port):
-    s = socket.socket()
-    s.settimeout(1.5)
-    try:
-        s.connect((host, port))
-        return "open"
-    except OSError as err:
-        return type(err).__name__
-    finally:
-        s.close()
+PROBE = CONNECT + r'''
 
 def _write(path):
     try:

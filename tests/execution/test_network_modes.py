@@ -16,22 +16,9 @@ from lamina.services.invocations import Invoker
 from support.functions import Functions
 from support.invoking import invoke
 from support.lambda_api import assert_error
+from support.probes import CONNECT
 
-PROBE = r'''
-import os, socket
-
-
-def _connect(host, port):
-    s = socket.socket()
-    s.settimeout(1.5)
-    try:
-        s.connect((host, port))
-        return "open"
-    except OSError as err:
-        return type(err).__name__
-    finally:
-        s.close()
-
+PROBE = CONNECT + r'''
 
 def handler(event, context):
     return {
