@@ -349,7 +349,7 @@ class DirectScript:
     falls back to redis-py's own ``Script``, which loads the script and retries as every other call does.
     """
 
-    def __init__(self, client: redis.Redis, script: Any, conns: ThreadConnections) -> None:
+    def __init__(self, script: Any, conns: ThreadConnections) -> None:
         self.script = script
         self.sha = script.sha
         self.conns = conns
@@ -427,7 +427,7 @@ class Pool:
         # The two scripts of every warm invoke skip redis-py's command layer.
         conns = ThreadConnections.of(self.redis)
         for name in ("acquire", "release"):
-            self._scripts[name] = DirectScript(self.redis, self._scripts[name], conns)
+            self._scripts[name] = DirectScript(self._scripts[name], conns)
 
     def acquire(
         self, account_id: str, function_name: str, qualifier: str, *, now: float, rand: float, new_env_id: str,
