@@ -5,6 +5,7 @@ attach the function to it, the VPC analogue; the default stays the egress-only b
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -120,3 +121,32 @@ def test_boto3_round_trips_vpc_config(lambda_client: Any, fns: Functions) -> Non
     assert got["SubnetIds"] == ["none"] and got["VpcId"] == "lamina"
     version = lambda_client.publish_version(FunctionName="vpc-boto")
     assert version["VpcConfig"]["SubnetIds"] == ["none"]  # a version keeps it
+
+
+def test_socket_directories_go_with_their_environments(client: Any, fns: Functions, invoker: Invoker,
+                                                       components: Any, docker_env: Any) -> None:
+    from lamina.executor.docker_env import socket_dir
+    from lamina.scheduler.pool import Pool
+    from lamina.scheduler.reaper import Reaper
+
+    fns.create("socketed", {"app.py": PROBE})
+    assert _vpc(client, "socketed", {"SubnetIds": ["none"]}).status_code == 200
+    assert invoke(client, "socketed", {"targets": []}).status_code == 200
+    [env] = [e for e in invoker.pool.snapshot().envs if e.function_name == "socketed"]
+    data_dir = components.settings.data_dir
+    live = socket_dir(data_dir, env.env_id)
+    assert (live / "agent.sock").exists()
+    stale = socket_dir(data_dir, "f" * 32)  # left by an environment nobody knows any more
+    stale.mkdir(parents=True)
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+
+    def reaper(clock: Any) -> Reaper:
+        return Reaper(Pool(components.redis), docker_env, components.settings.instance, freeze_after_s=3600,
+                      idle_timeout_s=60, clock=clock, data_dir=data_dir)
+
+    reaper(time.time).sweep()
+    assert live.is_dir() and not stale.exists()
+    later = reaper(lambda: time.time() + 120)
+    assert env.env_id in later.tick().reaped  # idle past its timeout: reaped
+    later.sweep()
+    assert not live.exists()

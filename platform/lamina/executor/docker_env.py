@@ -40,6 +40,7 @@ AGENT_PORT = 8080
 SANDBOX_USER = "993:990"
 LABEL_VPC = "lamina.vpc"  # on a Docker network: the account id (or "*") whose functions may attach to it
 SOCKET_MOUNT = "/var/run/lamina"  # an environment without a network: its agent's unix socket is here
+SOCKET_DIRS = "agent-sockets"  # under the data directory: one directory per such environment
 UNIX_ADDRESS = "unix:"  # the address of such an environment: "unix:<host path of the socket>"
 PIDS_LIMIT = 1024
 ICC_OPTION = "com.docker.network.bridge.enable_icc"
@@ -94,6 +95,11 @@ def _cfs(nano_cpus: int) -> dict[str, int]:
     (docker-py's update_container has no nano_cpus either.)
     """
     return {"cpu_period": CFS_PERIOD_US, "cpu_quota": max(1000, nano_cpus * CFS_PERIOD_US // 1_000_000_000)}
+
+
+def socket_dir(data_dir: Path, env_id: str) -> Path:
+    """Where the agent of environment ``env_id`` without a network puts its socket (on the host)."""
+    return data_dir / SOCKET_DIRS / env_id
 
 
 def _socket_dir(path: Path) -> None:

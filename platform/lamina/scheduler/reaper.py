@@ -10,6 +10,7 @@ Docker calls happen here, in the scheduler process, never on an invoke.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Set
@@ -22,6 +23,7 @@ from lamina.executor.docker_env import (
     LABEL_ENV,
     LABEL_ROLE,
     SANDBOX_ROLE,
+    SOCKET_DIRS,
     DockerEnv,
     ExecutorError,
 )
@@ -175,6 +177,7 @@ class Reaper:
                 if removed is not None:
                     self._remove(*removed)  # its sandbox, if any
                     report.forgotten.append(env_id)
+        self._sweep_socket_dirs({*before, *snapshot})
         if report.removed or report.forgotten:
             log.info("sweep: adopted %d, removed %d containers, forgot %d environments",
                      len(report.adopted), len(report.removed), len(report.forgotten))
@@ -193,6 +196,21 @@ class Reaper:
             except Exception:  # noqa: BLE001 - a failed round must not stop the reaper; log and retry
                 log.exception("reaper round failed")
             stop.wait(interval_s)
+
+    def _sweep_socket_dirs(self, known: set[str]) -> None:
+        """Delete the socket directories of network-less environments the pool no longer knows."""
+        root = self.data_dir / SOCKET_DIRS if self.data_dir is not None else None
+        if root is None or not root.is_dir():
+            return
+        known = known | {e.env_id for e in self.pool.snapshot().envs}
+        young = self.clock() - SANDBOX_GRACE_S  # made by a cold start that began after these snapshots
+        for path in root.iterdir():
+            try:
+                stale = path.name not in known and path.stat().st_mtime < young
+            except OSError:
+                continue
+            if stale:
+                shutil.rmtree(path, ignore_errors=True)
 
     def _remove(self, *container_ids: str) -> None:
         for cid in container_ids:

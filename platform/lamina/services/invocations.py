@@ -53,6 +53,7 @@ from lamina.executor.docker_env import (
     DockerEnv,
     ExecutorError,
     env_labels,
+    socket_dir,
 )
 from lamina.scheduler import catalog, keys, sandboxes
 from lamina.scheduler.admission import Admission, AdmissionChecker
@@ -630,7 +631,7 @@ class Invoker:
         return {"extra_networks": tuple(subnets)}
 
     def _socket_dir(self, env_id: str) -> Path:
-        return self.settings.data_dir / "agent-sockets" / env_id
+        return socket_dir(self.settings.data_dir, env_id)
 
     def _forget(self, env_id: str, container_id: str = "") -> None:
         """Drop ``env_id`` from the pool and remove its containers in the background."""
