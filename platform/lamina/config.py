@@ -107,7 +107,7 @@ class Settings:
     # Security (issue 5). Master keys: Fernet keys, newest first; empty = a key file under data_dir.
     master_keys: tuple[str, ...] = ()
     signature_skew_s: int = 300
-    api_rate_per_s: int = 1000
+    api_rate_per_s: int = 10_000  # Lambda allows 10 invoke requests per second per unit of concurrency
     # Observability (issue 6): stored metric series, function log retention, OpenTelemetry export.
     metrics_retention_s: int = 3 * 86400
     log_retention_days: int = 30
@@ -157,7 +157,7 @@ class Settings:
             schedule_min_rate_s=_int(env, "LAMINA_SCHEDULE_MIN_RATE", 60, 1),
             master_keys=tuple(k.strip() for k in env.get("LAMINA_MASTER_KEY", "").split(",") if k.strip()),
             signature_skew_s=_int(env, "LAMINA_SIGNATURE_SKEW", 300, 1),
-            api_rate_per_s=_int(env, "LAMINA_API_RATE", 1000, 0),
+            api_rate_per_s=_int(env, "LAMINA_API_RATE", 10_000, 0),
         )
 
     def with_(self, **changes: object) -> Settings:
