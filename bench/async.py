@@ -34,7 +34,7 @@ from pathlib import Path
 
 import docker
 import redis
-from common import bench_install, credentials, pct
+from common import bench_install, credentials, pct, wait_health
 from lamina.config import Settings
 from lamina.executor.images import ensure_images
 from lamina.services import events
@@ -107,21 +107,6 @@ def stop(proc: subprocess.Popen[bytes] | None) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-
-
-def wait_health(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"lamina serve exited with {proc.returncode}; see {log}")
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            c.request("GET", "/health")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("lamina serve did not answer /health within 60 s")
 
 
 def main() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -53,3 +55,19 @@ def bench_install(prefix: str) -> tuple[Path, dict[str, str], Any, int]:
     port = free_port()
     env["LAMINA_PORT"] = str(port)
     return data_dir, env, redis_proc, port
+
+
+def wait_health(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until ``lamina serve`` on ``port`` answers /health; stop with its log's name if it exits."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"lamina serve exited with {proc.returncode}; see {log}")
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", "/health")
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("lamina serve did not answer /health within 60 s")

@@ -38,7 +38,7 @@ from typing import Any
 
 import docker
 import redis
-from common import bench_install, credentials, pct
+from common import bench_install, credentials, pct, wait_health
 from lamina.config import Settings
 from lamina.executor.docker_env import DockerEnv
 from lamina.executor.images import base_image_tag, ensure_images, image_for_runtime
@@ -81,18 +81,8 @@ def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> 
         [sys.executable, "-m", "lamina", "serve", "--workers", str(workers), "--threads", str(threads)],
         env=env, stdout=subprocess.DEVNULL, stderr=open(Path(env["LAMINA_DATA_DIR"]) / "server.log", "wb"),
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"lamina serve exited with {proc.returncode}; see {env['LAMINA_DATA_DIR']}/server.log")
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            c.request("GET", "/health")
-            if c.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("lamina serve did not answer /health within 60 s")
+    wait_health(port, proc, Path(env["LAMINA_DATA_DIR"]) / "server.log")
+    return proc
 
 
 def create_function(api: Api, memory: int) -> None:
