@@ -37,7 +37,7 @@ import redis
 from common import bench_install, credentials, pct, wait_health
 from lamina.config import Settings
 from lamina.executor.images import ensure_images
-from lamina.services import events
+from lamina.services.events import events
 
 NAME = "bench-async-noop"
 HANDLER = "def handler(event, context):\n    return None\n"

@@ -113,7 +113,7 @@ def redis(components: Components) -> redis_lib.Redis:
 @pytest.fixture
 def credentials(components: Components):  # type: ignore[no-untyped-def]
     """A real account (the configured default one), an admin user and a fresh access key."""
-    from lamina.services import iam
+    from lamina.services.iam import iam
 
     return iam.ensure_account_user_key(components, components.settings.account_id, "default", "tester", admin=True)
 

@@ -1,6 +1,6 @@
 """trigger grants: the resource-policy statements existing triggers now need to fire
 
-Triggers check their permission when they fire (lamina.services.policies); new ones get their statement
+Triggers check their permission when they fire (lamina.services.iam.policies); new ones get their statement
 when they are made. This gives the schedules, queue mappings and AuthType NONE function URLs made before
 that the same statements, so an upgrade stops none of them.
 

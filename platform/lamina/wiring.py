@@ -40,7 +40,7 @@ class Components:
         """The RQ queue of asynchronous work (events, destinations); services get it handed in."""
         from rq import Queue
 
-        from lamina.services.events import QUEUE_NAME
+        from lamina.services.events.events import QUEUE_NAME
 
         return Queue(QUEUE_NAME, connection=self.redis)
 
@@ -56,7 +56,7 @@ def build_components(settings: Settings, migrate: bool | None = None) -> Compone
         db.upgrade(url)
     engine = db.make_engine(url)
     # Environment variables are encrypted at rest under the master key (issue 5).
-    from lamina.services import secrets
+    from lamina.services.iam import secrets
     from lamina.store import crypto
 
     crypto.install(secrets.cipher(settings))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from lamina.services import queues
+from lamina.services.queues import queues
 from support.functions import Functions
 
 APP = "def handler(event, context):\n    return None\n"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lamina.services import queues
+from lamina.services.queues import queues
 
 BASE = "/lamina/v1/queues"
 

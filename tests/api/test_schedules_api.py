@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from lamina.errors import InvalidParameterValueException
-from lamina.services.schedules import parse_expression
+from lamina.services.triggers.schedules import parse_expression
 from support.functions import Functions
 
 APP = "def handler(event, context):\n    return event\n"

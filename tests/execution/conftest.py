@@ -19,7 +19,7 @@ from lamina.executor.docker_env import DockerEnv
 from lamina.executor.images import ensure_images
 from lamina.scheduler.pool import Pool
 from lamina.scheduler.reaper import Reaper
-from lamina.services.invocations import Invoker
+from lamina.services.invoke.invocations import Invoker
 from support.functions import Functions
 from support.leaks import remove_and_report
 

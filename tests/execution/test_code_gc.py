@@ -12,8 +12,8 @@ from lamina.config import Settings
 from lamina.executor.docker_env import DockerEnv
 from lamina.scheduler.pool import Pool
 from lamina.scheduler.reaper import Reaper
-from lamina.services.functions import code_in_use
-from lamina.services.invocations import Invoker
+from lamina.services.functions.functions import code_in_use
+from lamina.services.invoke.invocations import Invoker
 from support.functions import Functions
 from support.invoking import invoke
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lamina.services.invocations import Invoker
+from lamina.services.invoke.invocations import Invoker
 from support.functions import Functions
 from support.invoking import invoke
 

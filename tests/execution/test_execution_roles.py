@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from lamina.services import iam
+from lamina.services.iam import iam
 from support.invoking import invoke
 from support.lambda_api import ROLE
 from werkzeug.serving import make_server

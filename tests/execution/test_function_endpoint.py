@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina.services.invocations import Invoker
+from lamina.services.invoke.invocations import Invoker
 
 
 def test_the_endpoint_defaults_to_the_function_networks_gateway(invoker: Invoker, docker_client: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import docker
 import pytest
 from lamina.config import Settings
-from lamina.services.invocations import Invoker
+from lamina.services.invoke.invocations import Invoker
 from support.functions import Functions
 from support.invoking import container_ids, invoke, wait_gone
 

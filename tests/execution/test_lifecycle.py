@@ -10,7 +10,7 @@ import docker
 from lamina.config import Settings
 from lamina.executor.docker_env import DockerEnv, env_labels
 from lamina.scheduler.reaper import Reaper
-from lamina.services.invocations import Invoker
+from lamina.services.invoke.invocations import Invoker
 from support.functions import Functions
 from support.invoking import container_ids, invoke, sandbox_ids, wait_gone
 from support.leaks import remove_and_report

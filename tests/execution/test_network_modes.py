@@ -13,7 +13,7 @@ from typing import Any
 
 import docker
 import pytest
-from lamina.services.invocations import Invoker
+from lamina.services.invoke.invocations import Invoker
 from support.functions import Functions
 from support.invoking import invoke
 from support.lambda_api import assert_error

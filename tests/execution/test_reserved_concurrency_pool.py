@@ -13,7 +13,7 @@ import pytest
 import redis as redis_lib
 from lamina.errors import LambdaError
 from lamina.scheduler import keys
-from lamina.services.invocations import Invoker
+from lamina.services.invoke.invocations import Invoker
 from support.functions import Functions
 from support.invoking import invoke
 
@@ -88,7 +88,7 @@ def test_a_reserved_function_runs_while_the_unreserved_pool_is_busy(
 
 
 def test_an_account_quota_caps_its_concurrency(client: Any, fns: Functions, invoker: Invoker, components: Any) -> None:
-    from lamina.services import concurrency
+    from lamina.services.functions import concurrency
 
     account = invoker.settings.account_id
     fns.create("quota", {"app.py": APP}, timeout=10)

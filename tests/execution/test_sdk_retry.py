@@ -1,5 +1,5 @@
 """botocore retries a synchronous Invoke that outlasts its read timeout; lamina answers the retry with the
-first attempt's result instead of running the function again (lamina.services.retry_join)."""
+first attempt's result instead of running the function again (lamina.services.invoke.retry_join)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from lamina.services.invocations import Invoker
-from lamina.services.retry_join import ClientCall
+from lamina.services.invoke.invocations import Invoker
+from lamina.services.invoke.retry_join import ClientCall
 from support.functions import Functions
 
 APP = """

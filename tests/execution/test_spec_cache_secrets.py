@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.scheduler import keys
-from lamina.services.invocations import Invoker
+from lamina.services.invoke.invocations import Invoker
 from support.functions import Functions
 from support.invoking import invoke
 

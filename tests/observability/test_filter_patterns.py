@@ -1,11 +1,11 @@
-"""CloudWatch Logs filter patterns (lamina.services.filter_patterns): terms, JSON and space-delimited."""
+"""CloudWatch Logs filter patterns (lamina.services.logs.filter_patterns): terms, JSON and space-delimited."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from lamina.services.filter_patterns import PatternError, compile_pattern
+from lamina.services.logs.filter_patterns import PatternError, compile_pattern
 
 ORDER = json.dumps({"level": "ERROR", "latency": 250, "user": {"id": "u-7", "admin": True}, "tags": ["a", "b"],
                     "note": None, "path": "/api/orders/17"})

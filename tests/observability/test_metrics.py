@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina.services import metrics
+from lamina.services.invoke import metrics
 from support.functions import Functions
 
 APP = """

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from lamina.services import tracing
+from lamina.services.invoke import tracing
 from support.functions import Functions
 
 APP = """

@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture
 def other_credentials(components: Any) -> Any:
-    from lamina.services import iam
+    from lamina.services.iam import iam
 
     return iam.ensure_account_user_key(components, "222222222222", "other-team", "bob")
 

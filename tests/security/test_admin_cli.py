@@ -48,7 +48,7 @@ def test_rotate_key_reencrypts_and_old_secrets_keep_working(admin_env: dict[str,
                                                             components: Any, credentials: Any,
                                                             boto_for: Any) -> None:
     import sqlalchemy as sa
-    from lamina.services import secrets
+    from lamina.services.iam import secrets
 
     def stored() -> str:
         with components.engine.connect() as conn:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.api import auth
-from lamina.services import iam
+from lamina.services.iam import iam
 from support.auth import client_for
 from support.lambda_api import assert_error
 from test_authentication import _signed, _status
@@ -57,7 +57,7 @@ def test_a_replayed_invoke_signature_is_refused(live_server: Any, credentials: A
 
 
 def test_an_account_api_rate_quota_limits_that_account_only(app: Any, components: Any, credentials: Any) -> None:
-    from lamina.services import concurrency
+    from lamina.services.functions import concurrency
 
     other_account = iam.create_account(components, "other-team")
     iam.create_user(components, other_account, "bob")

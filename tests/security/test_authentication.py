@@ -15,7 +15,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from lamina.api import auth
-from lamina.services import tokens
+from lamina.services.iam import tokens
 from support.auth import client_for
 from support.lambda_api import ROLE, assert_error, create_body, make_zip
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
-from lamina.services import policies
+from lamina.services.iam import policies
 from support.lambda_api import assert_error, create, fn_arn
 
 FUNCTIONS = "/2015-03-31/functions"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lamina.services import queues, sessions
+from lamina.services.iam import sessions
+from lamina.services.queues import queues
 from support.auth import sigv4_headers
 
 BASE = "/lamina/v1/queues"

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 from lamina.cli.main import cli
-from lamina.services import iam
+from lamina.services.iam import iam
 from support.lambda_api import ROLE, make_zip
 
 

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 from lamina.errors import CodeStorageExceededException
-from lamina.services import functions, layers, versions
+from lamina.services.functions import functions, layers, versions
 from lamina.services.records import CodeInput, ConfigInput, CreateFunctionInput, LayerVersionInput
 from lamina.store import queries
 from support.lambda_api import ROLE, make_zip

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lamina.errors import LambdaError, PreconditionFailedException, ResourceConflictException
-from lamina.services import aliases, concurrency, functions, versions
+from lamina.services.functions import aliases, concurrency, functions, versions
 from lamina.services.records import CodeInput, ConfigInput, CreateFunctionInput
 from support.lambda_api import ROLE, make_zip
 

@@ -6,7 +6,9 @@ import json
 
 import pytest
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
-from lamina.services import aliases, arns, concurrency, event_invoke, functions, layers, versions
+from lamina.services import arns
+from lamina.services.events import event_invoke
+from lamina.services.functions import aliases, concurrency, functions, layers, versions
 from lamina.services.records import CodeInput, ConfigInput, CreateFunctionInput, EventInvokeInput, LayerVersionInput
 from support.lambda_api import ROLE, fn_arn, make_zip
 

@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 from lamina.errors import InvalidParameterValueException, RequestTooLargeException
-from lamina.services import zips
+from lamina.services.functions import zips
 from support.lambda_api import assert_error, create_body
 
 LIMITS = zips.Limits(max_zip_bytes=50 * 1024 * 1024, max_unzipped_bytes=250 * 1024 * 1024, max_ratio=200)

@@ -2,7 +2,7 @@
 
 ``Functions`` speaks the control plane's REST API through the Flask test client (CreateFunction,
 UpdateFunctionConfiguration/Code, PutFunctionConcurrency, PublishLayerVersion, PublishVersion,
-CreateAlias). While the control plane is not there (no ``lamina.services.functions``), it keeps the
+CreateAlias). While the control plane is not there (no ``lamina.services.functions.functions``), it keeps the
 resolved specs itself and hands them to the invoker as ``resolve_for_invoke`` would, invalidating the
 spec cache exactly as the control plane does.
 """
@@ -39,7 +39,7 @@ def make_zip(files: Mapping[str, str | bytes], executable: Iterable[str] = ()) -
 
 def control_plane_present(app: Any) -> bool:
     """True once the control plane's API serves CreateFunction (and can resolve functions for invoke)."""
-    if importlib.util.find_spec("lamina.services.functions") is None:
+    if importlib.util.find_spec("lamina.services.functions.functions") is None:
         return False
     return any(r.rule == "/2015-03-31/functions" and "POST" in (r.methods or ()) for r in app.url_map.iter_rules())
 

@@ -20,8 +20,8 @@ import docker
 import pytest
 from lamina.config import Settings
 from lamina.executor.images import ensure_images
-from lamina.services import events
-from lamina.services.invocations import Invoker
+from lamina.services.events import events
+from lamina.services.invoke.invocations import Invoker
 from lamina.worker import context
 from lamina.worker.main import LaminaWorker, make_worker
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import redis as redis_lib
 from lamina.app import create_app
-from lamina.services import events, queues
+from lamina.services.events import events
+from lamina.services.queues import queues
 from lamina.wiring import build_components
 from lamina.worker import context
 from lamina.worker.main import make_worker

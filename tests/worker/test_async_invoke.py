@@ -8,7 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from lamina.services import events, queues
+from lamina.services.events import events
+from lamina.services.queues import queues
 from support.invoking import invoke
 
 pytestmark = pytest.mark.docker

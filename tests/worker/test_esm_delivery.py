@@ -9,8 +9,9 @@ import time
 from typing import Any
 
 import pytest
-from lamina.services import event_sources, queues
-from lamina.services.invocations import InvocationRequest
+from lamina.services.invoke.invocations import InvocationRequest
+from lamina.services.queues import queues
+from lamina.services.triggers import event_sources
 from support.triggers import wait_for
 
 pytestmark = pytest.mark.docker

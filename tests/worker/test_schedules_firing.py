@@ -9,7 +9,9 @@ import time
 from typing import Any
 
 import pytest
-from lamina.services import events, queues, schedules
+from lamina.services.events import events
+from lamina.services.queues import queues
+from lamina.services.triggers import schedules
 from lamina.wiring import build_components
 from lamina.worker import schedules as worker_schedules
 

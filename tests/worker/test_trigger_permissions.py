@@ -8,7 +8,9 @@ import json
 import time
 from typing import Any
 
-from lamina.services import event_sources, iam, queues, schedules
+from lamina.services.iam import iam
+from lamina.services.queues import queues
+from lamina.services.triggers import event_sources, schedules
 from lamina.worker import schedules as worker_schedules
 from support.auth import sigv4_headers
 

@@ -7,7 +7,7 @@ import os
 import re
 from typing import Any
 
-from lamina.services import events
+from lamina.services.events import events
 from support.triggers import wait_for
 
 APP = """

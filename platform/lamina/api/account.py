@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from lamina.api import context, shapes
-from lamina.services import account
+from lamina.services.functions import account
 
 bp = Blueprint("account", __name__)
 bp.before_request(context.check_request)

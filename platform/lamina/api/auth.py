@@ -9,11 +9,11 @@ Two ways to prove who you are:
   ours, and a signature is remembered in Redis for twice that window: seen again more than
   ``REPLAY_GRACE_S`` after its first use, it is a replay and refused (``lamina.scheduler.admission``).
 * ``Authorization: Bearer <key-id>:<secret>`` or a token minted from a key
-  (``lamina.services.tokens``), for curl, the CLI and the console.
+  (``lamina.services.iam.tokens``), for curl, the CLI and the console.
 
 The principal lands in ``g.principal`` and its account in ``g.account_id``. A FunctionName that is an
 ARN of another account switches ``g.account_id`` to that account only when the function's resource
-policy grants the caller's account the operation (``lamina.services.policies``); otherwise the request
+policy grants the caller's account the operation (``lamina.services.iam.policies``); otherwise the request
 goes on in the caller's account and answers exactly as for a function that does not exist. A role
 session (credentials handed to a function's code) may only do what its role's statements allow.
 """
@@ -37,8 +37,9 @@ from lamina.errors import (
     UnrecognizedClientException,
 )
 from lamina.scheduler.admission import INVALID_TOKEN, Admission, AdmissionChecker
-from lamina.services import arns, iam, policies, tokens
-from lamina.services.iam import Principal
+from lamina.services import arns
+from lamina.services.iam import iam, policies, tokens
+from lamina.services.iam.iam import Principal
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ _QUEUE_ACTIONS = {
     "queues.receive_messages": "sqs:ReceiveMessage", "queues.delete_message": "sqs:DeleteMessage",
 }
 REPLAY_GRACE_S = 2.0
-# Endpoints that must pass ``g.admission`` on and have it checked (``lamina.services.invocations``).
+# Endpoints that must pass ``g.admission`` on and have it checked (``lamina.services.invoke.invocations``).
 DEFERRED_ADMISSION = {"invoke.invoke"}
 
 
@@ -210,7 +211,7 @@ def principal_from_bearer(deps: Any, token: str) -> Principal:
 def lookup_key(deps: Any, key_id: str) -> tuple[Principal, str] | None:
     """(principal, secret) of a user key or a live role-session key."""
     if key_id.startswith("LSIA"):
-        from lamina.services import sessions
+        from lamina.services.iam import sessions
 
         return sessions.lookup(deps, key_id)
     return iam.principal_for_key(deps, key_id)

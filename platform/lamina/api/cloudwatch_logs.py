@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 
 from lamina.errors import InvalidParameterValueException, LambdaError
-from lamina.services import log_groups
+from lamina.services.logs import log_groups
 
 bp = Blueprint("cloudwatch_logs", __name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from lamina.api import context, shapes
-from lamina.services import concurrency
+from lamina.services.functions import concurrency
 
 bp = Blueprint("concurrency", __name__)
 bp.before_request(context.check_request)

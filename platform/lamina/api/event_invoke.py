@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from lamina.api import context, shapes
-from lamina.services import event_invoke
+from lamina.services.events import event_invoke
 
 bp = Blueprint("event_invoke", __name__)
 bp.before_request(context.check_request)

@@ -6,7 +6,7 @@ from flask import Blueprint, request
 
 from lamina.api import context, shapes
 from lamina.api import trigger_shapes as ts
-from lamina.services import event_sources
+from lamina.services.triggers import event_sources
 
 bp = Blueprint("event_sources", __name__)
 BASE = "/2015-03-31/event-source-mappings"

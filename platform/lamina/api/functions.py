@@ -9,7 +9,7 @@ from flask import Blueprint, request, send_file
 
 from lamina.api import context, shapes
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
-from lamina.services import functions
+from lamina.services.functions import functions
 
 bp = Blueprint("functions", __name__)
 bp.before_request(context.check_request)
@@ -51,7 +51,7 @@ def get_function(function_name: str):  # type: ignore[no-untyped-def]
     out = shapes.get_function_response(details, context.base_url())
     # lamina's extension: schedules, event source mappings and URLs that invoke this function.
     from lamina.api import trigger_shapes
-    from lamina.services import triggers
+    from lamina.services.triggers import triggers
 
     out["Triggers"] = trigger_shapes.triggers(triggers.for_function(context.deps(), context.account_id(),
                                                                     details.config.name))

@@ -8,9 +8,9 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from lamina.api.errors import request_id
 from lamina.errors import RequestTooLargeException
-from lamina.services import events
-from lamina.services.invocations import MAX_SYNC_PAYLOAD, InvocationRequest, Invoker
-from lamina.services.retry_join import ClientCall
+from lamina.services.events import events
+from lamina.services.invoke.invocations import MAX_SYNC_PAYLOAD, InvocationRequest, Invoker
+from lamina.services.invoke.retry_join import ClientCall
 
 bp = Blueprint("invoke", __name__)
 
@@ -27,7 +27,7 @@ def init_app(app: Flask) -> None:
         blob_path=comps.code_store.path,
         docker_client=lambda: comps.docker,
     )
-    # InvocationType=Event: the event is queued for `lamina worker` (lamina.services.events).
+    # InvocationType=Event: the event is queued for `lamina worker` (lamina.services.events.events).
     app.extensions[EXTENSION].enqueue_event = functools.partial(events.enqueue_request, comps, comps.queue)
     app.register_blueprint(bp)
 

@@ -7,7 +7,7 @@ from flask import Blueprint, request
 
 from lamina.api import context, shapes
 from lamina.errors import InvalidParameterValueException
-from lamina.services import layers
+from lamina.services.functions import layers
 
 bp = Blueprint("layers", __name__)
 bp.before_request(context.check_request)

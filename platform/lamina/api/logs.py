@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from lamina.errors import InvalidParameterValueException
-from lamina.services import logs
+from lamina.services.logs import streams as logs
 
 bp = Blueprint("logs", __name__)
 

@@ -13,7 +13,7 @@ import time
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from lamina.errors import InvalidParameterValueException
-from lamina.services import metrics
+from lamina.services.invoke import metrics
 
 bp = Blueprint("metrics", __name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from lamina.api import context, shapes
-from lamina.services import policies
+from lamina.services.iam import policies
 
 bp = Blueprint("policies", __name__)
 bp.before_request(context.check_request)

@@ -9,7 +9,7 @@ from lamina.api import context
 from lamina.api import trigger_shapes as ts
 from lamina.api.shapes import Reader
 from lamina.errors import InvalidParameterValueException
-from lamina.services import queues
+from lamina.services.queues import queues
 
 bp = Blueprint("queues", __name__)
 BASE = "/lamina/v1/queues"

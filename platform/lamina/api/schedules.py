@@ -7,7 +7,7 @@ from flask import Blueprint, request
 from lamina.api import context
 from lamina.api import trigger_shapes as ts
 from lamina.api.shapes import Reader
-from lamina.services import schedules
+from lamina.services.triggers import schedules
 
 bp = Blueprint("schedules", __name__)
 BASE = "/lamina/v1/schedules"

@@ -6,7 +6,7 @@ from flask import Blueprint, request
 
 from lamina.api import context, shapes
 from lamina.errors import InvalidParameterValueException
-from lamina.services import tags
+from lamina.services.functions import tags
 
 bp = Blueprint("tags", __name__)
 bp.before_request(context.check_request)

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.api.shapes import Reader, time_str
-from lamina.services.event_sources import MappingInput, MappingRecord
-from lamina.services.queues import Message, QueueRecord
-from lamina.services.schedules import ScheduleRecord
-from lamina.services.triggers import Triggers
-from lamina.services.urls import UrlRecord
+from lamina.services.queues.queues import Message, QueueRecord
+from lamina.services.triggers.event_sources import MappingInput, MappingRecord
+from lamina.services.triggers.schedules import ScheduleRecord
+from lamina.services.triggers.triggers import Triggers
+from lamina.services.triggers.urls import UrlRecord
 
 
 def mapping_input(body: dict[str, Any]) -> MappingInput:

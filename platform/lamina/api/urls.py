@@ -9,7 +9,7 @@ from lamina.api import auth, context
 from lamina.api import trigger_shapes as ts
 from lamina.api.errors import request_id
 from lamina.api.shapes import Reader
-from lamina.services import urls
+from lamina.services.triggers import urls
 
 bp = Blueprint("urls", __name__)
 CONFIG = "/2021-10-31/functions/<function_name>/url"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from lamina.api import context, shapes
-from lamina.services import versions
+from lamina.services.functions import versions
 
 bp = Blueprint("versions", __name__)
 bp.before_request(context.check_request)

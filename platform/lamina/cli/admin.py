@@ -45,7 +45,7 @@ def credentials_file(settings: Settings) -> Path:
 def bootstrap_if_needed(settings: Settings, log: Any = click.echo) -> None:
     """On a new install (no account yet), bootstrap and write the admin key to a 0600 file; say where."""
     from lamina.errors import ResourceConflictException
-    from lamina.services import iam
+    from lamina.services.iam import iam
 
     comps = _components(settings)
     try:
@@ -83,7 +83,7 @@ def admin() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def bootstrap(as_json: bool) -> None:
     """Create the first account (LAMINA_ACCOUNT_ID) and its admin user and key."""
-    from lamina.services import iam
+    from lamina.services.iam import iam
 
     comps = _components()
     try:
@@ -99,7 +99,7 @@ def bootstrap(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def create_account(name: str, account_id: str | None, admin_user: str, as_json: bool) -> None:
     """Create an account (a team) with an admin user and its first access key."""
-    from lamina.services import iam
+    from lamina.services.iam import iam
 
     comps = _components()
     try:
@@ -117,7 +117,7 @@ def create_account(name: str, account_id: str | None, admin_user: str, as_json: 
 @click.option("--json", "as_json", is_flag=True)
 def create_user(account_id: str, name: str, is_admin: bool, as_json: bool) -> None:
     """Create a user in ACCOUNT_ID and its first access key."""
-    from lamina.services import iam
+    from lamina.services.iam import iam
 
     comps = _components()
     try:
@@ -133,7 +133,7 @@ def create_user(account_id: str, name: str, is_admin: bool, as_json: bool) -> No
 @click.option("--json", "as_json", is_flag=True)
 def create_key(account_id: str, user: str, as_json: bool) -> None:
     """A new access key for USER of ACCOUNT_ID (the secret is shown once)."""
-    from lamina.services import iam
+    from lamina.services.iam import iam
 
     comps = _components()
     try:
@@ -145,7 +145,7 @@ def create_key(account_id: str, user: str, as_json: bool) -> None:
 @admin.command("delete-key")
 @click.argument("key_id")
 def delete_key(key_id: str) -> None:
-    from lamina.services import iam
+    from lamina.services.iam import iam
 
     comps = _components()
     try:
@@ -157,7 +157,7 @@ def delete_key(key_id: str) -> None:
 
 @admin.command("accounts")
 def accounts() -> None:
-    from lamina.services import iam
+    from lamina.services.iam import iam
 
     comps = _components()
     try:
@@ -187,7 +187,7 @@ def _quota(value: str | None) -> int | None | bool:
 def set_quotas(account_id: str, concurrency: str | None, api_rate: str | None) -> None:
     """Give an account its own quotas (default: LAMINA_ACCOUNT_CONCURRENCY, LAMINA_API_RATE)."""
     from lamina.errors import LambdaError
-    from lamina.services import concurrency as quotas
+    from lamina.services.functions import concurrency as quotas
     from lamina.store import queries
 
     comps = _components()
@@ -218,7 +218,7 @@ def set_quotas(account_id: str, concurrency: str | None, api_rate: str | None) -
 def put_user_policy(account_id: str, user: str, statements: str) -> None:
     """Limit USER to STATEMENTS (JSON, as for put-role) in its account; "none" lifts the limit."""
     from lamina.errors import LambdaError
-    from lamina.services import iam
+    from lamina.services.iam import iam
 
     try:
         doc = None if statements == "none" else json.loads(statements)
@@ -239,7 +239,7 @@ def put_user_policy(account_id: str, user: str, statements: str) -> None:
 @click.argument("statements")
 def put_role(account_id: str, name: str, statements: str) -> None:
     """Create or replace execution role NAME; STATEMENTS is JSON: [{"Action": [...], "Resource": [...]}]."""
-    from lamina.services import iam
+    from lamina.services.iam import iam
 
     try:
         doc = json.loads(statements)
@@ -257,7 +257,7 @@ def put_role(account_id: str, name: str, statements: str) -> None:
 @click.option("--ttl", type=int, default=12 * 3600, show_default=True, help="Seconds the token is valid.")
 def token(key_id: str, ttl: int) -> None:
     """Mint a bearer token from an access key (prompts for its secret)."""
-    from lamina.services import iam, tokens
+    from lamina.services.iam import iam, tokens
 
     secret = click.prompt("secret access key", hide_input=True)
     comps = _components()
@@ -280,7 +280,7 @@ def rotate_key() -> None:
     Fernet; print(Fernet.generate_key().decode())"``), run this, then drop the old key. Without it, the
     key file under LAMINA_DATA_DIR gets a new key and the secrets are re-encrypted at once.
     """
-    from lamina.services import iam, secrets
+    from lamina.services.iam import iam, secrets
 
     settings = Settings.from_env()
     if not settings.master_keys:
@@ -296,7 +296,7 @@ def rotate_key() -> None:
 
 def _rotate_environments(comps: Any) -> int:
     try:
-        from lamina.services import envcrypt
+        from lamina.services.iam import envcrypt
     except ImportError:
         return 0
     return envcrypt.rotate_all(comps)

@@ -131,7 +131,7 @@ def scheduler(interval: float, once: bool) -> None:
     from lamina.executor.images import base_image_tag
     from lamina.scheduler.pool import Pool
     from lamina.scheduler.reaper import Reaper
-    from lamina.services.functions import code_in_use
+    from lamina.services.functions.functions import code_in_use
     from lamina.wiring import build_components
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -13,7 +13,7 @@ def logs_prune() -> None:
 
     Reading a function's logs prunes that function already; run this from cron for the rest.
     """
-    from lamina.services import log_groups
+    from lamina.services.logs import log_groups
 
     settings = Settings.from_env()
     removed = log_groups.prune_all(settings.data_dir, settings.log_retention_days)

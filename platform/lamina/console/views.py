@@ -24,7 +24,7 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from lamina.errors import LambdaError
-from lamina.services import test_events
+from lamina.services.functions import saved_events
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
 
@@ -176,16 +176,16 @@ def _redis() -> Any:
 
 @bp.get("/api/functions/<name>/test-events")
 def list_test_events(name: str) -> Response:
-    return jsonify(test_events.list_events(_redis(), g.account_id, name))
+    return jsonify(saved_events.list_events(_redis(), g.account_id, name))
 
 
 @bp.put("/api/functions/<name>/test-events/<event>")
 def save_test_event(name: str, event: str) -> Response:
-    test_events.save_event(_redis(), g.account_id, name, event, request.get_data(as_text=True))
+    saved_events.save_event(_redis(), g.account_id, name, event, request.get_data(as_text=True))
     return jsonify({"saved": event})
 
 
 @bp.delete("/api/functions/<name>/test-events/<event>")
 def delete_test_event(name: str, event: str) -> Response:
-    test_events.delete_event(_redis(), g.account_id, name, event)
+    saved_events.delete_event(_redis(), g.account_id, name, event)
     return jsonify({"deleted": event})

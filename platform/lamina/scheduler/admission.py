@@ -3,7 +3,7 @@
 * replay: a SigV4 signature first seen more than ``grace_s`` ago is refused. botocore signs only host,
   x-amz-date (1 s resolution) and the body, and a retry in the same second keeps the signature, so two
   identical calls in one second legitimately share it;
-* revocation: keys are cached per process (``lamina.services.iam``); a deleted key is marked revoked in
+* revocation: keys are cached per process (``lamina.services.iam.iam``); a deleted key is marked revoked in
   Redis so every process refuses it at once;
 * rate: a fixed one-second window per account; more than ``rate_limit`` requests answer 429.
 

@@ -8,7 +8,7 @@ pre-change spec back after the change was committed. Entries also expire after `
 The sum of the account's reserved concurrency is cached the same way (``reservations_changed`` after a
 change, ``fill_reservations`` on a miss): the invoke path needs it for the unreserved pool.
 
-A spec is the plain dict of ``lamina.services.functions.resolve_for_invoke``; filling also records, per
+A spec is the plain dict of ``lamina.services.functions.functions.resolve_for_invoke``; filling also records, per
 version, the revision environments must run (``keys.current_revisions``): older ones drain.
 """
 

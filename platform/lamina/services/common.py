@@ -25,8 +25,8 @@ from lamina.errors import (
 )
 from lamina.scheduler import catalog
 from lamina.services import arns
+from lamina.services.functions.zips import Archive
 from lamina.services.records import FunctionRecord, LayerRef
-from lamina.services.zips import Archive
 from lamina.store import queries
 from lamina.store.codestore import CodeStore
 from lamina.store.models import Function, FunctionVersion

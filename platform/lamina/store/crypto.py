@@ -1,7 +1,7 @@
 """Encrypted columns: function environment variables are stored Fernet-encrypted (issue 5, item 5).
 
 ``EncryptedJSON`` keeps a JSON value as ``{"fernet": "<token>"}``; reading decrypts it. The cipher is
-the process's master key ring (``lamina.services.secrets``), installed once by the composition root
+the process's master key ring (``lamina.services.iam.secrets``), installed once by the composition root
 (``lamina.wiring.build_components``) with ``install``: a column type cannot be handed arguments per
 query, so this one module keeps it, as SQLAlchemy keeps its dialects. Rows written before encryption
 (plain JSON objects) are read as they are and encrypted when next written or by

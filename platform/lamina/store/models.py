@@ -252,7 +252,7 @@ class User(Base):
 
 
 class AccessKey(Base):
-    """An access key: the id is public, the secret is stored encrypted (see lamina.services.secrets)."""
+    """An access key: the id is public, the secret is stored encrypted (see lamina.services.iam.secrets)."""
 
     __tablename__ = "access_keys"
 

@@ -11,9 +11,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.services import metrics
-from lamina.services.events import LeaseKeeper
-from lamina.services.invocations import Invoker
+from lamina.services.events.events import LeaseKeeper
+from lamina.services.invoke import metrics
+from lamina.services.invoke.invocations import Invoker
 from lamina.wiring import Components
 
 

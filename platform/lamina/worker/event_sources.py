@@ -12,7 +12,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from lamina.services import event_sources
+from lamina.services.triggers import event_sources
 from lamina.worker.context import Runtime
 
 log = logging.getLogger(__name__)

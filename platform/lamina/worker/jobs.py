@@ -1,8 +1,8 @@
-"""RQ jobs. Each takes ids and plain values and is idempotent on them (see lamina.services.events)."""
+"""RQ jobs. Each takes ids and plain values and is idempotent on them (see lamina.services.events.events)."""
 
 from __future__ import annotations
 
-from lamina.services import events
+from lamina.services.events import events
 from lamina.worker.context import current
 
 

@@ -7,7 +7,7 @@ retries), the schedules and the event source pollers. ``--processes N`` forks N 
 
 RQ's own scheduler is not used for retries: its lock passes to another worker only a minute after
 the holder dies, and an event's delays and age need lamina's own bookkeeping anyway
-(``lamina.services.events``).
+(``lamina.services.events.events``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from rq import Queue, SimpleWorker
 
 from lamina.config import Settings
-from lamina.services import events
+from lamina.services.events import events
 from lamina.wiring import Components, build_components
 from lamina.worker import context
 

@@ -1,4 +1,4 @@
-"""The schedule loop: fires due schedules as asynchronous events (see lamina.services.schedules).
+"""The schedule loop: fires due schedules as asynchronous events (see lamina.services.triggers.schedules).
 
 ``lamina worker`` runs ``run_due`` on its ticker; another process (``lamina scheduler``) may run
 ``loop`` on a thread as well: every due time still fires exactly once.
@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 
-from lamina.services import schedules
+from lamina.services.triggers import schedules
 from lamina.wiring import Components
 
 log = logging.getLogger(__name__)

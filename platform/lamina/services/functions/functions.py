@@ -16,8 +16,9 @@ from typing import Any
 from lamina.config import Settings
 from lamina.errors import InvalidParameterValueException, ResourceConflictException
 from lamina.executor.code import opt_digest
-from lamina.services import arns, common, layers, validate, versions, zips
+from lamina.services import arns, common
 from lamina.services.common import Deps
+from lamina.services.functions import layers, validate, versions, zips
 from lamina.services.records import (
     CodeInput,
     ConfigInput,

@@ -27,8 +27,10 @@ import redis
 from croniter import croniter
 
 from lamina.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
-from lamina.services import arns, common, events, policies
+from lamina.services import arns, common
 from lamina.services.common import Deps
+from lamina.services.events import events
+from lamina.services.iam import policies
 from lamina.store import queries
 from lamina.store import triggers as store
 from lamina.store.models import Function, Schedule

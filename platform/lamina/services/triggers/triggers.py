@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lamina.services import arns, common, event_sources, schedules, urls
+from lamina.services import arns, common
 from lamina.services.common import Deps
+from lamina.services.triggers import event_sources, schedules, urls
 from lamina.store import triggers as store
 
 

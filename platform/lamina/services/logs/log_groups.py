@@ -1,4 +1,4 @@
-"""Log groups in CloudWatch Logs' shape over the stream files of ``lamina.services.logs``.
+"""Log groups in CloudWatch Logs' shape over the stream files of ``lamina.services.logs.streams``.
 
 One log group per function (``/aws/lambda/NAME``), one stream per execution environment. Operations
 return plain dicts with CloudWatch Logs' member names (FilterLogEvents, GetLogEvents, DescribeLogStreams,
@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
-from lamina.services import filter_patterns, logs
+from lamina.services.logs import filter_patterns
+from lamina.services.logs import streams as logs
 
 GROUP_PREFIX = "/aws/lambda/"
 RETENTION_FILE = ".retention"

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamina.scheduler import keys
-from lamina.services import iam, secrets
-from lamina.services.iam import Principal
+from lamina.services.iam import iam, secrets
+from lamina.services.iam.iam import Principal
 
 
 @dataclass(frozen=True)

@@ -385,9 +385,9 @@ def last_hour(
 
 # -- asynchronous invocation queue (read at scrape time)
 
-ASYNC_QUEUE = "rq:queue:lamina"  # RQ's list of ready jobs of lamina.services.events.QUEUE_NAME
-ASYNC_DELAYED = "lamina:ev-delayed"  # lamina.services.events.keys.DELAYED
-ASYNC_RUNNING = "lamina:ev-running"  # lamina.services.events.keys.RUNNING
+ASYNC_QUEUE = "rq:queue:lamina"  # RQ's list of ready jobs of lamina.services.events.events.QUEUE_NAME
+ASYNC_DELAYED = "lamina:ev-delayed"  # lamina.services.events.events.keys.DELAYED
+ASYNC_RUNNING = "lamina:ev-running"  # lamina.services.events.events.keys.RUNNING
 
 
 def async_queue(redis_client: Any, now: float | None = None) -> dict[str, float]:

@@ -26,10 +26,14 @@ from lamina.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lamina.services import arns, common, policies, queues, schedules, validate
+from lamina.services import arns, common
 from lamina.services.common import Deps
-from lamina.services.invocations import MAX_SYNC_PAYLOAD, InvocationRequest
+from lamina.services.functions import validate
+from lamina.services.iam import policies
+from lamina.services.invoke.invocations import MAX_SYNC_PAYLOAD, InvocationRequest
+from lamina.services.queues import queues
 from lamina.services.records import Page
+from lamina.services.triggers import schedules
 from lamina.store import triggers as store
 from lamina.store.models import EventSourceMapping
 

@@ -1,10 +1,10 @@
 """Accounts, users, access keys and execution roles; resolving a presented key to a Principal.
 
 An account is a tenant with a 12-digit id. A user belongs to one account and holds access keys (id +
-secret, the secret shown once and stored encrypted, see ``lamina.services.secrets``). An execution
+secret, the secret shown once and stored encrypted, see ``lamina.services.iam.secrets``). An execution
 role is a named list of statements ``{"Action": [...], "Resource": [...]}`` (``*`` wildcards) that
 functions run with; code inside a function gets short-lived credentials for its role
-(``lamina.services.sessions``).
+(``lamina.services.iam.sessions``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lamina.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
-from lamina.services import secrets
 from lamina.services.common import Deps, now
+from lamina.services.iam import secrets
 from lamina.store import queries, security
 from lamina.store.models import AccessKey, Account, ExecutionRole, User
 

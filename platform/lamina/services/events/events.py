@@ -36,9 +36,10 @@ from typing import Any
 import redis
 
 from lamina.errors import LambdaError, ResourceNotFoundException, TooManyRequestsException
-from lamina.services import arns, queues
+from lamina.services import arns
 from lamina.services.common import Deps
-from lamina.services.invocations import InvocationRequest, InvocationResult
+from lamina.services.invoke.invocations import InvocationRequest, InvocationResult
+from lamina.services.queues import queues
 
 log = logging.getLogger(__name__)
 

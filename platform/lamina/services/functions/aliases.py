@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
-from lamina.services import arns, common, validate
+from lamina.services import arns, common
 from lamina.services.common import Deps
+from lamina.services.functions import validate
 from lamina.services.records import AliasRecord, Page
 from lamina.store import queries, triggers
 from lamina.store.models import Alias, Function

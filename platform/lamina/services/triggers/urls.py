@@ -28,11 +28,13 @@ from lamina.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lamina.services import arns, common, iam, policies, schedules
+from lamina.services import arns, common
 from lamina.services.common import Deps
-from lamina.services.iam import Principal
-from lamina.services.invocations import MAX_SYNC_PAYLOAD, InvocationRequest, InvocationResult
+from lamina.services.iam import iam, policies
+from lamina.services.iam.iam import Principal
+from lamina.services.invoke.invocations import MAX_SYNC_PAYLOAD, InvocationRequest, InvocationResult
 from lamina.services.records import Page
+from lamina.services.triggers import schedules
 from lamina.store import queries
 from lamina.store import triggers as store
 from lamina.store.models import FunctionUrl

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lamina.services.iam import Principal
+from lamina.services.iam.iam import Principal
 
 PREFIX = "lmt1"
 MAX_TTL_S = 7 * 24 * 3600

@@ -59,11 +59,12 @@ from lamina.scheduler import catalog, keys, sandboxes
 from lamina.scheduler.admission import Admission, AdmissionChecker
 from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Miss, Pool, ReservationsMiss
-from lamina.services import arns, tracing
-from lamina.services import secrets as secrets_at_rest
+from lamina.services import arns
 from lamina.services.agent_client import AgentConnection, Connections, ProtocolError, Reply
-from lamina.services.metrics import Metrics
-from lamina.services.retry_join import JOIN_MIN_TIMEOUT_S, ClientCall, RetryJoin
+from lamina.services.iam import secrets as secrets_at_rest
+from lamina.services.invoke import tracing
+from lamina.services.invoke.metrics import Metrics
+from lamina.services.invoke.retry_join import JOIN_MIN_TIMEOUT_S, ClientCall, RetryJoin
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +184,10 @@ class Invoker:
         self._gateway: str | None = None  # the function network's gateway address (function_endpoint)
         self._conns = Connections(CONNECTIONS_PER_THREAD)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-invoke-bg")
-        # In-process counters, flushed to Redis in batches off the caller's path (lamina.services.metrics).
+        # In-process counters, flushed to Redis in batches off the caller's path (lamina.services.invoke.metrics).
         self.metrics = Metrics(redis_client, retention_s=settings.metrics_retention_s,
                                totals_key=metrics_totals_key)
-        # OpenTelemetry spans only when an OTLP endpoint is configured (lamina.services.tracing).
+        # OpenTelemetry spans only when an OTLP endpoint is configured (lamina.services.invoke.tracing).
         self.tracing = tracing.make(settings.otlp_endpoint)
         if self.tracing is not None:
             self.tracing.instrument(self)
@@ -201,7 +202,7 @@ class Invoker:
 
     def resolve(self, account_id: str, name: str, qualifier: str | None) -> Mapping[str, Any]:
         if self._resolve is None:
-            from lamina.services.functions import resolve_for_invoke
+            from lamina.services.functions.functions import resolve_for_invoke
 
             self._resolve = functools.partial(resolve_for_invoke, region=self.settings.region)
         return self._resolve(self.sessions, account_id, name, qualifier)
@@ -209,7 +210,7 @@ class Invoker:
     def account_concurrency(self, account_id: str) -> tuple[int, int | None]:
         """(sum of the account's reservations, its own concurrency quota or None)."""
         if self._reservations is None:
-            from lamina.services.concurrency import account_concurrency
+            from lamina.services.functions.concurrency import account_concurrency
 
             self._reservations = account_concurrency
         return self._reservations(self.sessions, account_id)
@@ -572,7 +573,7 @@ class Invoker:
             "LAMINA_INIT_TIMEOUT_S": str(INIT_TIMEOUT_S),
         })
         # The execution role's credentials, valid only while this environment runs an invocation.
-        from lamina.services import sessions
+        from lamina.services.iam import sessions
 
         env.update(sessions.environment(self, spec, env_id))
         if "AWS_ENDPOINT_URL_LAMBDA" in env and not s.public_url:

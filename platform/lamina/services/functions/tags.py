@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.errors import InvalidParameterValueException
-from lamina.services import arns, common, validate
+from lamina.services import arns, common
 from lamina.services.common import Deps
+from lamina.services.functions import validate
 from lamina.store.models import Function
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from lamina.errors import ResourceNotFoundException
 from lamina.scheduler import catalog
-from lamina.services import common, validate
+from lamina.services import common
 from lamina.services.common import Deps
+from lamina.services.functions import validate
 from lamina.store import queries
 
 MIN_UNRESERVED = 100

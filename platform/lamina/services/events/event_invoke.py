@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
-from lamina.services import arns, common, validate
+from lamina.services import arns, common
 from lamina.services.common import Deps
+from lamina.services.functions import validate
 from lamina.services.records import EventInvokeInput, EventInvokeRecord, Page
 from lamina.store import queries
 from lamina.store.models import EventInvokeConfig, Function

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
-from lamina.services import arns, common, validate, zips
+from lamina.services import arns, common
 from lamina.services.common import Deps
+from lamina.services.functions import validate, zips
 from lamina.services.records import LayerRecord, LayerVersionInput, LayerVersionRecord, Page
 from lamina.store import queries
 from lamina.store.models import Layer, LayerVersion

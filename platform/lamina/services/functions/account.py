@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lamina.services.common import Deps
-from lamina.services.concurrency import account_limit
+from lamina.services.functions.concurrency import account_limit
 from lamina.services.records import AccountSettingsRecord
 from lamina.store import queries
 

@@ -1,0 +1,1 @@
+"""Asynchronous invocation: accepted events, retries, event-invoke configuration and destinations."""

@@ -1,0 +1,1 @@
+"""Synchronous invoke: validation, the spec cache, SDK retry joining, metrics and tracing of invocations."""
