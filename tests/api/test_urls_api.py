@@ -204,7 +204,7 @@ def test_iam_url_refuses_unsigned_requests_and_alias_urls_run_the_alias(
 
 
 def test_response_mapping_rules_without_containers() -> None:
-    from lamina.services.invoke.invocations import InvocationResult
+    from lamina.services.invoke.requests import InvocationResult
 
     r = urls.to_response(InvocationResult(200, json.dumps({"statusCode": "404", "body": {"a": 1}}).encode()))
     assert (r.status, r.body) == (404, b'{"a": 1}')

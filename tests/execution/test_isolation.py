@@ -71,7 +71,7 @@ def isolated_network(invoker: Any, docker_client: Any, settings: Any) -> Any:
     """A network made by lamina for this test (an older shared `lamina` network may predate enable_icc)."""
     name = f"lamina-iso-{settings.instance}"
     invoker.settings = invoker.settings.with_(docker_network=name)
-    invoker.sandboxes = 0
+    invoker.environments.sandboxes = 0
     yield name
     invoker.close()
     for c in docker_client.containers.list(all=True, filters={"label": f"lamina.instance={settings.instance}"}):

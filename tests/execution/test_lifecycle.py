@@ -126,9 +126,9 @@ def test_cold_starts_join_a_ready_network_sandbox_that_goes_with_the_environment
     client: Any, fns: Functions, invoker: Invoker, reaper_for: Callable[..., Reaper],
     docker_client: docker.DockerClient, settings: Settings,
 ) -> None:
-    invoker.sandboxes = 2
-    assert invoker.replenish_sandboxes() == 2
-    assert invoker.replenish_sandboxes() == 0  # the target is reached
+    invoker.environments.sandboxes = 2
+    assert invoker.environments.replenish_sandboxes() == 2
+    assert invoker.environments.replenish_sandboxes() == 0  # the target is reached
     ready = dict(invoker.pool.free_sandboxes())
     assert set(ready) == sandbox_ids(docker_client, settings)
     fns.create("boxed", counter())
@@ -167,9 +167,9 @@ class _PoolOf:
 def _boxed_environment(client: Any, invoker: Invoker) -> None:
     """A warm environment in a network sandbox, plus one free sandbox."""
     for _ in range(2):
-        invoker.sandboxes = 1
-        assert invoker.replenish_sandboxes() == 1
-        invoker.sandboxes = 0
+        invoker.environments.sandboxes = 1
+        assert invoker.environments.replenish_sandboxes() == 1
+        invoker.environments.sandboxes = 0
         if not invoker.pool.env_ids():
             assert invoke(client, "tracked").status_code == 200
 

@@ -31,7 +31,7 @@ def test_a_spec_sealed_under_a_retired_master_key_is_read_again(
     assert invoke(client, "resealed").status_code == 200  # the spec is cached, sealed under today's key
     for view in invoker.pool.snapshot().envs:
         if view.function_name == "resealed":
-            invoker._forget(view.env_id)
+            invoker.environments.forget(view.env_id)
     key = keys.function_specs(invoker.settings.account_id, "resealed")
     spec = redis.hget(key, "$LATEST")
     redis.hset(key, "$LATEST", spec.replace(b'"environment":"fernet:', b'"environment":"fernet:x'))

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from lamina.services.invoke.invocations import InvocationRequest
+from lamina.services.invoke.requests import InvocationRequest
 from lamina.services.queues import queues
 from lamina.services.triggers import event_sources
 from support.triggers import wait_for

@@ -9,7 +9,8 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from lamina.api.errors import request_id
 from lamina.errors import RequestTooLargeException
 from lamina.services.events import events
-from lamina.services.invoke.invocations import MAX_SYNC_PAYLOAD, InvocationRequest, Invoker
+from lamina.services.invoke.invocations import Invoker
+from lamina.services.invoke.requests import MAX_SYNC_PAYLOAD, InvocationRequest
 from lamina.services.invoke.retry_join import ClientCall
 
 bp = Blueprint("invoke", __name__)

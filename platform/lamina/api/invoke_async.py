@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, g, request
 from lamina.api.errors import request_id
 from lamina.api.invoke import invoker_of
 from lamina.errors import RequestTooLargeException
-from lamina.services.invoke.invocations import MAX_ASYNC_PAYLOAD, InvocationRequest
+from lamina.services.invoke.requests import MAX_ASYNC_PAYLOAD, InvocationRequest
 
 bp = Blueprint("invoke_async", __name__)
 

@@ -297,7 +297,7 @@ class DockerEnv:
         return dict(info.get("Labels") or {})
 
     def limit_cpu(self, container_id: str, nano_cpus: int) -> None:
-        """Apply the proportional CPU limit after init (see ``init_boost`` in services.invocations)."""
+        """Apply the proportional CPU limit after init (see ``init_boost`` in ``lamina.scheduler.environments``)."""
         try:
             self.api.update_container(container_id, **_cfs(nano_cpus))
         except docker.errors.NotFound:

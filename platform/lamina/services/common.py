@@ -40,6 +40,10 @@ class Deps(Protocol):
     redis: redis.Redis
     code_store: CodeStore
 
+    @property
+    def docker(self) -> Any:
+        """The Docker client (made on first use)."""
+
 
 def now() -> datetime:
     return datetime.now(UTC)

@@ -38,7 +38,7 @@ import redis
 from lamina.errors import LambdaError, ResourceNotFoundException, TooManyRequestsException
 from lamina.services import arns
 from lamina.services.common import Deps
-from lamina.services.invoke.invocations import InvocationRequest, InvocationResult
+from lamina.services.invoke.requests import InvocationRequest, InvocationResult, Invokes
 from lamina.services.queues import queues
 
 log = logging.getLogger(__name__)
@@ -234,7 +234,7 @@ def _config(spec: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def run(deps: Deps, queue: Any, invoker: Any, request_id: str, gen: int, leases: LeaseKeeper | None = None) -> str:
+def run(deps: Deps, queue: Any, invoker: Invokes, request_id: str, gen: int, leases: LeaseKeeper | None = None) -> str:
     """Run event ``request_id`` at ``gen`` once (the job body); return what happened.
 
     Returns ``"skipped"`` when the event is not queued at ``gen`` (a duplicate job), else the outcome:
@@ -292,7 +292,7 @@ def run(deps: Deps, queue: Any, invoker: Any, request_id: str, gen: int, leases:
         return "Success"
 
 
-def _throttled(deps: Deps, queue: Any, invoker: Any, request_id: str, gen: int, ev: Mapping[str, str],
+def _throttled(deps: Deps, queue: Any, invoker: Invokes, request_id: str, gen: int, ev: Mapping[str, str],
                cfg: Mapping[str, Any], counter: str) -> str:
     s = deps.settings
     n = int(ev.get("throttles") or 0)
@@ -371,7 +371,7 @@ def destination_record(deps: Deps, ev: Mapping[str, str], payload: bytes, condit
     return record
 
 
-def _finish(deps: Deps, queue: Any, invoker: Any, request_id: str, gen: int, condition: str,
+def _finish(deps: Deps, queue: Any, invoker: Invokes, request_id: str, gen: int, condition: str,
             cfg: Mapping[str, Any] | None, result: InvocationResult | None) -> bool:
     """Mark the event done and deliver its destination in one transaction; False if not owned."""
     r = deps.redis
@@ -415,7 +415,7 @@ def _finish(deps: Deps, queue: Any, invoker: Any, request_id: str, gen: int, con
     return True
 
 
-def _destination(deps: Deps, invoker: Any, account_id: str, arn: str) -> tuple[str, Any] | None:
+def _destination(deps: Deps, invoker: Invokes, account_id: str, arn: str) -> tuple[str, Any] | None:
     """('function', spec) or ('queue', name) for a destination ARN that exists; None (logged) otherwise."""
     try:
         if ":sqs:" in arn:

@@ -15,7 +15,7 @@ from typing import Any
 
 from lamina.config import Settings
 from lamina.errors import InvalidParameterValueException, ResourceConflictException
-from lamina.executor.code import opt_digest
+from lamina.scheduler import environments
 from lamina.services import arns, common
 from lamina.services.common import Deps
 from lamina.services.functions import layers, validate, versions, zips
@@ -82,15 +82,11 @@ def _check_networks(deps: Deps, account_id: str, vpc: dict[str, Any] | None) -> 
     names = [n for n in (vpc or {}).get("SubnetIds", []) if n != "none"]
     if not names:
         return
-    from lamina.executor.docker_env import LABEL_VPC, DockerEnv
-
-    docker_env = DockerEnv(deps.docker)  # type: ignore[attr-defined]
     for name in names:
-        labels = docker_env.network_labels(name)
-        if labels is None or labels.get(LABEL_VPC) not in (account_id, "*"):
+        if not environments.network_open_to(deps.docker, name, account_id):
             raise InvalidParameterValueException(
                 f"VpcConfig.SubnetIds: {name} is not a network this account may use (an operator opens one "
-                f"with: docker network create --label {LABEL_VPC}={account_id} {name})"
+                f"with: docker network create --label lamina.vpc={account_id} {name})"
             )
 
 
@@ -428,7 +424,7 @@ def code_in_use(session_factory: queries.SessionFactory) -> tuple[set[str], set[
     for _key, layer_refs in refs:
         layer_keys = [str(ref["code_key"]) for ref in layer_refs if isinstance(ref, dict) and ref.get("code_key")]
         if layer_keys:
-            opts.add(opt_digest(layer_keys))
+            opts.add(environments.layers_digest(layer_keys))
     return tasks, opts
 
 

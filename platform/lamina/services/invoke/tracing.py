@@ -64,9 +64,10 @@ class Tracing:
 
     def instrument(self, invoker: Any) -> None:
         """Wrap an Invoker's steps in spans (instance attributes: a disabled invoker is left untouched)."""
-        for attr, name in (("_acquire", "scheduler.acquire"), ("_start", "container.start"),
-                           ("_post", "container.invoke")):
-            setattr(invoker, attr, self._wrap(name, getattr(invoker, attr)))
+        envs = invoker.environments
+        for target, attr, name in ((invoker, "_acquire", "scheduler.acquire"), (envs, "start", "container.start"),
+                                   (envs, "post", "container.invoke")):
+            setattr(target, attr, self._wrap(name, getattr(target, attr)))
         untraced = invoker.invoke
 
         def invoke(req: Any) -> Any:

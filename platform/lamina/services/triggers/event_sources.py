@@ -30,7 +30,7 @@ from lamina.services import arns, common
 from lamina.services.common import Deps
 from lamina.services.functions import validate
 from lamina.services.iam import policies
-from lamina.services.invoke.invocations import MAX_SYNC_PAYLOAD, InvocationRequest
+from lamina.services.invoke.requests import MAX_SYNC_PAYLOAD, InvocationRequest, Invokes
 from lamina.services.queues import queues
 from lamina.services.records import Page
 from lamina.services.triggers import schedules
@@ -272,7 +272,7 @@ def _failed_ids(payload: bytes, batch_ids: set[str]) -> set[str] | None:
     return failed
 
 
-def poll(deps: Deps, invoker: Any, mapping: MappingRecord, account_id: str | None = None) -> PollResult:
+def poll(deps: Deps, invoker: Invokes, mapping: MappingRecord, account_id: str | None = None) -> PollResult:
     """Take one batch for ``mapping`` and hand it to its function (see the module docstring)."""
     acct = account_id or mapping.function_arn.split(":")[4]
     try:

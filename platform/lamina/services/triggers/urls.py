@@ -32,7 +32,7 @@ from lamina.services import arns, common
 from lamina.services.common import Deps
 from lamina.services.iam import iam, policies
 from lamina.services.iam.iam import Principal
-from lamina.services.invoke.invocations import MAX_SYNC_PAYLOAD, InvocationRequest, InvocationResult
+from lamina.services.invoke.requests import MAX_SYNC_PAYLOAD, InvocationRequest, InvocationResult, Invokes
 from lamina.services.records import Page
 from lamina.services.triggers import schedules
 from lamina.store import queries
@@ -422,7 +422,7 @@ def _authorized(deps: Deps, target: Target, authenticate: Callable[[], Principal
                                principal=(caller.account_id, caller.arn), action=action)
 
 
-def serve(deps: Deps, invoker: Any, url_id: str, req: HttpRequest, request_id: str | None = None,
+def serve(deps: Deps, invoker: Invokes, url_id: str, req: HttpRequest, request_id: str | None = None,
           authenticate: Callable[[], Principal] | None = None) -> HttpResponse:
     """Answer one HTTP request to function URL ``url_id``.
 

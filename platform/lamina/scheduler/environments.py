@@ -1,0 +1,433 @@
+"""One execution environment's lifecycle, as OpenWhisk's ContainerProxy: start, run, forget, remove.
+
+The invoke service hands over a ``Lease`` (what ``Pool.acquire`` found: a warm, frozen or new
+environment) and an ``AgentCall``; ``Environments.run`` thaws or starts the container, posts the call to
+its agent (retrying connections that a kept-alive agent had closed, and waiting for a new agent to
+listen), gives the environment back to the pool and returns what the agent answered as a ``RunOutput``.
+
+Contract with the caller:
+  * A cold start needs a ``ContainerSpec``; the caller passes a ``SpecBuilder`` (it alone knows the
+    function's secrets and role session) and it is called only on a cold start.
+  * ``EnvironmentUnusable`` means the call never reached the runtime: the environment is already
+    forgotten, and the caller places the call again (``fresh``: on a new environment).
+  * A timeout or a runtime that died mid-call is a ``RunOutput`` carrying Lambda's platform error
+    (``Sandbox.Timedout``, ``Runtime.ExitError``); the environment is forgotten.
+  * Containers are removed on a background thread, never on the caller's path; the reaper's sweep
+    removes whatever a crash left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lamina.config import Settings
+from lamina.errors import LambdaError, ServiceException
+from lamina.executor import code, images
+from lamina.executor.agent_client import AgentConnection, Connections, ProtocolError, Reply
+from lamina.executor.docker_env import (
+    AGENT_PORT,
+    LABEL_VPC,
+    LOG_MOUNT,
+    ContainerSpec,
+    DockerEnv,
+    ExecutorError,
+    ImageInfo,
+    env_labels,
+    socket_dir,
+)
+from lamina.scheduler import sandboxes
+from lamina.scheduler.placement import Decision
+from lamina.scheduler.pool import Lease, Pool
+
+__all__ = [
+    "AGENT_PORT", "LOG_MOUNT", "AgentCall", "ContainerSpec", "EnvironmentUnusable", "Environments", "ImageInfo",
+    "RunOutput", "SpecBuilder", "env_labels", "layers_digest", "network_open_to",
+]
+
+log = logging.getLogger(__name__)
+
+INIT_TIMEOUT_S = 10
+CLIENT_TIMEOUT_SLACK_S = 5.0  # beyond the function timeout the agent enforces itself
+AGENT_CONNECT_WINDOW_S = 15.0  # how long a cold start waits for the agent to listen
+CONNECTIONS_PER_THREAD = 128
+
+# (environment id, resolved function spec) -> the container to start for it
+SpecBuilder = Callable[[str, Mapping[str, Any]], ContainerSpec]
+
+
+@dataclass(frozen=True)
+class AgentCall:
+    """One invocation as the agent receives it."""
+
+    request_id: str
+    trace_id: str
+    invoked_arn: str
+    payload: bytes
+    client_context: str | None = None
+    log_tail: bool = False
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """What the environment answered (or the platform error that stands for it)."""
+
+    payload: bytes
+    content_type: str = "application/json"
+    function_error: str | None = None
+    log_result: str | None = None  # base64 of the log tail, when asked for
+    duration_ms: float | None = None
+    init_duration_ms: float | None = None
+    max_memory_mb: int | None = None
+    cold: bool = False
+
+
+class EnvironmentUnusable(Exception):
+    """The environment we were given is not usable and is forgotten; place the invocation again.
+
+    ``fresh``: its runtime had died while idle and the event never reached it; run it on a new environment.
+    """
+
+    def __init__(self, fresh: bool = False) -> None:
+        super().__init__()
+        self.fresh = fresh
+
+
+class _AgentTimeout(Exception):
+    pass
+
+
+class _AgentGone(Exception):
+    pass
+
+
+class _AgentUnreachable(Exception):
+    pass
+
+
+class Environments:
+    """The environments of one Docker host as one process sees them; shared by the process's threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        pool: Pool,
+        docker_client: Callable[[], Any],
+        blob_path: Callable[[str], Path],
+        *,
+        init_boost: bool = True,
+        sandboxes: int | None = None,
+        image_for_runtime: Callable[[str], str] | None = None,
+        agent_dir: Callable[[], Path] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.blob_path = blob_path
+        self.init_boost = init_boost
+        self.sandboxes = settings.sandboxes if sandboxes is None else sandboxes
+        self._docker_client = docker_client
+        self._docker: DockerEnv | None = None
+        self._image_for_runtime = image_for_runtime or (lambda rt: images.image_for_runtime(settings, rt))
+        self._agent_dir = agent_dir or images.agent_dir
+        self._replenishing = threading.Lock()
+        self._gateway: str | None = None  # the function network's gateway address (function_endpoint)
+        self._conns = Connections(CONNECTIONS_PER_THREAD)
+        self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-env-bg")
+
+    @property
+    def docker(self) -> DockerEnv:
+        """Made on first use, so building an app or a worker touches no Docker engine."""
+        if self._docker is None:
+            self._docker = DockerEnv(self._docker_client())
+        return self._docker
+
+    def close(self) -> None:
+        self._background.shutdown(wait=True)
+
+    # -- what a ContainerSpec is built from (the host side of it)
+
+    def runtime_image(self, runtime: str) -> str:
+        return self._image_for_runtime(runtime)
+
+    def image_info(self, image: str) -> ImageInfo:
+        return self.docker.image_info(image)
+
+    def task_dir(self, code_key: str) -> Path:
+        """The function's code, extracted once on this host (read-only at /var/task)."""
+        return code.task_dir(self.settings.data_dir, self.blob_path, code_key)
+
+    def opt_dir(self, layer_keys: Sequence[str]) -> Path | None:
+        """The function's layers merged once on this host (read-only at /opt), or None without layers."""
+        return code.opt_dir(self.settings.data_dir, self.blob_path, layer_keys)
+
+    def log_dir(self, account_id: str, function_name: str) -> Path:
+        return code.log_dir(self.settings.data_dir, account_id, function_name)
+
+    def agent_dir(self) -> Path:
+        return self._agent_dir()
+
+    def socket_dir(self, env_id: str) -> Path:
+        return socket_dir(self.settings.data_dir, env_id)
+
+    def labels(self, env_id: str, function: str, version: str, pool_id: str) -> dict[str, str]:
+        return env_labels(self.settings.instance, env_id, function, version, pool_id)
+
+    def log_file(self, stream: str) -> str:
+        """The path, inside the container, of the agent's file for log stream ``stream``."""
+        return f"{LOG_MOUNT}/{stream.replace('/', '-')}"
+
+    def function_endpoint(self) -> str:
+        """The API's URL as function code sees it: LAMINA_PUBLIC_URL; else, for an API listening on every
+        interface, its port on the function network's gateway (the host, as seen from the bridge)."""
+        s = self.settings
+        if s.public_url or s.host not in ("0.0.0.0", "::"):
+            return s.base_url
+        if self._gateway is None:
+            self.docker.ensure_network(s.docker_network)
+            ipam = self.docker.api.inspect_network(s.docker_network).get("IPAM") or {}
+            self._gateway = next((c["Gateway"] for c in ipam.get("Config") or [] if c.get("Gateway")), "")
+        return f"http://{self._gateway}:{s.port}" if self._gateway else s.base_url
+
+    # -- the lifecycle
+
+    def run(self, lease: Lease, call: AgentCall, build_spec: SpecBuilder, *, redeliver: bool = True) -> RunOutput:
+        """Run ``call`` on ``lease``'s environment and give the environment back.
+
+        Raises EnvironmentUnusable (place the call again), ServiceException (a cold start failed) or
+        another LambdaError the spec builder raised.
+        """
+        spec = lease.spec
+        timeout_s = int(spec.get("timeout") or 3)
+        name = str(spec.get("function_name") or "")
+        address, container_id = lease.address, lease.container_id
+        cold = lease.decision is Decision.COLD
+        if lease.decision is Decision.FROZEN:
+            try:
+                self.docker.unpause(container_id)
+            except ExecutorError as err:
+                log.warning("cannot thaw environment %s of %s: %s", lease.env_id, name, err)
+                self.forget(lease.env_id, container_id)
+                raise EnvironmentUnusable() from None
+        if cold:
+            try:
+                address, container_id = self.start(lease, build_spec(lease.env_id, spec))
+            except LambdaError:
+                self.forget(lease.env_id)
+                raise
+            except Exception as err:
+                self.forget(lease.env_id)
+                log.exception("cannot start an environment for %s", name)
+                raise ServiceException(f"Cannot start an execution environment for {name}: {err}") from None
+
+        headers = {
+            "Lambda-Runtime-Aws-Request-Id": call.request_id,
+            "Lambda-Runtime-Deadline-Ms": str(int((time.time() + timeout_s) * 1000)),
+            "Lambda-Runtime-Invoked-Function-Arn": call.invoked_arn,
+            "Lambda-Runtime-Trace-Id": call.trace_id,
+            "X-Lamina-Version": str(spec.get("version") or "$LATEST"),
+            "X-Lamina-Timeout-S": str(timeout_s),
+            "Content-Type": "application/json",
+        }
+        if call.client_context:
+            headers["Lambda-Runtime-Client-Context"] = call.client_context
+        if call.log_tail:
+            headers["X-Lamina-Log-Tail"] = "1"
+        socket_timeout = timeout_s + CLIENT_TIMEOUT_SLACK_S + (INIT_TIMEOUT_S if cold else 0)
+        try:
+            # Lambda hands a function invoked without a payload the event {}.
+            reply = self.post(lease.env_id, address, call.payload or b"{}", headers, socket_timeout, cold)
+        except _AgentTimeout:
+            self.forget(lease.env_id, container_id)
+            return replace(_platform_error(
+                "Sandbox.Timedout", f"{_rfc3339()} {call.request_id} Task timed out after {timeout_s:.2f} seconds",
+            ), duration_ms=timeout_s * 1000.0, cold=cold)
+        except _AgentUnreachable as err:
+            self.forget(lease.env_id, container_id)
+            if cold:
+                log.warning("agent of new environment %s of %s never listened: %s", lease.env_id, name, err)
+                raise ServiceException(f"The execution environment of {name} did not start") from None
+            log.warning("environment %s of %s is unreachable (%s); placing the call again", lease.env_id, name, err)
+            raise EnvironmentUnusable() from None
+        except _AgentGone as err:
+            log.warning("environment %s of %s went away mid-invoke: %s", lease.env_id, name, err)
+            self.forget(lease.env_id, container_id)
+            return replace(_platform_error(
+                "Runtime.ExitError", f"RequestId: {call.request_id} Error: Runtime exited without providing a reason",
+            ), cold=cold)
+
+        if reply.status != 200:
+            # 409 means two invocations met on one environment: our bookkeeping is wrong; do not reuse it.
+            self.forget(lease.env_id, container_id)
+            raise ServiceException(f"Execution environment answered HTTP {reply.status}")
+        if reply.headers.get("x-lamina-reset") == "1":
+            self.forget(lease.env_id, container_id)
+            if (redeliver and reply.headers.get("x-lamina-outcome") == "exit"
+                    and reply.headers.get("x-lamina-dispatched") == "0"):
+                log.info("runtime of environment %s of %s had exited; running %s on a new one",
+                         lease.env_id, name, call.request_id)
+                raise EnvironmentUnusable(fresh=True)
+        else:
+            released = self.pool.release(lease.env_id, time.time())
+            if released.outcome == "retired":
+                self.remove_later(released.container_ids)
+            if cold and self.init_boost:
+                # The first invoke ran without a CPU limit (Lambda-like init boost); now the proportional one.
+                self.later(self.docker.limit_cpu, container_id,
+                           ContainerSpec.cpu_for(int(spec.get("memory_size") or 128)))
+        return RunOutput(
+            payload=reply.body,
+            content_type=reply.headers.get("content-type") or "application/json",
+            function_error=reply.headers.get("x-lamina-function-error") or None,
+            log_result=reply.headers.get("x-lamina-log-result") if call.log_tail else None,
+            duration_ms=_float_header(reply.headers.get("x-lamina-duration-ms")),
+            init_duration_ms=_float_header(reply.headers.get("x-lamina-init-duration-ms")),
+            max_memory_mb=_int_header(reply.headers.get("x-lamina-max-memory-mb")),
+            cold=cold,
+        )
+
+    def start(self, lease: Lease, cspec: ContainerSpec) -> tuple[str, str]:
+        """Cold start: create and start the container of ``lease``; return (address, container id)."""
+        name = str(lease.spec.get("function_name") or "")
+        if lease.sandbox_id:
+            cspec = replace(cspec, sandbox_id=lease.sandbox_id, sandbox_ip=lease.address)
+        if self.sandboxes:
+            self.later(self.replenish_sandboxes)  # one was used (or there was none): top the list up
+        started = self.docker.start(cspec)
+        if not self.pool.started(lease.env_id, started.ip, started.container_id):
+            # The reaper gave up on this start (lease expired): do not run on a container nobody tracks.
+            self.remove_later([started.container_id])
+            raise ServiceException(f"Execution environment of {name} was reclaimed while starting")
+        return started.ip, started.container_id
+
+    def forget(self, env_id: str, container_id: str = "") -> None:
+        """Drop ``env_id`` from the pool and remove its containers in the background."""
+        shutil.rmtree(self.socket_dir(env_id), ignore_errors=True)
+        recorded = self.pool.discard(env_id)
+        if recorded:
+            self.remove_later(recorded)
+        elif container_id:
+            self.remove_later([container_id])
+
+    def remove_later(self, container_ids: Sequence[str]) -> None:
+        """Remove containers on a background thread, in order (an environment before its sandbox)."""
+        ids = [c for c in container_ids if c]
+        if ids:
+            self.later(self._remove_all, ids)
+
+    def later(self, fn: Callable[..., object], *args: Any) -> None:
+        """Run ``fn(*args)`` on the background pool, logging (not losing) any exception."""
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("background task %s failed", getattr(fn, "__name__", fn))
+
+        self._background.submit(run)
+
+    def replenish_sandboxes(self) -> int:
+        """Start network sandboxes until ``self.sandboxes`` are ready; return how many were started."""
+        if not self._replenishing.acquire(blocking=False):
+            return 0  # another thread of this process is at it
+        try:
+            return sandboxes.replenish(self.pool, self.docker, self.sandbox_image(), self.settings.docker_network,
+                                       self.settings.instance, self.sandboxes)
+        finally:
+            self._replenishing.release()
+
+    def sandbox_image(self) -> str:
+        return images.base_image_tag(self.settings)
+
+    def _remove_all(self, container_ids: Sequence[str]) -> None:
+        for container_id in container_ids:
+            try:
+                self.docker.remove(container_id)
+            except ExecutorError as err:
+                # The scheduler's sweep removes any labelled container it does not know about.
+                log.warning("%s", err)
+
+    # -- the agent transport
+
+    def post(self, env_id: str, address: str, body: bytes, headers: dict[str, str], timeout: float,
+             cold: bool) -> Reply:
+        """POST /invoke to the agent at ``address``.
+
+        Raises _AgentTimeout (no answer in ``timeout``), _AgentGone (the connection broke after the
+        request was sent) or _AgentUnreachable (nothing was sent: the environment is not there).
+        """
+        conn = self._conns.take(env_id)
+        connect_until = time.monotonic() + AGENT_CONNECT_WINDOW_S
+        while True:
+            if conn is None:
+                conn = AgentConnection(address, AGENT_PORT, timeout)
+            reused, sent = conn.reused, False
+            try:
+                conn.send("/invoke", body, headers, timeout)
+                sent = True
+                reply, keep = conn.receive()
+            except OSError as err:
+                conn.close()
+                conn = None
+                if reused and (not sent or isinstance(err, ConnectionError | ProtocolError)):
+                    # A kept-alive connection the agent had closed: once more on a fresh one.
+                    continue
+                if sent:
+                    if isinstance(err, TimeoutError):
+                        raise _AgentTimeout() from None
+                    raise _AgentGone(str(err) or type(err).__name__) from None
+                if cold and time.monotonic() < connect_until:
+                    # The container is up but its agent does not listen yet.
+                    time.sleep(0.002)
+                    continue
+                raise _AgentUnreachable(str(err) or type(err).__name__) from None
+            except ValueError as err:  # a malformed Content-Length or status code
+                conn.close()
+                raise _AgentGone(str(err)) from None
+            if keep:
+                self._conns.give(env_id, conn)
+            else:
+                conn.close()
+            return reply
+
+
+def network_open_to(docker_client: Any, network: str, account_id: str) -> bool:
+    """Whether an operator opened Docker network ``network`` to the account's functions (label lamina.vpc)."""
+    labels = DockerEnv(docker_client).network_labels(network)
+    return labels is not None and labels.get(LABEL_VPC) in (account_id, "*")
+
+
+def layers_digest(layer_keys: Sequence[str]) -> str:
+    """The name of the merged directory of a list of layers on every host (code GC compares against it)."""
+    return code.opt_digest(layer_keys)
+
+
+def _platform_error(error_type: str, message: str) -> RunOutput:
+    body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+    return RunOutput(payload=body, function_error="Unhandled")
+
+
+def _float_header(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _int_header(value: str | None) -> int | None:
+    try:
+        return int(float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
