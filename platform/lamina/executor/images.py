@@ -18,21 +18,13 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from lamina import runtimes
 from lamina.config import Settings
 
-FAMILIES = ("python", "nodejs", "provided")
+FAMILIES = runtimes.FAMILIES
 HASH_LABEL = "lamina.context-hash"
 BASE_SUITE = "bookworm"
-BASE_PACKAGES = ("python3", "nodejs")
-
-# Lambda runtime identifier -> runtime image family.
-RUNTIME_FAMILIES = {
-    "python3.11": "python",
-    "nodejs18.x": "nodejs",
-    "provided": "provided",
-    "provided.al2": "provided",
-    "provided.al2023": "provided",
-}
+BASE_PACKAGES = runtimes.BASE_PACKAGES
 
 
 class ImageBuildError(RuntimeError):
@@ -55,15 +47,12 @@ def agent_dir() -> Path:
 
 def family_for_runtime(runtime: str) -> str:
     """The image family of a Lambda runtime identifier; raise ValueError for one lamina does not run."""
-    try:
-        return RUNTIME_FAMILIES[runtime]
-    except KeyError:
-        raise ValueError(f"unsupported runtime {runtime!r}") from None
+    return runtimes.get(runtime).family
 
 
 def image_for_runtime(settings: Settings, runtime: str) -> str:
     """The image tag for a Lambda runtime identifier, e.g. python3.11 -> lamina/python:latest."""
-    return f"{settings.image_prefix}/{family_for_runtime(runtime)}:latest"
+    return runtimes.image_for(runtime, settings.image_prefix)
 
 
 def base_image_tag(settings: Settings) -> str:
@@ -161,18 +150,18 @@ def build_context_image(
 def ensure_images(
     client: docker.DockerClient,
     settings: Settings,
-    runtimes: Iterable[str] | None = None,
+    wanted: Iterable[str] | None = None,
     force: bool = False,
     log: Callable[[str], object] = print,
 ) -> dict[str, str]:
     """Make sure the base and the runtime images exist and are current; return ``{family: tag}``.
 
-    ``runtimes`` may name families (``python``) or Lambda runtime identifiers (``python3.11``);
+    ``wanted`` may name families (``python``) or Lambda runtime identifiers (``python3.11``);
     None means every family. ``force`` rebuilds the runtime images even when their hash matches.
     Raises ImageBuildError.
     """
     families: list[str] = []
-    for name in runtimes or FAMILIES:
+    for name in wanted or FAMILIES:
         family = name if name in FAMILIES else family_for_runtime(name)
         if family not in families:
             families.append(family)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from lamina import runtimes
 from lamina.config import Settings
 from lamina.scheduler import keys
 from lamina.scheduler.environments import AGENT_PORT, INIT_TIMEOUT_S, ContainerSpec, Environments
@@ -82,8 +83,9 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         image = envs.runtime_image(runtime)
         env["_HANDLER"] = str(spec.get("handler") or "")
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
-        if not runtime.startswith("provided"):
-            env["LAMINA_RUNTIME_CMD"] = json.dumps(["/var/runtime/bootstrap"])
+        bootstrap = runtimes.get(runtime).bootstrap
+        if bootstrap is not None:  # None: the agent runs the function's own bootstrap (provided*)
+            env["LAMINA_RUNTIME_CMD"] = json.dumps(list(bootstrap))
         env["PATH"] = _with_opt_bin(envs.image_info(image).env.get("PATH"))
         task_dir = envs.task_dir(str(spec["code_key"]))
         opt_dir = envs.opt_dir(_layer_keys(spec.get("layers") or ()))
