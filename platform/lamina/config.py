@@ -64,6 +64,18 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _log_level(env: Mapping[str, str]) -> str:
+    raw = (env.get("LAMINA_LOG_LEVEL") or "INFO").strip().upper()
+    if raw not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LAMINA_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {raw!r}")
+    return raw
+
+
+def process_environment() -> dict[str, str]:
+    """A copy of this process's environment, for the children ``lamina up`` starts."""
+    return dict(os.environ)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything lamina's processes need to know, with working defaults for one machine."""
@@ -112,6 +124,9 @@ class Settings:
     metrics_retention_s: int = 3 * 86400
     log_retention_days: int = 30
     otlp_endpoint: str | None = None
+    # prometheus-client's multiprocess mode (read by the library itself too): /metrics adds up every process.
+    prometheus_multiproc_dir: str | None = None
+    log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -125,6 +140,8 @@ class Settings:
             "metrics_retention_s": _int(env, "LAMINA_METRICS_RETENTION", 3 * 86400, 3600),
             "log_retention_days": _int(env, "LAMINA_LOG_RETENTION_DAYS", 30, 0),
             "otlp_endpoint": env.get("LAMINA_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
+            "prometheus_multiproc_dir": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+            "log_level": _log_level(env),
         }
         return cls(
             **observability,  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from lamina.errors import (
     ServiceException,
     TooManyRequestsException,
 )
+from lamina.logs import bind_request_id, unbind_request_id
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,17 @@ def request_id() -> str:
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _bind_request_id() -> None:
+        # Every log line of this request, in any layer, carries its id (lamina.logs).
+        g.log_token = bind_request_id(request_id())
+
+    @app.teardown_request
+    def _unbind_request_id(_exc: BaseException | None) -> None:
+        token = g.pop("log_token", None)
+        if token is not None:
+            unbind_request_id(token)
+
     @app.after_request
     def _stamp_request_id(resp: Response) -> Response:
         resp.headers.setdefault("x-amzn-RequestId", request_id())

@@ -7,7 +7,6 @@ answers invocations and errors of the last 60 minutes per function (the function
 
 from __future__ import annotations
 
-import os
 import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -38,7 +37,7 @@ def _int_arg(name: str, default: int) -> int:
 def prometheus() -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if current_app.extensions["lamina"].settings.prometheus_multiproc_dir:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import signal
 import sys
 import threading
@@ -129,13 +128,14 @@ def scheduler(interval: float, once: bool) -> None:
     from lamina.config import Settings
     from lamina.executor.docker_env import DockerEnv
     from lamina.executor.images import base_image_tag
+    from lamina.logs import configure_logging
     from lamina.scheduler.pool import Pool
     from lamina.scheduler.reaper import Reaper
     from lamina.services.functions.functions import code_in_use
     from lamina.wiring import build_components
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    configure_logging(settings)
     comps = build_components(settings, migrate=False)
     reaper = Reaper(
         pool=Pool(comps.redis, account_limit=settings.account_concurrency,

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from lamina.config import Settings
+from lamina.config import Settings, process_environment
 
 
 @click.command()
@@ -28,6 +28,11 @@ def serve(workers: int, threads: int) -> None:
     if settings.migrate_on_start:
         db.upgrade(settings.effective_database_url)
 
+    multiproc = _prometheus_multiprocess(settings, workers)
+    from lamina.logs import configure_logging
+
+    configure_logging(settings)
+
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{settings.host}:{settings.port}")
@@ -37,38 +42,42 @@ def serve(workers: int, threads: int) -> None:
             self.cfg.set("timeout", 960)  # longer than the longest function timeout (900 s)
             self.cfg.set("keepalive", 75)
             self.cfg.set("accesslog", None)
-            self.cfg.set("child_exit", _forget_metrics_of)
+            if multiproc:
+                self.cfg.set("child_exit", _forget_metrics_of)
 
         def load(self) -> Any:
             from lamina.app import create_app
 
-            return create_app(settings.with_(migrate_on_start=False))
+            return create_app(settings.with_(migrate_on_start=False,
+                                             prometheus_multiproc_dir=multiproc))
 
-    _prometheus_multiprocess(settings, workers)
     Server().run()
 
 
 def _forget_metrics_of(_server: Any, worker: Any) -> None:
     """gunicorn child_exit: drop a dead worker's live gauges (concurrent executions) from /metrics."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+    from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)
+    multiprocess.mark_process_dead(worker.pid)
 
 
-def _prometheus_multiprocess(settings: Settings, workers: int) -> None:
-    """Let /metrics add up every gunicorn worker: prometheus-client's multiprocess mode, in a fresh directory.
+def _prometheus_multiprocess(settings: Settings, workers: int) -> str | None:
+    """Let /metrics add up every gunicorn worker: prometheus-client's multiprocess mode, in a fresh directory;
+    return the directory (None: a single process, or one the operator set).
 
     Set before any worker imports prometheus_client (it reads the variable at import).
     """
-    if workers < 2 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return
+    if settings.prometheus_multiproc_dir:
+        return settings.prometheus_multiproc_dir
+    if workers < 2:
+        return None
     import shutil
 
     directory = settings.data_dir / "prometheus"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)  # for prometheus_client in the workers
+    return str(directory)
 
 
 @click.command()
@@ -76,12 +85,12 @@ def _prometheus_multiprocess(settings: Settings, workers: int) -> None:
 @click.option("--processes", type=int, default=1, show_default=True, help="Worker processes to run.")
 def worker(burst: bool, processes: int) -> None:
     """Run RQ workers for asynchronous invocations, schedules and event sources."""
-    import logging
-
+    from lamina.logs import configure_logging
     from lamina.worker.main import run_processes
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_processes(Settings.from_env(), processes, burst=burst)
+    settings = Settings.from_env()
+    configure_logging(settings)
+    run_processes(settings, processes, burst=burst)
 
 
 @click.group()
@@ -118,7 +127,7 @@ def up(no_images: bool) -> None:
     """
     settings = Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, LAMINA_DATA_DIR=str(settings.data_dir), LAMINA_MIGRATE_ON_START="false")
+    env = dict(process_environment(), LAMINA_DATA_DIR=str(settings.data_dir), LAMINA_MIGRATE_ON_START="false")
     children: list[subprocess.Popen[bytes]] = []
     if not settings.redis_url:
         from lamina.embedded import EmbeddedRedisError, start_redis

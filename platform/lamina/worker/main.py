@@ -23,6 +23,7 @@ from typing import Any
 from rq import Queue, SimpleWorker
 
 from lamina.config import Settings
+from lamina.logs import bind_request_id, unbind_request_id
 from lamina.services.events import events
 from lamina.wiring import Components, build_components
 from lamina.worker import context
@@ -41,9 +42,12 @@ class LaminaWorker(SimpleWorker):
 
     def execute_job(self, job: Any, queue: Any) -> Any:
         token = context.CURRENT.set(self.runtime)
+        # Every log line of the job carries its id (an event's job id starts with its request id).
+        log_token = bind_request_id(str(job.id))
         try:
             return super().execute_job(job, queue)
         finally:
+            unbind_request_id(log_token)
             context.CURRENT.reset(token)
 
 
