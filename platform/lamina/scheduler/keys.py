@@ -1,10 +1,14 @@
 """Every Redis key lamina's scheduler uses is built here (one key family per state, as RQ does).
 
-The Lua scripts in ``pool.py`` build the same keys from the same formats (they cannot call Python);
-``tests/scheduler/test_pool.py`` checks that both agree.
+The Lua scripts in ``pool.py`` receive them: ``LUA_KEYS`` is Lua source generated from the functions
+below (each called with placeholders), so a key format is written once, here, and the scripts cannot
+drift from it.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
 
 PREFIX = "lamina"
 
@@ -91,6 +95,11 @@ def reserved_generation(account_id: str) -> str:
     return f"{PREFIX}:reservedgen:{account_id}"
 
 
+def memory_used() -> str:
+    """Integer: the sum of the memory limits (MB) of every environment the scheduler knows."""
+    return f"{PREFIX}:memory"
+
+
 def free_sandboxes() -> str:
     """List: pre-started network sandboxes no environment uses yet, as "<container id> <ip>"."""
     return f"{PREFIX}:sandboxes:free"
@@ -99,3 +108,44 @@ def free_sandboxes() -> str:
 def sandboxes_creating() -> str:
     """Sorted set: claims to create a sandbox, scored by when the claim lapses (its creator died)."""
     return f"{PREFIX}:sandboxes:creating"
+
+
+def _lua_function(name: str, build: Callable[..., str], arity: int) -> str:
+    """``local function name(a0, ...)`` returning what ``build`` returns, with its arguments spliced in."""
+    text = build(*(f"\0{i}\0" for i in range(arity)))
+    parts = re.split(r"\0(\d)\0", text)
+    pieces = [f"a{p}" if i % 2 else _lua_string(p) for i, p in enumerate(parts) if i % 2 or p]
+    params = ", ".join(f"a{i}" for i in range(arity))
+    return f"local function {name}({params}) return {' .. '.join(pieces)} end"
+
+
+def _lua_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# What the scripts call a key (Lua name -> builder and its number of arguments, or a constant key).
+_LUA_FUNCTIONS: tuple[tuple[str, Callable[..., str], int], ...] = (
+    ("env_key", env, 1),
+    ("idle_key", idle_pool, 1),
+    ("frozen_key", frozen_pool, 1),
+    ("specs_key", function_specs, 2),
+    ("revisions_key", current_revisions, 2),
+    ("reserved_key", reserved_total, 1),
+    ("inflight_acct", inflight_account, 1),
+    ("inflight_fn", inflight_function, 2),
+    ("inflight_unres", inflight_unreserved, 1),
+)
+_LUA_CONSTANTS: tuple[tuple[str, str], ...] = (
+    ("WARM", warm_index()),
+    ("FROZEN", frozen_index()),
+    ("LEASED", leases()),
+    ("ENVS", all_envs()),
+    ("MEMORY", memory_used()),
+    ("SANDBOXES", free_sandboxes()),
+    ("SANDBOXES_CREATING", sandboxes_creating()),
+)
+
+LUA_KEYS = "\n".join(
+    [_lua_function(name, build, arity) for name, build, arity in _LUA_FUNCTIONS]
+    + [f"local {name} = {_lua_string(key)}" for name, key in _LUA_CONSTANTS]
+) + "\n"

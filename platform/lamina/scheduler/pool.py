@@ -36,17 +36,8 @@ from lamina.scheduler.admission import Admission
 from lamina.scheduler.placement import Decision, EnvView, Snapshot
 from lamina.scheduler.states import ContainerState
 
-# Key formats mirror keys.py (checked by tests/scheduler/test_pool.py).
-_PRELUDE = """
-local P = 'lamina'
-local function env_key(id) return P .. ':env:' .. id end
-local function inflight_acct(a) return P .. ':inflight:' .. a end
-local function inflight_fn(a, f) return P .. ':inflight:' .. a .. ':' .. f end
-local function inflight_unres(a) return P .. ':inflight-unreserved:' .. a end
-local WARM, FROZEN, LEASED, ENVS, MEMORY = P .. ':state:warm', P .. ':state:frozen', P .. ':state:leased',
-  P .. ':envs', P .. ':memory'
-local SANDBOXES, SANDBOXES_CREATING = P .. ':sandboxes:free', P .. ':sandboxes:creating'
-
+# Every key the scripts touch comes from keys.py (keys.LUA_KEYS: env_key(), idle_key(), WARM, ...).
+_PRELUDE = keys.LUA_KEYS + """
 -- Remove an environment from every index and free its slot and memory; return the containers to
 -- remove, in order: its own, then its network sandbox ('' where there is none).
 local function drop(id)
@@ -56,8 +47,8 @@ local function drop(id)
     redis.call('SREM', ENVS, id)
     return false
   end
-  redis.call('ZREM', P .. ':idle:' .. f[1], id)
-  redis.call('ZREM', P .. ':frozen:' .. f[1], id)
+  redis.call('ZREM', idle_key(f[1]), id)
+  redis.call('ZREM', frozen_key(f[1]), id)
   redis.call('ZREM', WARM, id)
   redis.call('ZREM', FROZEN, id)
   redis.call('ZREM', LEASED, id)
@@ -80,10 +71,10 @@ local margin, fresh = tonumber(ARGV[10]), ARGV[11] == '1'
 -- The request's authentication checks first (ARGV[12..17]): a denied request takes nothing.
 local denied = admit(12, now)
 if denied then return {'denied', denied} end
-local specs = P .. ':specs:' .. acct .. ':' .. fn
+local specs = specs_key(acct, fn)
 -- The sum of the account's reservations, cached like the specs (the control plane deletes it on change).
 -- "sum" or "sum:quota" when the account has its own concurrency quota (then it replaces ARGV[7]).
-local reserved_sum = redis.call('GET', P .. ':reserved:' .. acct)
+local reserved_sum = redis.call('GET', reserved_key(acct))
 if not reserved_sum then return {'miss_reserved'} end
 local quota
 reserved_sum, quota = string.match(reserved_sum, '^(%d+):?(%d*)$')
@@ -146,7 +137,7 @@ end
 -- Most recently used first, so the least recently used age out and the pool scales down.
 -- ``fresh`` (a re-run after an idle environment's runtime died) skips them: a new environment, as Lambda re-inits.
 for _, kind in ipairs(fresh and {} or {'warm', 'frozen'}) do
-  local zkey = P .. (kind == 'warm' and ':idle:' or ':frozen:') .. pool
+  local zkey = kind == 'warm' and idle_key(pool) or frozen_key(pool)
   local ids = redis.call('ZREVRANGE', zkey, 0, 0)
   if #ids > 0 then
     local id = ids[1]
@@ -220,13 +211,13 @@ local ek = env_key(id)
 local f = redis.call('HMGET', ek, 'state', 'pool', 'account', 'function', 'version', 'revision')
 if f[1] ~= 'busy' then return {'gone'} end
 -- A new code or configuration revision: this environment drains instead of going back to the pool.
-local current = redis.call('HGET', P .. ':revisions:' .. f[3] .. ':' .. f[4], f[5])
+local current = redis.call('HGET', revisions_key(f[3], f[4]), f[5])
 if current and current ~= f[6] then
   local c = drop(id) or {'', ''}
   return {'retired', c[1], c[2]}
 end
 redis.call('HSET', ek, 'state', 'warm', 'last_used', now, 'lease_until', 0)
-redis.call('ZADD', P .. ':idle:' .. f[2], now, id)
+redis.call('ZADD', idle_key(f[2]), now, id)
 redis.call('ZADD', WARM, now, id)
 redis.call('ZREM', LEASED, id)
 redis.call('ZREM', inflight_acct(f[3]), id)
@@ -265,7 +256,7 @@ local id, now, after = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local ek = env_key(id)
 local f = redis.call('HMGET', ek, 'state', 'last_used', 'pool', 'container')
 if f[1] ~= 'warm' or now - tonumber(f[2]) < after or not f[4] then return false end
-redis.call('ZREM', P .. ':idle:' .. f[3], id)
+redis.call('ZREM', idle_key(f[3]), id)
 redis.call('ZREM', WARM, id)
 redis.call('HSET', ek, 'state', 'freezing')
 return f[4]
@@ -277,7 +268,7 @@ local ek = env_key(id)
 local f = redis.call('HMGET', ek, 'state', 'last_used', 'pool')
 if f[1] ~= 'freezing' then return 0 end
 redis.call('HSET', ek, 'state', 'frozen')
-redis.call('ZADD', P .. ':frozen:' .. f[3], f[2], id)
+redis.call('ZADD', frozen_key(f[3]), f[2], id)
 redis.call('ZADD', FROZEN, f[2], id)
 return 1
 """
@@ -294,7 +285,7 @@ local ok = false
 if mode == 'idle' then
   ok = idle and now - tonumber(f[2]) >= limit
 elseif mode == 'retire' then
-  local current = redis.call('HGET', P .. ':revisions:' .. f[4] .. ':' .. f[5], f[6])
+  local current = redis.call('HGET', revisions_key(f[4], f[5]), f[6])
   ok = idle and current and current ~= f[7]
 elseif mode == 'expired' then
   local lease = tonumber(f[3]) or 0

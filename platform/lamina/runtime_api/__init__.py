@@ -1,1 +1,0 @@
-"""lamina.runtime_api."""
