@@ -28,9 +28,14 @@ cli.add_command(_images)
 from lamina.cli.observability import logs_prune as _logs_prune  # noqa: E402
 
 cli.add_command(_logs_prune)
+from lamina.cli import event_sources as _event_sources  # noqa: E402
+from lamina.cli import queues as _queues  # noqa: E402
+from lamina.cli import schedules as _schedules  # noqa: E402
 from lamina.cli import triggers as _triggers  # noqa: E402
+from lamina.cli import urls as _urls  # noqa: E402
 
-for _command in (_triggers.schedules, _triggers.queues, _triggers.event_sources, _triggers.urls, _triggers.triggers):
+for _command in (_schedules.schedules, _queues.queues, _event_sources.event_sources, _urls.urls,
+                 _triggers.triggers):
     cli.add_command(_command)
 
 
