@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask
 
 from lamina.config import Settings
@@ -14,6 +16,7 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app = Flask(__name__)
     # Large enough for a 50 MB zip in base64 inside JSON; each route checks its own, smaller limit.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    # Lambda's member order; Flask types app.json as the JSONProvider base, which has no sort_keys.
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["lamina"] = components
 
@@ -26,7 +29,7 @@ def create_app(settings: Settings | None = None, components: Components | None =
     return app
 
 
-def _console_verify(components: Components):  # type: ignore[no-untyped-def]
+def _console_verify(components: Components) -> Callable[[str], str] | None:
     """The console logs in with the API's bearer tokens once authentication (lamina.api.auth) is installed."""
     try:
         from lamina.api import auth

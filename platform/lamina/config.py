@@ -136,15 +136,12 @@ class Settings:
         if not re.fullmatch(r"\d{12}", account):
             raise ConfigError(f"LAMINA_ACCOUNT_ID must be 12 digits, got {account!r}")
         data_dir = Path(env.get("LAMINA_DATA_DIR") or (Path.home() / ".lamina")).expanduser()
-        observability = {
-            "metrics_retention_s": _int(env, "LAMINA_METRICS_RETENTION", 3 * 86400, 3600),
-            "log_retention_days": _int(env, "LAMINA_LOG_RETENTION_DAYS", 30, 0),
-            "otlp_endpoint": env.get("LAMINA_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
-            "prometheus_multiproc_dir": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
-            "log_level": _log_level(env),
-        }
         return cls(
-            **observability,  # type: ignore[arg-type]
+            metrics_retention_s=_int(env, "LAMINA_METRICS_RETENTION", 3 * 86400, 3600),
+            log_retention_days=_int(env, "LAMINA_LOG_RETENTION_DAYS", 30, 0),
+            otlp_endpoint=env.get("LAMINA_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
+            prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+            log_level=_log_level(env),
             data_dir=data_dir,
             database_url=env.get("LAMINA_DATABASE_URL") or None,
             redis_url=env.get("LAMINA_REDIS_URL") or None,
@@ -178,6 +175,7 @@ class Settings:
         )
 
     def with_(self, **changes: object) -> Settings:
+        # dataclasses.replace checks the field names and mypy cannot type **changes per field.
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @property

@@ -47,5 +47,5 @@ def configure_logging(settings: Settings) -> None:
         root.addHandler(handler)
 
 
-class _Handler(logging.StreamHandler):  # type: ignore[type-arg]  # generic in typeshed only
+class _Handler(logging.StreamHandler):
     """lamina's stderr handler."""

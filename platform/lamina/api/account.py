@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.services.functions import account
@@ -12,5 +13,5 @@ bp.before_request(context.check_request)
 
 
 @bp.get("/2016-08-19/account-settings", strict_slashes=False)
-def get_account_settings():  # type: ignore[no-untyped-def]
+def get_account_settings() -> ResponseReturnValue:
     return shapes.account_settings(account.get_settings(context.deps(), context.account_id()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.services.functions import aliases
@@ -13,7 +14,7 @@ ALIASES = "/2015-03-31/functions/<function_name>/aliases"
 
 
 @bp.post(ALIASES)
-def create_alias(function_name: str):  # type: ignore[no-untyped-def]
+def create_alias(function_name: str) -> ResponseReturnValue:
     r = shapes.Reader(context.body())
     rec = aliases.create_alias(
         context.deps(), context.account_id(), function_name, name=r.string("Name", required=True) or "",
@@ -24,7 +25,7 @@ def create_alias(function_name: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get(ALIASES)
-def list_aliases(function_name: str):  # type: ignore[no-untyped-def]
+def list_aliases(function_name: str) -> ResponseReturnValue:
     page = aliases.list_aliases(
         context.deps(), context.account_id(), function_name,
         function_version=request.args.get("FunctionVersion") or None, marker=request.args.get("Marker"),
@@ -34,12 +35,12 @@ def list_aliases(function_name: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get(ALIASES + "/<name>")
-def get_alias(function_name: str, name: str):  # type: ignore[no-untyped-def]
+def get_alias(function_name: str, name: str) -> ResponseReturnValue:
     return shapes.alias_configuration(aliases.get_alias(context.deps(), context.account_id(), function_name, name))
 
 
 @bp.put(ALIASES + "/<name>")
-def update_alias(function_name: str, name: str):  # type: ignore[no-untyped-def]
+def update_alias(function_name: str, name: str) -> ResponseReturnValue:
     r = shapes.Reader(context.body())
     rec = aliases.update_alias(
         context.deps(), context.account_id(), function_name, name,
@@ -50,6 +51,6 @@ def update_alias(function_name: str, name: str):  # type: ignore[no-untyped-def]
 
 
 @bp.delete(ALIASES + "/<name>")
-def delete_alias(function_name: str, name: str):  # type: ignore[no-untyped-def]
+def delete_alias(function_name: str, name: str) -> ResponseReturnValue:
     aliases.delete_alias(context.deps(), context.account_id(), function_name, name)
     return "", 204

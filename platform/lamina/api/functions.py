@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, request, send_file
+from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
@@ -18,13 +19,13 @@ _KEY_RE = re.compile(r"[0-9a-f]{64}")
 
 
 @bp.post("/2015-03-31/functions", strict_slashes=False)
-def create_function():  # type: ignore[no-untyped-def]
+def create_function() -> ResponseReturnValue:
     rec = functions.create_function(context.deps(), context.account_id(), shapes.create_function_input(context.body()))
     return shapes.function_configuration(rec), 201
 
 
 @bp.get("/2015-03-31/functions", strict_slashes=False)
-def list_functions():  # type: ignore[no-untyped-def]
+def list_functions() -> ResponseReturnValue:
     version = request.args.get("FunctionVersion")
     if version not in (None, "", "ALL"):
         raise InvalidParameterValueException(f"FunctionVersion must be ALL, got {version!r}")
@@ -36,7 +37,7 @@ def list_functions():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/lamina/v1/functions")
-def search_functions():  # type: ignore[no-untyped-def]
+def search_functions() -> ResponseReturnValue:
     """lamina's search over function names, a page at a time (the console's list)."""
     page, size = shapes.query_int(request.args, "Page"), shapes.query_int(request.args, "PageSize")
     found, total = functions.search_functions(context.deps(), context.account_id(), request.args.get("Search"),
@@ -46,7 +47,7 @@ def search_functions():  # type: ignore[no-untyped-def]
 
 
 @bp.get(FUNCTION)
-def get_function(function_name: str):  # type: ignore[no-untyped-def]
+def get_function(function_name: str) -> ResponseReturnValue:
     details = functions.get_function(context.deps(), context.account_id(), function_name, context.qualifier())
     out = shapes.get_function_response(details, context.base_url())
     # lamina's extension: schedules, event source mappings and URLs that invoke this function.
@@ -59,20 +60,20 @@ def get_function(function_name: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get(FUNCTION + "/configuration")
-def get_function_configuration(function_name: str):  # type: ignore[no-untyped-def]
+def get_function_configuration(function_name: str) -> ResponseReturnValue:
     rec = functions.get_configuration(context.deps(), context.account_id(), function_name, context.qualifier())
     return shapes.function_configuration(rec)
 
 
 @bp.put(FUNCTION + "/code")
-def update_function_code(function_name: str):  # type: ignore[no-untyped-def]
+def update_function_code(function_name: str) -> ResponseReturnValue:
     kwargs = shapes.update_code_input(context.body())
     rec = functions.update_code(context.deps(), context.account_id(), function_name, **kwargs)
     return shapes.function_configuration(rec)
 
 
 @bp.put(FUNCTION + "/configuration")
-def update_function_configuration(function_name: str):  # type: ignore[no-untyped-def]
+def update_function_configuration(function_name: str) -> ResponseReturnValue:
     r = shapes.Reader(context.body())
     rec = functions.update_configuration(
         context.deps(), context.account_id(), function_name, shapes.config_input(r), r.string("RevisionId")
@@ -81,13 +82,13 @@ def update_function_configuration(function_name: str):  # type: ignore[no-untype
 
 
 @bp.delete(FUNCTION)
-def delete_function(function_name: str):  # type: ignore[no-untyped-def]
+def delete_function(function_name: str) -> ResponseReturnValue:
     functions.delete_function(context.deps(), context.account_id(), function_name, context.qualifier())
     return "", 204
 
 
 @bp.get("/lamina/code/<key>")
-def download_code(key: str):  # type: ignore[no-untyped-def]
+def download_code(key: str) -> ResponseReturnValue:
     store = context.deps().code_store
     if not _KEY_RE.fullmatch(key) or not store.exists(key):
         raise ResourceNotFoundException(f"Code not found: {key}")

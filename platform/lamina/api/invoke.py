@@ -39,7 +39,7 @@ def invoker_of(app: Flask) -> Invoker:
 
 @bp.post("/2015-03-31/functions/<path:function_name>/invocations")
 def invoke(function_name: str) -> Response:
-    invoker = invoker_of(current_app)  # type: ignore[arg-type]
+    invoker = invoker_of(current_app)
     # Authentication's Redis checks, deferred by lamina.api.auth to the invoker (one round trip fewer).
     admission = g.pop("admission", None)
     length = request.content_length

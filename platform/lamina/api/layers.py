@@ -4,6 +4,7 @@ DeleteLayerVersion."""
 from __future__ import annotations
 
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.errors import InvalidParameterValueException
@@ -15,7 +16,7 @@ VERSIONS = "/2018-10-31/layers/<layer_name>/versions"
 
 
 @bp.get("/2018-10-31/layers", strict_slashes=False)
-def list_layers():  # type: ignore[no-untyped-def]
+def list_layers() -> ResponseReturnValue:
     # GetLayerVersionByArn shares this path, told apart by ?find=LayerVersion.
     find = request.args.get("find")
     if find is not None:
@@ -35,7 +36,7 @@ def list_layers():  # type: ignore[no-untyped-def]
 
 
 @bp.post(VERSIONS)
-def publish_layer_version(layer_name: str):  # type: ignore[no-untyped-def]
+def publish_layer_version(layer_name: str) -> ResponseReturnValue:
     rec = layers.publish_layer_version(
         context.deps(), context.account_id(), layer_name, shapes.layer_version_input(context.body())
     )
@@ -43,7 +44,7 @@ def publish_layer_version(layer_name: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get(VERSIONS)
-def list_layer_versions(layer_name: str):  # type: ignore[no-untyped-def]
+def list_layer_versions(layer_name: str) -> ResponseReturnValue:
     page = layers.list_layer_versions(
         context.deps(), context.account_id(), layer_name,
         compatible_runtime=request.args.get("CompatibleRuntime") or None,
@@ -54,12 +55,12 @@ def list_layer_versions(layer_name: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get(VERSIONS + "/<version>")
-def get_layer_version(layer_name: str, version: str):  # type: ignore[no-untyped-def]
+def get_layer_version(layer_name: str, version: str) -> ResponseReturnValue:
     rec = layers.get_layer_version(context.deps(), context.account_id(), layer_name, version)
     return shapes.layer_version(rec, context.base_url())
 
 
 @bp.delete(VERSIONS + "/<version>")
-def delete_layer_version(layer_name: str, version: str):  # type: ignore[no-untyped-def]
+def delete_layer_version(layer_name: str, version: str) -> ResponseReturnValue:
     layers.delete_layer_version(context.deps(), context.account_id(), layer_name, version)
     return "", 204

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from lamina.errors import InvalidParameterValueException
@@ -20,7 +22,7 @@ def _int_arg(name: str) -> int | None:
         raise InvalidParameterValueException(f"{name} must be an integer") from None
 
 
-def _where() -> tuple[object, str]:
+def _where() -> tuple[Path, str]:
     comps = current_app.extensions["lamina"]
     return comps.settings.data_dir, g.account_id
 
@@ -29,7 +31,7 @@ def _where() -> tuple[object, str]:
 def events(name: str) -> Response:
     data_dir, account_id = _where()
     page = logs.read_events(
-        data_dir,  # type: ignore[arg-type]
+        data_dir,
         account_id,
         name,
         stream=request.args.get("stream") or None,
@@ -49,7 +51,7 @@ def events(name: str) -> Response:
 @bp.get("/lamina/v1/functions/<name>/log-streams")
 def streams(name: str) -> Response:
     data_dir, account_id = _where()
-    found = logs.list_streams(data_dir, account_id, name)  # type: ignore[arg-type]
+    found = logs.list_streams(data_dir, account_id, name)
     return jsonify({
         "logGroupName": f"/aws/lambda/{name}",
         "logStreams": [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.services.iam import policies
@@ -13,7 +14,7 @@ POLICY = "/2015-03-31/functions/<function_name>/policy"
 
 
 @bp.post(POLICY)
-def add_permission(function_name: str):  # type: ignore[no-untyped-def]
+def add_permission(function_name: str) -> ResponseReturnValue:
     r = shapes.Reader(context.body())
     body = {key: r.string(key, required=key in ("StatementId", "Action", "Principal"))
             for key in ("StatementId", "Action", "Principal", "SourceArn", "SourceAccount", "PrincipalOrgID",
@@ -24,13 +25,13 @@ def add_permission(function_name: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get(POLICY)
-def get_policy(function_name: str):  # type: ignore[no-untyped-def]
+def get_policy(function_name: str) -> ResponseReturnValue:
     doc, revision = policies.get_policy(context.deps(), context.account_id(), function_name, context.qualifier())
     return {"Policy": doc, "RevisionId": revision}
 
 
 @bp.delete(POLICY + "/<statement_id>")
-def remove_permission(function_name: str, statement_id: str):  # type: ignore[no-untyped-def]
+def remove_permission(function_name: str, statement_id: str) -> ResponseReturnValue:
     policies.remove_permission(context.deps(), context.account_id(), function_name, context.qualifier(),
                                statement_id, request.args.get("RevisionId") or None)
     return "", 204

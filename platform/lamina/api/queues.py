@@ -4,6 +4,7 @@ batch), receive (for inspection), delete a message."""
 from __future__ import annotations
 
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 
 from lamina.api import context
 from lamina.api import trigger_shapes as ts
@@ -16,7 +17,7 @@ BASE = "/lamina/v1/queues"
 
 
 @bp.post(BASE)
-def create_queue():  # type: ignore[no-untyped-def]
+def create_queue() -> ResponseReturnValue:
     r = Reader(context.body())
     rec = queues.create_queue(
         context.deps(), context.account_id(), r.string("QueueName", required=True) or "",
@@ -27,29 +28,29 @@ def create_queue():  # type: ignore[no-untyped-def]
 
 
 @bp.get(BASE)
-def list_queues():  # type: ignore[no-untyped-def]
+def list_queues() -> ResponseReturnValue:
     return {"Queues": [ts.queue(q) for q in queues.list_queues(context.deps(), context.account_id())]}
 
 
 @bp.get(BASE + "/<name>")
-def get_queue(name: str):  # type: ignore[no-untyped-def]
+def get_queue(name: str) -> ResponseReturnValue:
     return ts.queue(queues.get_queue(context.deps(), context.account_id(), name))
 
 
 @bp.delete(BASE + "/<name>")
-def delete_queue(name: str):  # type: ignore[no-untyped-def]
+def delete_queue(name: str) -> ResponseReturnValue:
     queues.delete_queue(context.deps(), context.account_id(), name)
     return "", 204
 
 
 @bp.post(BASE + "/<name>/purge")
-def purge_queue(name: str):  # type: ignore[no-untyped-def]
+def purge_queue(name: str) -> ResponseReturnValue:
     queues.purge_queue(context.deps(), context.account_id(), name)
     return "", 204
 
 
 @bp.post(BASE + "/<name>/messages")
-def send_messages(name: str):  # type: ignore[no-untyped-def]
+def send_messages(name: str) -> ResponseReturnValue:
     r = Reader(context.body())
     delay = r.integer("DelaySeconds") or 0
     entries = r.raw("Entries")
@@ -69,7 +70,7 @@ def send_messages(name: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post(BASE + "/<name>/receive")
-def receive_messages(name: str):  # type: ignore[no-untyped-def]
+def receive_messages(name: str) -> ResponseReturnValue:
     r = Reader(context.body())
     msgs = queues.receive(context.deps(), context.account_id(), name,
                           max_messages=r.integer("MaxNumberOfMessages") or 1,
@@ -78,7 +79,7 @@ def receive_messages(name: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post(BASE + "/<name>/delete-message")
-def delete_message(name: str):  # type: ignore[no-untyped-def]
+def delete_message(name: str) -> ResponseReturnValue:
     r = Reader(context.body())
     if not queues.delete_message(context.deps(), context.account_id(), name,
                                  r.string("ReceiptHandle", required=True) or ""):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 
 from lamina.api import context
 from lamina.api import trigger_shapes as ts
@@ -24,7 +25,7 @@ def _input(r: Reader) -> str | None:
 
 
 @bp.post(BASE)
-def create_schedule():  # type: ignore[no-untyped-def]
+def create_schedule() -> ResponseReturnValue:
     r = Reader(context.body())
     state = r.string("State") or "ENABLED"
     rec = schedules.create(
@@ -45,18 +46,18 @@ def _state(value: str) -> bool:
 
 
 @bp.get(BASE)
-def list_schedules():  # type: ignore[no-untyped-def]
+def list_schedules() -> ResponseReturnValue:
     recs = schedules.list_schedules(context.deps(), context.account_id(), request.args.get("FunctionName") or None)
     return {"Schedules": [ts.schedule(r) for r in recs]}
 
 
 @bp.get(BASE + "/<name>")
-def get_schedule(name: str):  # type: ignore[no-untyped-def]
+def get_schedule(name: str) -> ResponseReturnValue:
     return ts.schedule(schedules.get(context.deps(), context.account_id(), name))
 
 
 @bp.put(BASE + "/<name>")
-def update_schedule(name: str):  # type: ignore[no-untyped-def]
+def update_schedule(name: str) -> ResponseReturnValue:
     r = Reader(context.body())
     state = r.string("State")
     rec = schedules.update(
@@ -67,6 +68,6 @@ def update_schedule(name: str):  # type: ignore[no-untyped-def]
 
 
 @bp.delete(BASE + "/<name>")
-def delete_schedule(name: str):  # type: ignore[no-untyped-def]
+def delete_schedule(name: str) -> ResponseReturnValue:
     schedules.delete(context.deps(), context.account_id(), name)
     return "", 204

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.errors import InvalidParameterValueException
@@ -14,14 +15,14 @@ TAGS = "/2017-03-31/tags/<resource>"
 
 
 @bp.post(TAGS)
-def tag_resource(resource: str):  # type: ignore[no-untyped-def]
+def tag_resource(resource: str) -> ResponseReturnValue:
     values = shapes.Reader(context.body()).string_map("Tags", required=True) or {}
     tags.tag_resource(context.deps(), context.account_id(), resource, values)
     return "", 204
 
 
 @bp.delete(TAGS)
-def untag_resource(resource: str):  # type: ignore[no-untyped-def]
+def untag_resource(resource: str) -> ResponseReturnValue:
     keys = request.args.getlist("tagKeys")
     if not keys:
         raise InvalidParameterValueException("tagKeys is required")
@@ -30,5 +31,5 @@ def untag_resource(resource: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get(TAGS)
-def list_tags(resource: str):  # type: ignore[no-untyped-def]
+def list_tags(resource: str) -> ResponseReturnValue:
     return {"Tags": tags.list_tags(context.deps(), context.account_id(), resource)}

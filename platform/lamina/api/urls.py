@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
+from flask.typing import ResponseReturnValue
 
 from lamina.api import auth, context
 from lamina.api import trigger_shapes as ts
@@ -17,7 +18,7 @@ ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 @bp.post(CONFIG)
-def create_function_url_config(function_name: str):  # type: ignore[no-untyped-def]
+def create_function_url_config(function_name: str) -> ResponseReturnValue:
     r = Reader(context.body())
     cors = r.obj("Cors")
     rec = urls.create(context.deps(), context.account_id(), function_name, context.qualifier(),
@@ -26,12 +27,12 @@ def create_function_url_config(function_name: str):  # type: ignore[no-untyped-d
 
 
 @bp.get(CONFIG)
-def get_function_url_config(function_name: str):  # type: ignore[no-untyped-def]
+def get_function_url_config(function_name: str) -> ResponseReturnValue:
     return ts.url_config(urls.get(context.deps(), context.account_id(), function_name, context.qualifier()))
 
 
 @bp.put(CONFIG)
-def update_function_url_config(function_name: str):  # type: ignore[no-untyped-def]
+def update_function_url_config(function_name: str) -> ResponseReturnValue:
     r = Reader(context.body())
     cors = r.obj("Cors")
     rec = urls.update(context.deps(), context.account_id(), function_name, context.qualifier(),
@@ -41,13 +42,13 @@ def update_function_url_config(function_name: str):  # type: ignore[no-untyped-d
 
 
 @bp.delete(CONFIG)
-def delete_function_url_config(function_name: str):  # type: ignore[no-untyped-def]
+def delete_function_url_config(function_name: str) -> ResponseReturnValue:
     urls.delete(context.deps(), context.account_id(), function_name, context.qualifier())
     return "", 204
 
 
 @bp.get("/2021-10-31/functions/<function_name>/urls")
-def list_function_url_configs(function_name: str):  # type: ignore[no-untyped-def]
+def list_function_url_configs(function_name: str) -> ResponseReturnValue:
     page = urls.list_urls(context.deps(), context.account_id(), function_name)
     return {"FunctionUrlConfigs": [ts.url_config(r) for r in page.items]}
 
@@ -71,7 +72,7 @@ def serve_function_url(url_id: str, path: str) -> Response:
     from lamina.api.invoke import invoker_of
 
     deps = context.deps()
-    answer = urls.serve(deps, invoker_of(current_app), url_id, req,  # type: ignore[arg-type]
+    answer = urls.serve(deps, invoker_of(current_app), url_id, req,
                         request_id=request_id(), authenticate=lambda: auth.verify_request(request, deps))
     resp = Response(answer.body, status=answer.status)
     del resp.headers["Content-Type"]

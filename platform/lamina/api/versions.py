@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.services.functions import versions
@@ -13,7 +14,7 @@ VERSIONS = "/2015-03-31/functions/<function_name>/versions"
 
 
 @bp.post(VERSIONS)
-def publish_version(function_name: str):  # type: ignore[no-untyped-def]
+def publish_version(function_name: str) -> ResponseReturnValue:
     r = shapes.Reader(context.body())
     rec = versions.publish_version(
         context.deps(), context.account_id(), function_name, code_sha256=r.string("CodeSha256"),
@@ -23,7 +24,7 @@ def publish_version(function_name: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get(VERSIONS)
-def list_versions_by_function(function_name: str):  # type: ignore[no-untyped-def]
+def list_versions_by_function(function_name: str) -> ResponseReturnValue:
     page = versions.list_versions(
         context.deps(), context.account_id(), function_name, marker=request.args.get("Marker"),
         max_items=shapes.query_int(request.args, "MaxItems"),

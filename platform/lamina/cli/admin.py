@@ -197,8 +197,8 @@ def set_quotas(account_id: str, concurrency: str | None, api_rate: str | None) -
         new_concurrency, new_rate = _quota(concurrency), _quota(api_rate)
         try:
             quotas.set_quotas(comps, account_id,
-                              current[0] if new_concurrency is False else new_concurrency,  # type: ignore[arg-type]
-                              current[1] if new_rate is False else new_rate)  # type: ignore[arg-type]
+                              current[0] if new_concurrency is False else new_concurrency,
+                              current[1] if new_rate is False else new_rate)
         except LambdaError as err:
             raise click.ClickException(str(err)) from None
         with comps.sessions() as session:

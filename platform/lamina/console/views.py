@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WResponse
 
 from lamina.errors import LambdaError
 from lamina.services.functions import saved_events
@@ -45,7 +46,7 @@ def auth_stubbed() -> bool:
 
 
 @bp.before_request
-def _session() -> Response | None:
+def _session() -> WResponse | None:
     if request.endpoint in PUBLIC:
         return None
     token = request.cookies.get(COOKIE)
@@ -59,7 +60,7 @@ def _session() -> Response | None:
     return None
 
 
-def _to_login(message: str | None = None) -> Response:
+def _to_login(message: str | None = None) -> WResponse:
     if request.path.startswith("/console/api/"):
         return _json_error(401, "UnrecognizedClientException", message or "Log in first.")
     resp = redirect(url_for("console.login", next=request.full_path if request.method == "GET" else None,
@@ -126,7 +127,7 @@ def login_post() -> Any:
 
 
 @bp.get("/logout")
-def logout() -> Response:
+def logout() -> WResponse:
     resp = redirect(url_for("console.login", message="Logged out."))
     resp.delete_cookie(COOKIE, path="/console")
     return resp

@@ -283,7 +283,7 @@ def list_layers(session: Session, account_id: str, after: str | None, limit: int
 
 def code_references(session: Session) -> list[tuple[str | None, list[dict[str, Any]]]]:
     """(code key, layers) of every function's $LATEST and every published version, in all accounts."""
-    rows = session.execute(select(Function.code_key, Function.layers)).all()
+    rows = list(session.execute(select(Function.code_key, Function.layers)).all())
     rows += session.execute(select(FunctionVersion.code_key, FunctionVersion.layers)).all()
     return [(key, list(layers or ())) for key, layers in rows]
 
@@ -291,7 +291,7 @@ def code_references(session: Session) -> list[tuple[str | None, list[dict[str, A
 def blob_referenced(session: Session, code_key: str) -> bool:
     """True if any function, version or layer version (live or still used) needs blob ``code_key``."""
     pattern = f"%{code_key}%"
-    checks: Iterable = (
+    checks: Iterable[Any] = (
         select(Function.id).where(or_(Function.code_key == code_key, cast(Function.layers, String).like(pattern))),
         select(FunctionVersion.id).where(
             or_(FunctionVersion.code_key == code_key, cast(FunctionVersion.layers, String).like(pattern))

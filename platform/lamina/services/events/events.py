@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -153,7 +153,7 @@ def enqueue_request(deps: Deps, queue: Any, req: InvocationRequest, spec: Mappin
 
 def get_event(r: redis.Redis, request_id: str) -> dict[str, str] | None:
     """The stored state of event ``request_id`` (strings; ``payload`` and ``result`` included), or None."""
-    raw = r.hgetall(keys.event(request_id))
+    raw = cast("dict[bytes, bytes]", r.hgetall(keys.event(request_id)))
     if not raw:
         return None
     return {k.decode(): v.decode(errors="replace") for k, v in raw.items()}
@@ -248,7 +248,7 @@ def run(deps: Deps, queue: Any, invoker: Invokes, request_id: str, gen: int, lea
     )
     if not claimed:
         return "skipped"
-    raw = r.hgetall(keys.event(request_id))
+    raw = cast("dict[bytes, bytes]", r.hgetall(keys.event(request_id)))
     payload = raw.pop(b"payload", None) or b"{}"
     ev = {k.decode(): v.decode(errors="replace") for k, v in raw.items()}
     account, name, qualifier = ev["account"], ev["function"], ev["qualifier"]
@@ -310,14 +310,14 @@ def _owned(pipe: Any, request_id: str, gen: int) -> bool:
     return state == b"running" and current == str(gen).encode()
 
 
-def _result_fields(result: InvocationResult | None) -> dict[str, Any]:
+def _result_fields(result: InvocationResult | None) -> dict[Any, Any]:
     if result is None:
         return {}
     return {"result": result.payload, "function_error": result.function_error or "",
             "executed_version": result.executed_version or ""}
 
 
-def _requeue(deps: Deps, request_id: str, gen: int, due: float, fields: Mapping[str, Any],
+def _requeue(deps: Deps, request_id: str, gen: int, due: float, fields: Mapping[Any, Any],
              result: InvocationResult | None) -> bool:
     """Put a running event back on ``delayed`` at ``gen + 1``; False if this worker no longer owns it."""
     key = keys.event(request_id)
@@ -327,7 +327,8 @@ def _requeue(deps: Deps, request_id: str, gen: int, due: float, fields: Mapping[
             if not _owned(pipe, request_id, gen):
                 return False
             # When each retry was decided and when it is due (for inspection and the delay tests).
-            decided, dues = (v.decode() + "," if v else "" for v in pipe.hmget(key, "retried_at", "retry_due"))
+            marks = cast("list[bytes | None]", pipe.hmget(key, "retried_at", "retry_due"))
+            decided, dues = (v.decode() + "," if v else "" for v in marks)
             pipe.multi()
             pipe.hset(key, mapping={"state": "queued", "gen": gen + 1, **fields, **_result_fields(result),
                                     "retried_at": decided + repr(time.time()), "retry_due": dues + repr(due)})
@@ -376,7 +377,7 @@ def _finish(deps: Deps, queue: Any, invoker: Invokes, request_id: str, gen: int,
     """Mark the event done and deliver its destination in one transaction; False if not owned."""
     r = deps.redis
     key = keys.event(request_id)
-    raw = r.hgetall(key)
+    raw = cast("dict[bytes, bytes]", r.hgetall(key))
     payload = raw.pop(b"payload", None) or b""
     ev = {k.decode(): v.decode(errors="replace") for k, v in raw.items()}
     ev["request_id"] = request_id
@@ -440,7 +441,7 @@ def sweep(deps: Deps, queue: Any, now: float | None = None) -> int:
     r = deps.redis
     now = time.time() if now is None else now
     r.register_script(_RECOVER)(keys=[keys.RUNNING, keys.DELAYED], args=[repr(now), SWEEP_BATCH, keys.PREFIX])
-    due = r.zrangebyscore(keys.DELAYED, "-inf", now, start=0, num=SWEEP_BATCH)
+    due = cast("list[bytes]", r.zrangebyscore(keys.DELAYED, "-inf", now, start=0, num=SWEEP_BATCH))
     n = 0
     for raw in due:
         rid = raw.decode()

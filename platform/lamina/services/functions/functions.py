@@ -395,8 +395,8 @@ def delete_function(deps: Deps, account_id: str, function_name: str, qualifier: 
                 "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias."
             )
         else:
-            version = queries.get_version(session, fn.id, int(ref.qualifier))
-            if version is None:
+            doomed = queries.get_version(session, fn.id, int(ref.qualifier))
+            if doomed is None:
                 raise common.not_found(deps.settings.region, account_id, fn.name, ref.qualifier)
             users = sorted(
                 a.name for a in queries.all_aliases(session, fn.id)
@@ -406,10 +406,10 @@ def delete_function(deps: Deps, account_id: str, function_name: str, qualifier: 
                 raise ResourceConflictException(
                     f"Unable to delete version because the following aliases reference it: [{', '.join(users)}]"
                 )
-            keys += _blob_keys(version)
+            keys += _blob_keys(doomed)
             queries.delete_event_invoke_configs(session, fn.id, ref.qualifier)
             triggers.delete_for_qualifier(session, fn.id, ref.qualifier)
-            queries.delete_obj(session, version)
+            queries.delete_obj(session, doomed)
     common.release(deps, keys)
     common.deleted(deps, account_id, ref.name, ref.qualifier)
 

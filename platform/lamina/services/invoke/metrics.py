@@ -207,8 +207,8 @@ class Metrics:
             peaks = dict(self._peak)
             for key, n in self._inflight.items():  # long invocations count in every minute they span
                 if n > 0:
-                    k = (*key, now_minute)
-                    peaks[k] = max(peaks.get(k, 0), n)
+                    minute_key = (*key, now_minute)
+                    peaks[minute_key] = max(peaks.get(minute_key, 0), n)
             # A minute's peak may still grow while it is the current minute; older ones are final.
             self._peak = {k: v for k, v in self._peak.items() if k[2] >= now_minute}
         if not pending and not peaks:
@@ -216,13 +216,13 @@ class Metrics:
         pipe = self.redis.pipeline(transaction=False)
         ttl = self.retention_s
         for (account_id, name, minute), counts in pending.items():
-            key = fn_key(account_id, name, minute)
+            hkey = fn_key(account_id, name, minute)
             for k, v in counts.items():
                 if k in ("dsum", "isum"):
-                    pipe.hincrbyfloat(key, k, v)
+                    pipe.hincrbyfloat(hkey, k, v)
                 else:
-                    pipe.hincrby(key, k, int(v))
-            pipe.expire(key, ttl)
+                    pipe.hincrby(hkey, k, int(v))
+            pipe.expire(hkey, ttl)
             if self.totals_key:
                 for k, v in counts.items():
                     field = f"{k}|{account_id}|{name}"
@@ -237,15 +237,15 @@ class Metrics:
                 pipe.hincrby(akey, f"{name}|err", int(counts["err"]))
             pipe.expire(akey, ttl)
         for (account_id, name, minute), n in peaks.items():
-            key = fn_key(account_id, name, minute)
-            pipe.hset(key, f"c:{self.token}", n)
-            pipe.expire(key, ttl)
+            hkey = fn_key(account_id, name, minute)
+            pipe.hset(hkey, f"c:{self.token}", n)
+            pipe.expire(hkey, ttl)
         try:
             pipe.execute()
         except Exception:
             with self._lock:  # put them back for the next flush
-                for k, counts in pending.items():
-                    slot = self._pending.setdefault(k, defaultdict(float))
+                for minute_key, counts in pending.items():
+                    slot = self._pending.setdefault(minute_key, defaultdict(float))
                     for f, v in counts.items():
                         slot[f] += v
                 self._arm()
@@ -468,5 +468,5 @@ def worker_totals_text(redis_client: Any) -> bytes:
             return [invocations, errors, throttles, duration, init]
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector())  # type: ignore[arg-type]
+    registry.register(_Collector())
     return bytes(generate_latest(registry))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -68,7 +68,7 @@ class RetryJoin:
         if answer is None:
             self.redis.delete(key)
             return
-        fields = {k: ("" if answer.get(k) is None else answer[k]) for k in _FIELDS}
+        fields: dict[Any, Any] = {k: ("" if answer.get(k) is None else answer[k]) for k in _FIELDS}
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(key, mapping={"state": "done", "status": str(answer.get("status", 200)), **fields})
         pipe.expire(key, RESULT_TTL_S)
@@ -79,7 +79,7 @@ class RetryJoin:
         join (no earlier attempt recorded, another function, or it failed before running)."""
         key = self._key(account_id, call)
         while True:
-            raw = self.redis.hgetall(key)
+            raw = cast("dict[bytes, bytes]", self.redis.hgetall(key))
             if not raw:
                 return None
             doc = {k.decode(): v for k, v in raw.items()}

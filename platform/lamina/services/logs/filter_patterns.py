@@ -213,8 +213,9 @@ def _evaluate(node: Any, lookup: Callable[[str], Any]) -> bool:
 def _parse(tokens: list[tuple[str, str]], field_re: re.Pattern[str]) -> Any:
     parser = _Parser(tokens, field_re)
     node = parser.expr()
-    if parser.peek() is not None:
-        raise PatternError(f"Invalid filter pattern: unexpected {parser.peek()[1]!r}")  # type: ignore[index]
+    extra = parser.peek()
+    if extra is not None:
+        raise PatternError(f"Invalid filter pattern: unexpected {extra[1]!r}")
     return node
 
 

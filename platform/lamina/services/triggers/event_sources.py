@@ -294,7 +294,8 @@ def poll(deps: Deps, invoker: Invokes, mapping: MappingRecord, account_id: str |
         log.warning("mapping %s did not deliver: the resource policy of %s does not let sqs.lamina invoke it "
                     "(SourceArn %s)", mapping.uuid, mapping.function_name, mapping.event_source_arn)
         return PollResult(len(msgs), 0, "denied")
-    records, size = [], 20
+    records: list[dict[str, Any]] = []
+    size = 20
     for i, m in enumerate(msgs):
         rec = sqs_record(deps, acct, mapping.event_source_arn, m)
         size += len(json.dumps(rec)) + 2
@@ -316,11 +317,12 @@ def poll(deps: Deps, invoker: Invokes, mapping: MappingRecord, account_id: str |
         return PollResult(len(msgs), 0, outcome)
     if result.function_error:
         return PollResult(len(msgs), 0, "function_error")
-    failed: set[str] | None = set()
+    failed: set[str] = set()
     if "ReportBatchItemFailures" in mapping.function_response_types:
-        failed = _failed_ids(result.payload, {m.message_id for m in msgs})
-        if failed is None:
+        reported = _failed_ids(result.payload, {m.message_id for m in msgs})
+        if reported is None:
             return PollResult(len(msgs), 0, "function_error")
+        failed = reported
     deleted = 0
     for m in msgs:
         if m.message_id not in failed and queues.delete_message(deps, acct, qname, m.receipt_handle):
