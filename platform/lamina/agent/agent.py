@@ -550,6 +550,12 @@ class Agent:
 
     # ---------------------------------------------------------------- invocation life cycle
 
+    def _activate(self, inv, now):
+        """Hand ``inv`` to the runtime now (the lock is held): its deadline starts at dispatch."""
+        self.active = inv
+        inv.dispatched = now
+        inv.deadline = now + inv.budget_s
+
     def _claim_inflight(self):
         """Take the unanswered invocation for answering (caller holds ``lock``)."""
         inv = self.inflight
@@ -746,9 +752,7 @@ class Agent:
                     runtime_conn = self.waiter
                     if runtime_conn is not None:
                         self.waiter = None
-                        self.active = inv
-                        inv.dispatched = now
-                        inv.deadline = now + inv.budget_s
+                        self._activate(inv, now)
                     else:
                         self.pending = inv
                 else:
@@ -844,9 +848,7 @@ class Agent:
                 inv = self.pending
                 if inv is not None:
                     self.pending = None
-                    self.active = inv
-                    inv.dispatched = now
-                    inv.deadline = now + inv.budget_s
+                    self._activate(inv, now)
                 else:
                     self.waiter = conn  # parked: the next /invoke writes the answer on this socket
         if forbidden:

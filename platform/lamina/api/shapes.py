@@ -322,31 +322,32 @@ def get_function_response(details: FunctionDetails, base_url: str) -> dict[str, 
     return out
 
 
+def without_none(members: dict[str, Any]) -> dict[str, Any]:
+    """``members`` without the ones whose value is None (Lambda leaves unset members out)."""
+    return {k: v for k, v in members.items() if v is not None}
+
+
 def alias_configuration(rec: AliasRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {
+    return without_none({
         "AliasArn": rec.arn,
         "Name": rec.name,
         "FunctionVersion": rec.function_version,
         "Description": rec.description,
         "RevisionId": rec.revision_id,
-    }
-    if rec.routing:
-        out["RoutingConfig"] = {"AdditionalVersionWeights": dict(rec.routing)}
-    return out
+        "RoutingConfig": {"AdditionalVersionWeights": dict(rec.routing)} if rec.routing else None,
+    })
 
 
 def _layer_version_common(rec: LayerVersionRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {
+    return without_none({
         "LayerVersionArn": rec.layer_version_arn,
         "Version": rec.version,
         "Description": rec.description,
         "CreatedDate": time_str(rec.created),
         "CompatibleRuntimes": list(rec.compatible_runtimes),
         "CompatibleArchitectures": list(rec.compatible_architectures),
-    }
-    if rec.license_info is not None:
-        out["LicenseInfo"] = rec.license_info
-    return out
+        "LicenseInfo": rec.license_info,
+    })
 
 
 def layer_version(rec: LayerVersionRecord, base_url: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina.api.shapes import Reader, time_str
+from lamina.api.shapes import Reader, time_str, without_none
 from lamina.services.queues.queues import Message, QueueRecord
 from lamina.services.triggers.event_sources import MappingInput, MappingRecord
 from lamina.services.triggers.schedules import ScheduleRecord
@@ -42,22 +42,19 @@ def mapping(rec: MappingRecord) -> dict[str, Any]:
 
 
 def url_config(rec: UrlRecord, with_modified: bool = True) -> dict[str, Any]:
-    out: dict[str, Any] = {
+    return without_none({
         "FunctionUrl": rec.function_url,
         "FunctionArn": rec.function_arn,
         "AuthType": rec.auth_type,
-    }
-    if rec.cors is not None:
-        out["Cors"] = rec.cors
-    out["CreationTime"] = time_str(rec.creation_time)
-    if with_modified:
-        out["LastModifiedTime"] = time_str(rec.last_modified)
-    out["InvokeMode"] = rec.invoke_mode
-    return out
+        "Cors": rec.cors,
+        "CreationTime": time_str(rec.creation_time),
+        "LastModifiedTime": time_str(rec.last_modified) if with_modified else None,
+        "InvokeMode": rec.invoke_mode,
+    })
 
 
 def schedule(rec: ScheduleRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {
+    return without_none({
         "Name": rec.name,
         "Arn": rec.arn,
         "ScheduleExpression": rec.expression,
@@ -66,28 +63,22 @@ def schedule(rec: ScheduleRecord) -> dict[str, Any]:
         "Description": rec.description,
         "CreationTime": time_str(rec.created),
         "LastModified": time_str(rec.last_modified),
-    }
-    if rec.payload is not None:
-        out["Input"] = rec.payload
-    if rec.next_fire is not None:
-        out["NextFireTime"] = time_str(rec.next_fire)
-    return out
+        "Input": rec.payload,
+        "NextFireTime": time_str(rec.next_fire) if rec.next_fire is not None else None,
+    })
 
 
 def queue(rec: QueueRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {
+    return without_none({
         "QueueName": rec.name,
         "QueueArn": rec.arn,
         "VisibilityTimeout": rec.visibility_timeout_s,
         "ApproximateNumberOfMessages": rec.visible,
         "ApproximateNumberOfMessagesNotVisible": rec.not_visible,
         "CreatedTimestamp": int(rec.created),
-    }
-    if rec.max_receive_count is not None:
-        out["MaxReceiveCount"] = rec.max_receive_count
-    if rec.dead_letter:
-        out["DeadLetterQueueArn"] = rec.arn.rsplit(":", 1)[0] + ":" + rec.dead_letter
-    return out
+        "MaxReceiveCount": rec.max_receive_count,
+        "DeadLetterQueueArn": rec.arn.rsplit(":", 1)[0] + ":" + rec.dead_letter if rec.dead_letter else None,
+    })
 
 
 def message(msg: Message) -> dict[str, Any]:

@@ -8,12 +8,38 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from lamina.config import Settings
+
+
+@contextmanager
+def _opened() -> Iterator[Any]:
+    """The platform's components for one admin command, closed after it; a refusal is a clean CLI error."""
+    from lamina.errors import LambdaError
+
+    comps = _components()
+    try:
+        yield comps
+    except LambdaError as err:
+        raise click.ClickException(str(err)) from None
+    finally:
+        comps.close()
+
+
+def _json_argument(text: str, none_word: str | None = None) -> Any:
+    """A JSON command-line argument (``none_word`` stands for None), or a usage error."""
+    if none_word is not None and text == none_word:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise click.BadParameter(f"not JSON: {err}") from None
 
 
 def _components(settings: Settings | None = None) -> Any:
@@ -85,11 +111,8 @@ def bootstrap(as_json: bool) -> None:
     """Create the first account (LAMINA_ACCOUNT_ID) and its admin user and key."""
     from lamina.services.iam import iam
 
-    comps = _components()
-    try:
+    with _opened() as comps:
         _show(iam.bootstrap(comps), as_json)
-    finally:
-        comps.close()
 
 
 @admin.command("create-account")
@@ -101,13 +124,10 @@ def create_account(name: str, account_id: str | None, admin_user: str, as_json: 
     """Create an account (a team) with an admin user and its first access key."""
     from lamina.services.iam import iam
 
-    comps = _components()
-    try:
+    with _opened() as comps:
         acct = iam.create_account(comps, name, account_id)
         iam.create_user(comps, acct, admin_user, admin=True)
         _show(iam.create_key(comps, acct, admin_user), as_json)
-    finally:
-        comps.close()
 
 
 @admin.command("create-user")
@@ -119,12 +139,9 @@ def create_user(account_id: str, name: str, is_admin: bool, as_json: bool) -> No
     """Create a user in ACCOUNT_ID and its first access key."""
     from lamina.services.iam import iam
 
-    comps = _components()
-    try:
+    with _opened() as comps:
         iam.create_user(comps, account_id, name, admin=is_admin)
         _show(iam.create_key(comps, account_id, name), as_json)
-    finally:
-        comps.close()
 
 
 @admin.command("create-key")
@@ -135,11 +152,8 @@ def create_key(account_id: str, user: str, as_json: bool) -> None:
     """A new access key for USER of ACCOUNT_ID (the secret is shown once)."""
     from lamina.services.iam import iam
 
-    comps = _components()
-    try:
+    with _opened() as comps:
         _show(iam.create_key(comps, account_id, user), as_json)
-    finally:
-        comps.close()
 
 
 @admin.command("delete-key")
@@ -147,24 +161,18 @@ def create_key(account_id: str, user: str, as_json: bool) -> None:
 def delete_key(key_id: str) -> None:
     from lamina.services.iam import iam
 
-    comps = _components()
-    try:
+    with _opened() as comps:
         iam.delete_key(comps, key_id)
         click.echo(f"deleted {key_id}")
-    finally:
-        comps.close()
 
 
 @admin.command("accounts")
 def accounts() -> None:
     from lamina.services.iam import iam
 
-    comps = _components()
-    try:
+    with _opened() as comps:
         for acct, name in iam.list_accounts(comps):
             click.echo(f"{acct}  {name}")
-    finally:
-        comps.close()
 
 
 def _quota(value: str | None) -> int | None | bool:
@@ -186,29 +194,22 @@ def _quota(value: str | None) -> int | None | bool:
 @click.option("--api-rate", default=None, metavar="N|default", help="API requests per second of the account.")
 def set_quotas(account_id: str, concurrency: str | None, api_rate: str | None) -> None:
     """Give an account its own quotas (default: LAMINA_ACCOUNT_CONCURRENCY, LAMINA_API_RATE)."""
-    from lamina.errors import LambdaError
     from lamina.services.functions import concurrency as quotas
     from lamina.store import queries
 
-    comps = _components()
-    try:
+    with _opened() as comps:
         with comps.sessions() as session:
             current = queries.account_quotas(session, account_id)
         new_concurrency, new_rate = _quota(concurrency), _quota(api_rate)
-        try:
-            quotas.set_quotas(comps, account_id,
-                              current[0] if new_concurrency is False else new_concurrency,
-                              current[1] if new_rate is False else new_rate)
-        except LambdaError as err:
-            raise click.ClickException(str(err)) from None
+        quotas.set_quotas(comps, account_id,
+                          current[0] if new_concurrency is False else new_concurrency,
+                          current[1] if new_rate is False else new_rate)
         with comps.sessions() as session:
             got = queries.account_quotas(session, account_id)
         settings = comps.settings
         click.echo(f"{account_id}: concurrency {got[0] or settings.account_concurrency}"
                    f"{'' if got[0] else ' (default)'}, API rate {got[1] or settings.api_rate_per_s}/s"
                    f"{'' if got[1] else ' (default)'}")
-    finally:
-        comps.close()
 
 
 @admin.command("put-user-policy")
@@ -217,20 +218,11 @@ def set_quotas(account_id: str, concurrency: str | None, api_rate: str | None) -
 @click.argument("statements")
 def put_user_policy(account_id: str, user: str, statements: str) -> None:
     """Limit USER to STATEMENTS (JSON, as for put-role) in its account; "none" lifts the limit."""
-    from lamina.errors import LambdaError
     from lamina.services.iam import iam
 
-    try:
-        doc = None if statements == "none" else json.loads(statements)
-    except ValueError as err:
-        raise click.BadParameter(f"not JSON: {err}") from None
-    comps = _components()
-    try:
+    doc = _json_argument(statements, none_word="none")
+    with _opened() as comps:
         click.echo(json.dumps(iam.put_user_policy(comps, account_id, user, doc)))
-    except LambdaError as err:
-        raise click.ClickException(str(err)) from None
-    finally:
-        comps.close()
 
 
 @admin.command("put-role")
@@ -241,15 +233,9 @@ def put_role(account_id: str, name: str, statements: str) -> None:
     """Create or replace execution role NAME; STATEMENTS is JSON: [{"Action": [...], "Resource": [...]}]."""
     from lamina.services.iam import iam
 
-    try:
-        doc = json.loads(statements)
-    except ValueError as err:
-        raise click.BadParameter(f"not JSON: {err}") from None
-    comps = _components()
-    try:
+    doc = _json_argument(statements)
+    with _opened() as comps:
         click.echo(json.dumps(iam.put_role(comps, account_id, name, doc)))
-    finally:
-        comps.close()
 
 
 @admin.command("token")
@@ -260,11 +246,8 @@ def token(key_id: str, ttl: int) -> None:
     from lamina.services.iam import iam, tokens
 
     secret = click.prompt("secret access key", hide_input=True)
-    comps = _components()
-    try:
+    with _opened() as comps:
         found = iam.principal_for_key(comps, key_id)
-    finally:
-        comps.close()
     import hmac
 
     if found is None or not hmac.compare_digest(found[1].encode(), secret.encode()):
@@ -285,12 +268,9 @@ def rotate_key() -> None:
     settings = Settings.from_env()
     if not settings.master_keys:
         secrets.add_master_key(settings)
-    comps = _components()
-    try:
+    with _opened() as comps:
         n = iam.rotate_key_secrets(comps)
         m = _rotate_environments(comps)
-    finally:
-        comps.close()
     click.echo(f"re-encrypted {n} access key secret(s) and {m} function environment(s) under the newest master key")
 
 

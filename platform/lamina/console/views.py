@@ -24,6 +24,7 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WResponse
 
+from lamina import runtimes
 from lamina.errors import LambdaError
 from lamina.services.functions import saved_events
 
@@ -143,7 +144,7 @@ def functions() -> str:
 
 @bp.get("/create")
 def create_function() -> str:
-    return _page("create.html", title="Create function")
+    return _page("create.html", title="Create function", runtimes=runtimes.SUPPORTED)
 
 
 @bp.get("/functions/<name>")

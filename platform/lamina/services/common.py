@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import redis
 
@@ -110,6 +110,16 @@ def check_quota(deps: Deps, session: Any, account_id: str, extra_bytes: int) -> 
 
 
 # -- lookups
+
+
+T = TypeVar("T")
+
+
+def found_or_404(found: T | None, message: str) -> T:
+    """``found``, or ResourceNotFoundException(``message``) when there is none."""
+    if found is None:
+        raise ResourceNotFoundException(message)
+    return found
 
 
 def not_found(region: str, account_id: str, name: str, qualifier: str | None = None) -> ResourceNotFoundException:

@@ -34,6 +34,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class FunctionOwned:
+    """Rows that belong to one function and go with it (ON DELETE CASCADE)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
+
+
 class ConfigColumns:
     """The configuration a function version runs with; shared by $LATEST and published versions."""
 
@@ -86,24 +93,20 @@ class Function(ConfigColumns, Base):
     )
 
 
-class FunctionVersion(ConfigColumns, Base):
+class FunctionVersion(FunctionOwned, ConfigColumns, Base):
     """An immutable snapshot of code and configuration, numbered 1, 2, ... per function."""
 
     __tablename__ = "function_versions"
     __table_args__ = (UniqueConstraint("function_id", "version"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     function: Mapped[Function] = relationship(back_populates="versions")
 
 
-class Alias(Base):
+class Alias(FunctionOwned, Base):
     __tablename__ = "aliases"
     __table_args__ = (UniqueConstraint("function_id", "name"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(128))
     function_version: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(String(256), default="")
@@ -113,12 +116,10 @@ class Alias(Base):
     function: Mapped[Function] = relationship(back_populates="aliases")
 
 
-class EventInvokeConfig(Base):
+class EventInvokeConfig(FunctionOwned, Base):
     __tablename__ = "event_invoke_configs"
     __table_args__ = (UniqueConstraint("function_id", "qualifier"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
     qualifier: Mapped[str] = mapped_column(String(128))
     maximum_retry_attempts: Mapped[int | None] = mapped_column(Integer)
     maximum_event_age_s: Mapped[int | None] = mapped_column(Integer)
@@ -165,16 +166,14 @@ class LayerVersion(Base):
 # -- triggers (schedules, event source mappings, function URLs); deleted with their function (FK cascade)
 
 
-class Schedule(Base):
+class Schedule(FunctionOwned, Base):
     """A rate() or cron() expression that invokes a function (or one of its aliases) asynchronously."""
 
     __tablename__ = "schedules"
     __table_args__ = (UniqueConstraint("account_id", "name"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[str] = mapped_column(String(12), index=True)
     name: Mapped[str] = mapped_column(String(64))
-    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
     qualifier: Mapped[str | None] = mapped_column(String(128))
     expression: Mapped[str] = mapped_column(String(256))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -185,15 +184,13 @@ class Schedule(Base):
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class EventSourceMapping(Base):
+class EventSourceMapping(FunctionOwned, Base):
     """A lamina queue polled in batches for a function (Lambda's pull model)."""
 
     __tablename__ = "event_source_mappings"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
     account_id: Mapped[str] = mapped_column(String(12), index=True)
-    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
     qualifier: Mapped[str | None] = mapped_column(String(128))
     event_source_arn: Mapped[str] = mapped_column(String(256))
     batch_size: Mapped[int] = mapped_column(Integer, default=10)
@@ -203,15 +200,13 @@ class EventSourceMapping(Base):
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class FunctionUrl(Base):
+class FunctionUrl(FunctionOwned, Base):
     """A function URL: HTTP requests to /lamina-url/<url_id>/ invoke the function (or alias)."""
 
     __tablename__ = "function_urls"
     __table_args__ = (UniqueConstraint("function_id", "qualifier"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url_id: Mapped[str] = mapped_column(String(40), unique=True)
-    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
     # "" for the unqualified function (a NULL would escape the unique constraint).
     qualifier: Mapped[str] = mapped_column(String(128), default="")
     auth_type: Mapped[str] = mapped_column(String(16))
@@ -277,14 +272,12 @@ class ExecutionRole(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class PolicyStatement(Base):
+class PolicyStatement(FunctionOwned, Base):
     """One statement of a function's (or version's, or alias's) resource-based policy."""
 
     __tablename__ = "policy_statements"
     __table_args__ = (UniqueConstraint("function_id", "qualifier", "sid"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"), index=True)
     # "" for the unqualified function (a NULL would escape the unique constraint).
     qualifier: Mapped[str] = mapped_column(String(128), default="")
     sid: Mapped[str] = mapped_column(String(100))

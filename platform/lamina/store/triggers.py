@@ -6,33 +6,52 @@ and return model objects, with the owning function's name where callers need it.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from lamina.store.models import EventSourceMapping, Function, FunctionUrl, Schedule
+
+TRIGGER_MODELS = (Schedule, EventSourceMapping, FunctionUrl)
+
+# A trigger table with its function's name beside each row.
+_Owned = TypeVar("_Owned", Schedule, EventSourceMapping)
+
+
+def _one(session: Session, model: type[_Owned], *where: ColumnElement[bool],
+         lock: bool = False) -> tuple[_Owned, str] | None:
+    stmt = select(model, Function.name).join(Function, model.function_id == Function.id).where(*where)
+    if lock:
+        stmt = stmt.with_for_update(of=model)
+    row = session.execute(stmt).one_or_none()
+    return (row[0], row[1]) if row else None
+
+
+def _owned_by(model: type[_Owned], account_id: str | None, function_id: int | None,
+              enabled_only: bool) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if account_id is not None:
+        where.append(model.account_id == account_id)
+    if function_id is not None:
+        where.append(model.function_id == function_id)
+    if enabled_only:
+        where.append(model.enabled.is_(True))
+    return where
+
 
 # -- schedules
 
 
 def get_schedule(session: Session, account_id: str, name: str, lock: bool = False) -> tuple[Schedule, str] | None:
-    stmt = (select(Schedule, Function.name).join(Function, Schedule.function_id == Function.id)
-            .where(Schedule.account_id == account_id, Schedule.name == name))
-    if lock:
-        stmt = stmt.with_for_update(of=Schedule)
-    row = session.execute(stmt).one_or_none()
-    return (row[0], row[1]) if row else None
+    return _one(session, Schedule, Schedule.account_id == account_id, Schedule.name == name, lock=lock)
 
 
 def list_schedules(session: Session, account_id: str | None = None, function_id: int | None = None,
                    enabled_only: bool = False) -> list[tuple[Schedule, str]]:
     """(schedule, function name) pairs, by schedule name; all accounts when ``account_id`` is None."""
-    stmt = select(Schedule, Function.name).join(Function, Schedule.function_id == Function.id)
-    if account_id is not None:
-        stmt = stmt.where(Schedule.account_id == account_id)
-    if function_id is not None:
-        stmt = stmt.where(Schedule.function_id == function_id)
-    if enabled_only:
-        stmt = stmt.where(Schedule.enabled.is_(True))
+    stmt = (select(Schedule, Function.name).join(Function, Schedule.function_id == Function.id)
+            .where(*_owned_by(Schedule, account_id, function_id, enabled_only)))
     return [(s, n) for s, n in session.execute(stmt.order_by(Schedule.account_id, Schedule.name))]
 
 
@@ -41,29 +60,20 @@ def list_schedules(session: Session, account_id: str | None = None, function_id:
 
 def get_mapping(session: Session, account_id: str, uuid: str,
                 lock: bool = False) -> tuple[EventSourceMapping, str] | None:
-    stmt = (select(EventSourceMapping, Function.name).join(Function, EventSourceMapping.function_id == Function.id)
-            .where(EventSourceMapping.account_id == account_id, EventSourceMapping.uuid == uuid))
-    if lock:
-        stmt = stmt.with_for_update(of=EventSourceMapping)
-    row = session.execute(stmt).one_or_none()
-    return (row[0], row[1]) if row else None
+    return _one(session, EventSourceMapping, EventSourceMapping.account_id == account_id,
+                EventSourceMapping.uuid == uuid, lock=lock)
 
 
 def list_mappings(session: Session, account_id: str | None = None, function_id: int | None = None,
                   event_source_arn: str | None = None, after_id: int | None = None, limit: int | None = None,
                   enabled_only: bool = False) -> list[tuple[EventSourceMapping, str]]:
-    stmt = select(EventSourceMapping, Function.name).join(Function, EventSourceMapping.function_id == Function.id)
-    if account_id is not None:
-        stmt = stmt.where(EventSourceMapping.account_id == account_id)
-    if function_id is not None:
-        stmt = stmt.where(EventSourceMapping.function_id == function_id)
+    where = _owned_by(EventSourceMapping, account_id, function_id, enabled_only)
     if event_source_arn is not None:
-        stmt = stmt.where(EventSourceMapping.event_source_arn == event_source_arn)
+        where.append(EventSourceMapping.event_source_arn == event_source_arn)
     if after_id is not None:
-        stmt = stmt.where(EventSourceMapping.id > after_id)
-    if enabled_only:
-        stmt = stmt.where(EventSourceMapping.enabled.is_(True))
-    stmt = stmt.order_by(EventSourceMapping.id)
+        where.append(EventSourceMapping.id > after_id)
+    stmt = (select(EventSourceMapping, Function.name).join(Function, EventSourceMapping.function_id == Function.id)
+            .where(*where).order_by(EventSourceMapping.id))
     if limit is not None:
         stmt = stmt.limit(limit)
     return [(m, n) for m, n in session.execute(stmt)]
@@ -96,7 +106,5 @@ def url_by_id(session: Session, url_id: str) -> tuple[FunctionUrl, str, str] | N
 
 def delete_for_qualifier(session: Session, function_id: int, qualifier: str) -> None:
     """Remove the triggers of one alias or version of a function (it is being deleted)."""
-    for model in (Schedule, EventSourceMapping):
+    for model in TRIGGER_MODELS:
         session.execute(delete(model).where(model.function_id == function_id, model.qualifier == qualifier))
-    session.execute(delete(FunctionUrl).where(FunctionUrl.function_id == function_id,
-                                              FunctionUrl.qualifier == qualifier))

@@ -141,18 +141,14 @@ def grant_sid(mapping_uuid: str) -> str:
     return f"lamina-esm-{mapping_uuid}"
 
 
-def _load(deps: Deps, session: Any, account_id: str, mapping_uuid: str,
-          lock: bool = False) -> tuple[EventSourceMapping, str]:
-    found = store.get_mapping(session, account_id, mapping_uuid, lock=lock)
-    if found is None:
-        raise ResourceNotFoundException(f"The resource you requested does not exist. (UUID {mapping_uuid})")
-    return found
+def _load(session: Any, account_id: str, mapping_uuid: str, lock: bool = False) -> tuple[EventSourceMapping, str]:
+    return common.found_or_404(store.get_mapping(session, account_id, mapping_uuid, lock=lock),
+                               f"The resource you requested does not exist. (UUID {mapping_uuid})")
 
 
 def get(deps: Deps, account_id: str, mapping_uuid: str) -> MappingRecord:
     with deps.sessions() as session:
-        row, fn_name = _load(deps, session, account_id, mapping_uuid)
-        return _record(deps, row, fn_name)
+        return _record(deps, *_load(session, account_id, mapping_uuid))
 
 
 def list_mappings(deps: Deps, account_id: str, function_name: str | None = None,
@@ -187,7 +183,7 @@ def list_mappings(deps: Deps, account_id: str, function_name: str | None = None,
 def update(deps: Deps, account_id: str, mapping_uuid: str, inp: MappingInput) -> MappingRecord:
     """UpdateEventSourceMapping: function, batch size, window, enabled, response types."""
     with deps.sessions.begin() as session:
-        row, fn_name = _load(deps, session, account_id, mapping_uuid, lock=True)
+        row, fn_name = _load(session, account_id, mapping_uuid, lock=True)
         batch = row.batch_size if inp.batch_size is None else inp.batch_size
         window = row.maximum_batching_window_s if inp.maximum_batching_window_s is None \
             else inp.maximum_batching_window_s
@@ -208,7 +204,7 @@ def update(deps: Deps, account_id: str, mapping_uuid: str, inp: MappingInput) ->
 def delete(deps: Deps, account_id: str, mapping_uuid: str) -> MappingRecord:
     """DeleteEventSourceMapping; returns the mapping in state Deleting (Lambda answers 202 with it)."""
     with deps.sessions.begin() as session:
-        row, fn_name = _load(deps, session, account_id, mapping_uuid, lock=True)
+        row, fn_name = _load(session, account_id, mapping_uuid, lock=True)
         rec = _record(deps, row, fn_name, state="Deleting")
         session.delete(row)
         session.flush()

@@ -26,7 +26,7 @@ from typing import Any
 import redis
 from croniter import croniter
 
-from lamina.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
+from lamina.errors import InvalidParameterValueException, ResourceConflictException
 from lamina.services import arns, common
 from lamina.services.common import Deps
 from lamina.services.events import events
@@ -243,17 +243,14 @@ def grant_sid(name: str) -> str:
     return f"lamina-schedule-{name}"[:100]
 
 
-def _load(deps: Deps, session: Any, account_id: str, name: str, lock: bool = False) -> tuple[Schedule, str]:
-    found = store.get_schedule(session, account_id, name, lock=lock)
-    if found is None:
-        raise ResourceNotFoundException(f"Schedule {name} does not exist.")
-    return found
+def _load(session: Any, account_id: str, name: str, lock: bool = False) -> tuple[Schedule, str]:
+    return common.found_or_404(store.get_schedule(session, account_id, name, lock=lock),
+                               f"Schedule {name} does not exist.")
 
 
 def get(deps: Deps, account_id: str, name: str) -> ScheduleRecord:
     with deps.sessions() as session:
-        row, fn_name = _load(deps, session, account_id, name)
-        return _record(deps, row, fn_name)
+        return _record(deps, *_load(session, account_id, name))
 
 
 def list_schedules(deps: Deps, account_id: str, function_name: str | None = None) -> list[ScheduleRecord]:
@@ -270,7 +267,7 @@ def update(deps: Deps, account_id: str, name: str, *, enabled: bool | None = Non
     if expression is not None:
         parse_expression(expression, deps.settings.schedule_min_rate_s)
     with deps.sessions.begin() as session:
-        row, fn_name = _load(deps, session, account_id, name, lock=True)
+        row, fn_name = _load(session, account_id, name, lock=True)
         if enabled is not None:
             row.enabled = enabled
         if expression is not None:
@@ -288,7 +285,7 @@ def update(deps: Deps, account_id: str, name: str, *, enabled: bool | None = Non
 
 def delete(deps: Deps, account_id: str, name: str) -> None:
     with deps.sessions.begin() as session:
-        row, fn_name = _load(deps, session, account_id, name, lock=True)
+        row, fn_name = _load(session, account_id, name, lock=True)
         qualifier = row.qualifier
         queries.delete_obj(session, row)
     policies.revoke_trigger(deps, account_id, fn_name, qualifier, grant_sid(name))
