@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 DEFAULT_ACCOUNT_ID = "000000000000"
 MEMORY_OVERCOMMIT = 3  # environments' memory limits may add up to this many times the host's memory
@@ -19,49 +20,47 @@ class ConfigError(ValueError):
     """A LAMINA_* variable has a value lamina cannot use."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int = 0, high: int | None = None) -> int:
+T = TypeVar("T")
+
+
+def _parsed(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], what: str) -> T:
+    """``parse`` of variable ``name`` (unset or empty: ``default``); a value it refuses names the variable."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        return parse(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int = 0, high: int | None = None) -> int:
+    value = _parsed(env, name, default, int, "an integer")
     if value < low or (high is not None and value > high):
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    return _parsed(env, name, default, float, "a number")
 
 
 def _floats(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return tuple(float(part) for part in raw.split(","))
-    except ValueError:
-        raise ConfigError(f"{name} must be comma-separated numbers, got {raw!r}") from None
+    return _parsed(env, name, default, lambda raw: tuple(float(part) for part in raw.split(",")),
+                   "comma-separated numbers")
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def _boolean(raw: str) -> bool:
     low = raw.strip().lower()
     if low in ("1", "true", "yes", "on"):
         return True
     if low in ("0", "false", "no", "off"):
         return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    raise ValueError(raw)
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    return _parsed(env, name, default, _boolean, "true or false")
 
 
 def _log_level(env: Mapping[str, str]) -> str:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.services.functions import account
 
-bp = Blueprint("account", __name__)
-bp.before_request(context.check_request)
+bp = context.blueprint("account")
 
 
 @bp.get("/2016-08-19/account-settings", strict_slashes=False)

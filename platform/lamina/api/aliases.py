@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import request
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.services.functions import aliases
 
-bp = Blueprint("aliases", __name__)
-bp.before_request(context.check_request)
+bp = context.blueprint("aliases")
 ALIASES = "/2015-03-31/functions/<function_name>/aliases"
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.services.functions import concurrency
 
-bp = Blueprint("concurrency", __name__)
-bp.before_request(context.check_request)
+bp = context.blueprint("concurrency")
 
 
 @bp.put("/2017-10-31/functions/<function_name>/concurrency")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, request
+from flask import Blueprint, current_app, g, request
 
 from lamina.api import shapes
 from lamina.services.common import Deps
@@ -30,6 +30,13 @@ def base_url() -> str:
 
 def qualifier() -> str | None:
     return request.args.get("Qualifier") or None
+
+
+def blueprint(name: str) -> Blueprint:
+    """A Lambda API blueprint: its path labels and query values are checked (``check_request``) first."""
+    bp = Blueprint(name, f"lamina.api.{name}")
+    bp.before_request(check_request)
+    return bp
 
 
 def check_request() -> None:

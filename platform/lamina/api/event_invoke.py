@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import request
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.services.events import event_invoke
 
-bp = Blueprint("event_invoke", __name__)
-bp.before_request(context.check_request)
+bp = context.blueprint("event_invoke")
 CONFIG = "/2019-09-25/functions/<function_name>/event-invoke-config"
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import request
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.api import trigger_shapes as ts
 from lamina.services.triggers import event_sources
 
-bp = Blueprint("event_sources", __name__)
+bp = context.blueprint("event_sources")
 BASE = "/2015-03-31/event-source-mappings"
 
 

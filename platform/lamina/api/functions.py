@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, request, send_file
+from flask import request, send_file
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
 from lamina.services.functions import functions
 
-bp = Blueprint("functions", __name__)
-bp.before_request(context.check_request)
+bp = context.blueprint("functions")
 FUNCTION = "/2015-03-31/functions/<function_name>"
 _KEY_RE = re.compile(r"[0-9a-f]{64}")
 

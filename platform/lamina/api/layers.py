@@ -3,15 +3,14 @@ DeleteLayerVersion."""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import request
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.errors import InvalidParameterValueException
 from lamina.services.functions import layers
 
-bp = Blueprint("layers", __name__)
-bp.before_request(context.check_request)
+bp = context.blueprint("layers")
 VERSIONS = "/2018-10-31/layers/<layer_name>/versions"
 
 

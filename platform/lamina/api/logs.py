@@ -6,20 +6,10 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from lamina.errors import InvalidParameterValueException
+from lamina.api.shapes import query_int
 from lamina.services.logs import streams as logs
 
 bp = Blueprint("logs", __name__)
-
-
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidParameterValueException(f"{name} must be an integer") from None
 
 
 def _where() -> tuple[Path, str]:
@@ -35,8 +25,8 @@ def events(name: str) -> Response:
         account_id,
         name,
         stream=request.args.get("stream") or None,
-        since_ms=_int_arg("since"),
-        limit=_int_arg("limit") or 100,
+        since_ms=query_int(request.args, "since"),
+        limit=query_int(request.args, "limit") or 100,
         next_token=request.args.get("nextToken") or None,
     )
     return jsonify({

@@ -3,7 +3,6 @@ batch), receive (for inspection), delete a message."""
 
 from __future__ import annotations
 
-from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context
@@ -12,7 +11,7 @@ from lamina.api.shapes import Reader
 from lamina.errors import InvalidParameterValueException
 from lamina.services.queues import queues
 
-bp = Blueprint("queues", __name__)
+bp = context.blueprint("queues")
 BASE = "/lamina/v1/queues"
 
 

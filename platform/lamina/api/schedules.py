@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import request
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context
@@ -10,7 +10,7 @@ from lamina.api import trigger_shapes as ts
 from lamina.api.shapes import Reader
 from lamina.services.triggers import schedules
 
-bp = Blueprint("schedules", __name__)
+bp = context.blueprint("schedules")
 BASE = "/lamina/v1/schedules"
 
 

@@ -71,6 +71,14 @@ def check_no_nul(pairs: Iterable[tuple[str, Any]]) -> None:
             raise InvalidParameterValueException(f"{key} must not contain NUL characters")
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is not 1
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 class Reader:
     """Typed access to the members of one JSON object; ``path`` names it in error messages."""
 
@@ -93,54 +101,37 @@ class Reader:
             raise InvalidParameterValueException(f"{self._name(key)} must not contain NUL characters")
         return value
 
-    def string(self, key: str, required: bool = False) -> str | None:
+    def _typed(self, key: str, required: bool, is_ok: Callable[[Any], bool], what: str) -> Any:
+        """The member ``key`` (None when absent) if ``is_ok`` accepts it; else the error naming ``what``."""
         value = self._get(key, required)
-        if value is not None and not isinstance(value, str):
-            raise self._wrong(key, "a string")
+        if value is not None and not is_ok(value):
+            raise self._wrong(key, what)
         return value
+
+    def string(self, key: str, required: bool = False) -> str | None:
+        return self._typed(key, required, lambda v: isinstance(v, str), "a string")
 
     def integer(self, key: str, required: bool = False) -> int | None:
-        value = self._get(key, required)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise self._wrong(key, "an integer")
-        return value
+        return self._typed(key, required, _is_int, "an integer")
 
     def boolean(self, key: str) -> bool | None:
-        value = self._get(key, False)
-        if value is not None and not isinstance(value, bool):
-            raise self._wrong(key, "a boolean")
-        return value
+        return self._typed(key, False, lambda v: isinstance(v, bool), "a boolean")
 
     def obj(self, key: str, required: bool = False) -> Reader | None:
-        value = self._get(key, required)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise self._wrong(key, "an object")
-        return Reader(value, self._name(key))
+        value = self._typed(key, required, lambda v: isinstance(v, dict), "an object")
+        return None if value is None else Reader(value, self._name(key))
 
     def strings(self, key: str) -> list[str] | None:
-        value = self._get(key, False)
-        if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
-            raise self._wrong(key, "a list of strings")
-        return value
+        return self._typed(key, False, lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+                           "a list of strings")
 
     def string_map(self, key: str, required: bool = False) -> dict[str, str] | None:
-        value = self._get(key, required)
-        if value is not None and (
-            not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())
-        ):
-            raise self._wrong(key, "a map of strings to strings")
-        return value
+        return self._typed(key, required, lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+                           "a map of strings to strings")
 
     def number_map(self, key: str) -> dict[str, float] | None:
-        value = self._get(key, False)
-        if value is not None and (
-            not isinstance(value, dict)
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value.values())
-        ):
-            raise self._wrong(key, "a map of strings to numbers")
-        return value
+        return self._typed(key, False, lambda v: isinstance(v, dict) and all(_is_number(x) for x in v.values()),
+                           "a map of strings to numbers")
 
     def raw(self, key: str) -> Any:
         return self.data.get(key)

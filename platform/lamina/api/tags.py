@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import request
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
 from lamina.errors import InvalidParameterValueException
 from lamina.services.functions import tags
 
-bp = Blueprint("tags", __name__)
-bp.before_request(context.check_request)
+bp = context.blueprint("tags")
 TAGS = "/2017-03-31/tags/<resource>"
 
 

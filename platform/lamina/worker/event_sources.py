@@ -8,11 +8,11 @@ the queue's visibility timeout keeps two pollers from taking the same messages.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from lamina.services.triggers import event_sources
+from lamina.threads import BackgroundLoop
 from lamina.worker.context import Runtime
 
 log = logging.getLogger(__name__)
@@ -21,21 +21,15 @@ REFRESH_S = 1.0
 THREADS = 8
 
 
-class Pollers:
+class Pollers(BackgroundLoop):
     def __init__(self, runtime: Runtime, threads: int = THREADS) -> None:
+        super().__init__("lamina-esm-poller")
         self.runtime = runtime
-        self.stop_event = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lamina-esm")
         self.inflight: dict[str, Future[event_sources.PollResult]] = {}
-        self.thread = threading.Thread(target=self._run, name="lamina-esm-poller", daemon=True)
-
-    def start(self) -> Pollers:
-        self.thread.start()
-        return self
 
     def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout=10)
+        super().stop()
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:

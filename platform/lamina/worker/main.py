@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +24,7 @@ from rq import Queue, SimpleWorker
 from lamina.config import Settings
 from lamina.logs import bind_request_id, unbind_request_id
 from lamina.services.events import events
+from lamina.threads import BackgroundLoop
 from lamina.wiring import Components, build_components
 from lamina.worker import context
 
@@ -51,14 +51,13 @@ class LaminaWorker(SimpleWorker):
             context.CURRENT.reset(token)
 
 
-class Ticker:
+class Ticker(BackgroundLoop):
     """Runs each task every ``interval_s`` on one daemon thread until stopped; a failing task is logged."""
 
     def __init__(self, tasks: list[tuple[str, Callable[[], Any]]], interval_s: float) -> None:
+        super().__init__("lamina-ticker")
         self.tasks = tasks
         self.interval_s = interval_s
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="lamina-ticker", daemon=True)
 
     def _run(self) -> None:
         while not self.stop_event.is_set():
@@ -70,13 +69,6 @@ class Ticker:
                     log.exception("worker loop %s failed", name)
             self.stop_event.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
 
-    def start(self) -> Ticker:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout=10)
 
 
 def loops(runtime: context.Runtime) -> list[tuple[str, Callable[[], Any]]]:

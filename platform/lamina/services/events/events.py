@@ -40,6 +40,7 @@ from lamina.services import arns
 from lamina.services.common import Deps
 from lamina.services.invoke.requests import InvocationRequest, InvocationResult, Invokes
 from lamina.services.queues import queues
+from lamina.threads import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -162,27 +163,20 @@ def get_event(r: redis.Redis, request_id: str) -> dict[str, str] | None:
 # -- running
 
 
-class LeaseKeeper:
+class LeaseKeeper(BackgroundLoop):
     """Renews the running leases of the events this process runs, all on one thread.
 
     A worker process makes one (``lamina.worker.context.Runtime.leases``); ``hold`` registers an event
     for the duration of a block. Should the process die, renewals stop and the sweep requeues its events.
     """
 
+    join_timeout_s = 5.0
+
     def __init__(self, r: redis.Redis, lease_s: float) -> None:
+        super().__init__("lamina-leases")
         self.r, self.lease_s = r, lease_s
         self.held: set[str] = set()
         self.lock = threading.Lock()
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="lamina-leases", daemon=True)
-
-    def start(self) -> LeaseKeeper:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout=5)
 
     @contextmanager
     def hold(self, request_id: str) -> Iterator[None]:

@@ -117,17 +117,17 @@ class _Parser:
         return tok
 
     def expr(self) -> Any:
-        node = self.conj()
-        while self.peek() == ("op", "||"):
-            self.take()
-            node = ("or", node, self.conj())
-        return node
+        return self._chain("||", "or", self.conj)
 
     def conj(self) -> Any:
-        node = self.unit()
-        while self.peek() == ("op", "&&"):
+        return self._chain("&&", "and", self.unit)
+
+    def _chain(self, op: str, tag: str, operand: Callable[[], Any]) -> Any:
+        """``operand (op operand)*``, grouped from the left."""
+        node = operand()
+        while self.peek() == ("op", op):
             self.take()
-            node = ("and", node, self.unit())
+            node = (tag, node, operand())
         return node
 
     def unit(self) -> Any:
