@@ -112,6 +112,8 @@ class Settings:
     async_throttle_delay_s: float = 1.0
     async_throttle_max_delay_s: float = 300.0
     async_lease_s: float = 30.0
+    # A queued event whose job has not claimed it this long is checked: its job gone or taken by a dead worker?
+    async_rescue_after_s: float = 10.0
     async_keep_s: int = 86400
     trigger_tick_s: float = 0.25
     schedule_min_rate_s: int = 60
@@ -165,6 +167,7 @@ class Settings:
             async_throttle_delay_s=_float(env, "LAMINA_ASYNC_THROTTLE_DELAY", 1.0),
             async_throttle_max_delay_s=_float(env, "LAMINA_ASYNC_THROTTLE_MAX_DELAY", 300.0),
             async_lease_s=_float(env, "LAMINA_ASYNC_LEASE", 30.0),
+            async_rescue_after_s=_float(env, "LAMINA_ASYNC_RESCUE_AFTER", 10.0),
             async_keep_s=_int(env, "LAMINA_ASYNC_KEEP", 86400, 60),
             trigger_tick_s=_float(env, "LAMINA_TRIGGER_TICK", 0.25),
             schedule_min_rate_s=_int(env, "LAMINA_SCHEDULE_MIN_RATE", 60, 1),

@@ -60,6 +60,7 @@ if not redis.call('HGET', KEYS[1], 'first_started') then
   redis.call('HSET', KEYS[1], 'first_started', ARGV[3])
 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+redis.call('ZREM', KEYS[3], ARGV[4])
 return 1
 """
 
@@ -82,14 +83,48 @@ return n
 """
 
 
+# Rescue the events whose job was enqueued but will never claim them: the job is gone (lost between Redis
+# and RQ) or it was dequeued by a worker that died before the claim. Such an event goes back to delayed at
+# a new gen, due at once, so the sweep enqueues a new job; the old job, should it still run, is fenced off.
+_RESCUE = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local n = 0
+for _, id in ipairs(ids) do
+  local ev = ARGV[3] .. id
+  local f = redis.call('HMGET', ev, 'state', 'gen', 'enq')
+  if f[1] ~= 'queued' or f[2] ~= f[3] then
+    redis.call('ZREM', KEYS[1], id)  -- claimed, done, gone, or waiting on delayed: not stranded
+  elseif redis.call('HGET', ARGV[4] .. id .. '_' .. f[2], 'status') == 'queued' then
+    redis.call('ZADD', KEYS[1], ARGV[5], id)  -- still waiting its turn in RQ: look again later
+  else
+    redis.call('HINCRBY', ev, 'gen', 1)
+    redis.call('HINCRBY', ev, 'rescued', 1)
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZADD', KEYS[2], ARGV[5], id)
+    n = n + 1
+  end
+end
+return n
+"""
+
+
 class keys:  # noqa: N801 - a namespace, like lamina.scheduler.keys
     PREFIX = "lamina:ev:"
     RUNNING = "lamina:ev-running"
     DELAYED = "lamina:ev-delayed"
+    # Events whose job is enqueued (and not yet claimed), scored by when it was enqueued or last checked.
+    QUEUED = "lamina:ev-queued"
+    # RQ's job hashes (rq.job.Job.key_for; tests/worker/test_async_rescue.py checks it against RQ).
+    RQ_JOB_PREFIX = "rq:job:"
 
     @staticmethod
     def event(request_id: str) -> str:
         return f"lamina:ev:{request_id}"
+
+    @staticmethod
+    def job_id(request_id: str, gen: int) -> str:
+        """The RQ job of an event's ``gen``-th queueing."""
+        return f"{request_id}_{gen}"
 
 
 # -- accepting
@@ -108,12 +143,13 @@ def _stage(pipe: Any, queue: Any, request_id: str, account_id: str, name: str, q
     })
     # Done events expire; queued ones are kept until they are done (see _finish).
     pipe.persist(keys.event(request_id))
+    pipe.zadd(keys.QUEUED, {request_id: time.time()})
     queue.enqueue_call(JOB, args=(request_id, 1), pipeline=pipe, **_job_options(request_id, 1, timeout_s, keep_s))
 
 
 def _job_options(request_id: str, gen: int, timeout_s: int, keep_s: int) -> dict[str, Any]:
     return {
-        "job_id": f"{request_id}_{gen}",
+        "job_id": keys.job_id(request_id, gen),
         # Beyond the function timeout the invoker enforces itself (cold start and init included).
         "timeout": int(timeout_s) + 120,
         "result_ttl": 0,
@@ -238,7 +274,8 @@ def run(deps: Deps, queue: Any, invoker: Invokes, request_id: str, gen: int, lea
     s = deps.settings
     now = time.time()
     claimed = r.register_script(_CLAIM)(
-        keys=[keys.event(request_id), keys.RUNNING], args=[str(gen), now + s.async_lease_s, repr(now), request_id]
+        keys=[keys.event(request_id), keys.RUNNING, keys.QUEUED],
+        args=[str(gen), now + s.async_lease_s, repr(now), request_id],
     )
     if not claimed:
         return "skipped"
@@ -431,10 +468,19 @@ def _destination(deps: Deps, invoker: Invokes, account_id: str, arn: str) -> tup
 
 
 def sweep(deps: Deps, queue: Any, now: float | None = None) -> int:
-    """Requeue events whose lease expired and enqueue delayed events that are due; return how many."""
+    """Requeue events whose lease expired or whose job will never run them, and enqueue delayed events
+    that are due; return how many were enqueued."""
     r = deps.redis
     now = time.time() if now is None else now
     r.register_script(_RECOVER)(keys=[keys.RUNNING, keys.DELAYED], args=[repr(now), SWEEP_BATCH, keys.PREFIX])
+    rescued = r.register_script(_RESCUE)(
+        keys=[keys.QUEUED, keys.DELAYED],
+        args=[repr(now - deps.settings.async_rescue_after_s), SWEEP_BATCH, keys.PREFIX, keys.RQ_JOB_PREFIX,
+              repr(now)],
+    )
+    if rescued:
+        log.warning("%d queued event(s) had no job that would run them (a worker died holding it); requeued",
+                    rescued)
     due = cast("list[bytes]", r.zrangebyscore(keys.DELAYED, "-inf", now, start=0, num=SWEEP_BATCH))
     n = 0
     for raw in due:
@@ -457,6 +503,7 @@ def sweep(deps: Deps, queue: Any, now: float | None = None) -> int:
                 g = int(gen)
                 pipe.multi()
                 pipe.hset(key, "enq", g)
+                pipe.zadd(keys.QUEUED, {rid: time.time()})
                 queue.enqueue_call(JOB, args=(rid, g), pipeline=pipe,
                                    **_job_options(rid, g, 900, deps.settings.async_keep_s))
                 pipe.zrem(keys.DELAYED, rid)
