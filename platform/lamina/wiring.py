@@ -18,6 +18,11 @@ from lamina.config import Settings
 from lamina.store import db
 from lamina.store.codestore import CodeStore, LocalCodeStore
 
+RedisClient = redis.Redis
+
+# Longer than RQ's blocking dequeue (worker_ttl 420 s - 15) plus its own 10 s margin.
+WORKER_SOCKET_TIMEOUT_S = 430
+
 
 @dataclass
 class Components:
@@ -36,6 +41,17 @@ class Components:
         return docker.from_env(timeout=120)
 
     @cached_property
+    def worker_redis(self) -> RedisClient:
+        """A Redis client for RQ's blocking dequeue (BLMOVE for up to RQ's dequeue timeout, 405 s).
+
+        redis-py 8 gives every connection a 5 s socket timeout; RQ raises it only for connections made after
+        its worker starts, and a connection another thread made before (the ticker's, the lease keeper's)
+        then times out under the dequeue: the worker logs "could not connect to Redis instance: Timeout
+        reading from socket" and backs off for up to 60 s, delaying every event accepted meanwhile.
+        """
+        return redis.Redis.from_url(str(self.settings.redis_url), socket_timeout=WORKER_SOCKET_TIMEOUT_S)
+
+    @cached_property
     def queue(self) -> Any:
         """The RQ queue of asynchronous work (events, destinations); services get it handed in."""
         from rq import Queue
@@ -47,6 +63,8 @@ class Components:
     def close(self) -> None:
         self.engine.dispose()
         self.redis.close()
+        if "worker_redis" in self.__dict__:
+            self.worker_redis.close()
 
 
 def build_components(settings: Settings, migrate: bool | None = None) -> Components:

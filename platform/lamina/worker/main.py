@@ -86,8 +86,11 @@ def loops(runtime: context.Runtime) -> list[tuple[str, Callable[[], Any]]]:
 
 def make_worker(runtime: context.Runtime, name: str | None = None) -> LaminaWorker:
     comps = runtime.components
-    queues = [Queue(n, connection=comps.redis) for n in QUEUE_NAMES]
-    return LaminaWorker(queues, connection=comps.redis, name=name, runtime=runtime)
+    # RQ's blocking dequeue on a client of its own, whose socket timeout outlasts the block (see
+    # Components.worker_redis); jobs themselves use comps.redis.
+    conn = comps.worker_redis
+    queues = [Queue(n, connection=conn) for n in QUEUE_NAMES]
+    return LaminaWorker(queues, connection=conn, name=name, runtime=runtime)
 
 
 def run_worker(components: Components, burst: bool = False, triggers: bool = True) -> bool:
