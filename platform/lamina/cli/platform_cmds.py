@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -127,16 +126,22 @@ def up(no_images: bool) -> None:
     """
     settings = Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from lamina.cli.supervisor import Child, Supervisor
+
     env = dict(process_environment(), LAMINA_DATA_DIR=str(settings.data_dir), LAMINA_MIGRATE_ON_START="false")
-    children: list[subprocess.Popen[bytes]] = []
+    children: list[Child] = []
     if not settings.redis_url:
         from lamina.embedded import EmbeddedRedisError, start_redis
+
+        def embedded_redis() -> subprocess.Popen[bytes]:
+            proc, _url = start_redis(settings.data_dir)  # the same socket and AOF each time
+            return proc
 
         try:
             proc, url = start_redis(settings.data_dir)
         except EmbeddedRedisError as err:
             raise click.ClickException(str(err)) from None
-        children.append(proc)
+        children.append(Child("redis-server", embedded_redis, proc=proc))
         env["LAMINA_REDIS_URL"] = url
         click.echo(f"embedded redis-server on {url}")
     env["LAMINA_DATABASE_URL"] = settings.effective_database_url
@@ -150,9 +155,9 @@ def up(no_images: bool) -> None:
     bootstrap_if_needed(settings.with_(database_url=env["LAMINA_DATABASE_URL"], redis_url=env["LAMINA_REDIS_URL"]))
     if not no_images:
         _build_images(settings)
-    python = sys.executable
-    for args in (["serve"], ["scheduler"], ["worker"]):
-        children.append(subprocess.Popen([python, "-m", "lamina", *args], env=env))
+    for command in ("serve", "scheduler", "worker"):
+        argv = [sys.executable, "-m", "lamina", command]
+        children.append(Child(command, _starter(argv, env)))
     click.echo(f"lamina is up: API on {settings.base_url}  (Ctrl-C stops it)")
     creds = credentials_file(settings)
     click.echo(f"  credentials: the admin key is in {creds} (from `lamina admin bootstrap` on a new install);")
@@ -160,7 +165,7 @@ def up(no_images: bool) -> None:
     click.echo(f"  try: LAMINA_TOKEN=<AccessKeyId>:<SecretAccessKey> lamina functions list "
                f"--endpoint {settings.base_url}")
     try:
-        _supervise(children)
+        Supervisor(children, echo=lambda line: click.echo(line, err=True)).run()
     finally:
         _remove_containers(settings)
 
@@ -197,28 +202,8 @@ def _build_images(settings: Settings) -> None:
     ensure_images(client, settings, log=lambda msg: click.echo(msg, err=True))
 
 
-def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
-    """Wait until a child dies or we are told to stop; then stop the others."""
-    stopping = False
+def _starter(argv: list[str], env: dict[str, str]) -> Callable[[], subprocess.Popen[bytes]]:
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, env=env)
 
-    def _stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    try:
-        while not stopping and all(c.poll() is None for c in children):
-            time.sleep(0.5)
-    finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
-    if failed and not stopping:
-        raise click.ClickException(f"a lamina process exited with {failed[0].returncode}")
+    return start
