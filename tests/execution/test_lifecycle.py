@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -194,3 +195,43 @@ def test_the_leak_check_reports_environments_and_sandboxes_nobody_tracks(
     assert len(leaked) == 3, leaked
     assert sum("lamina-sandbox-" in name for name in leaked) == 2
     assert not container_ids(docker_client, settings) | sandbox_ids(docker_client, settings)
+
+
+def test_cold_starts_never_fail_while_the_reaper_sweeps_and_docker_loses_sandboxes(
+    client: Any, fns: Functions, invoker: Invoker, reaper_for: Callable[..., Reaper],
+    docker_client: docker.DockerClient, settings: Settings,
+) -> None:
+    """A sandbox a cold start took is never retired under it; one Docker loses is replaced unseen."""
+    invoker.environments.sandboxes = 2
+    invoker.environments.replenish_sandboxes()
+    fns.create("churn", counter())
+    stop = threading.Event()
+    done = {"sweeps": 0, "lost": 0}
+
+    def reaper_side() -> None:
+        reaper = reaper_for(clock=lambda: time.time() + 120)  # no sandbox counts as brand new
+        while not stop.is_set():
+            reaper.sweep()
+            done["sweeps"] += 1
+            free = invoker.pool.free_sandboxes()
+            if free and done["lost"] < 4:  # Docker loses a free sandbox the pool still lists
+                try:
+                    docker_client.api.remove_container(free[0][0], force=True)
+                    done["lost"] += 1
+                except docker.errors.NotFound:
+                    pass  # taken and removed meanwhile
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=reaper_side, daemon=True)
+    thread.start()
+    try:
+        for i in range(10):
+            fns.update_config("churn", env={"ROUND": str(i)})  # a new revision: a cold start
+            resp = invoke(client, "churn")
+            assert resp.status_code == 200, resp.get_data(as_text=True)
+            assert "X-Amz-Function-Error" not in resp.headers, resp.get_data(as_text=True)
+            assert resp.get_json()["count"] == 1
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert done["lost"] >= 1 and done["sweeps"] >= 10

@@ -52,6 +52,10 @@ class ExecutorError(RuntimeError):
     """A container could not be created, started or found."""
 
 
+class SandboxLost(ExecutorError):
+    """The network sandbox a container was to join is gone (removed, or lost by Docker)."""
+
+
 @dataclass(frozen=True)
 class ContainerSpec:
     """Everything needed to run one execution environment."""
@@ -266,6 +270,7 @@ class DockerEnv:
                 detach=True,
             )
         except docker.errors.APIError as err:
+            self._raise_if_sandbox_lost(spec, err)
             raise ExecutorError(f"cannot create container for {spec.image}: {err.explanation or err}") from err
         cid = created["Id"]
         try:
@@ -279,12 +284,26 @@ class DockerEnv:
             info = self.api.inspect_container(cid)
         except docker.errors.APIError as err:
             self.remove(cid)
+            self._raise_if_sandbox_lost(spec, err)
             raise ExecutorError(f"cannot start container for {spec.image}: {err.explanation or err}") from err
         ip = (info["NetworkSettings"]["Networks"].get(spec.network) or {}).get("IPAddress") or ""
         if not ip:
             self.remove(cid)
             raise ExecutorError(f"container {cid[:12]} has no address on network {spec.network}")
         return Started(cid, ip)
+
+    def _raise_if_sandbox_lost(self, spec: ContainerSpec, err: docker.errors.APIError) -> None:
+        """SandboxLost when ``spec`` was to join a sandbox that no longer runs (the cause of ``err``)."""
+        if not spec.sandbox_id:
+            return
+        try:
+            running = bool(self.api.inspect_container(spec.sandbox_id)["State"]["Running"])
+        except docker.errors.NotFound:
+            running = False
+        except docker.errors.APIError:
+            return
+        if not running:
+            raise SandboxLost(f"network sandbox {spec.sandbox_id[:12]} is gone: {err.explanation or err}") from err
 
     def network_labels(self, name: str) -> dict[str, str] | None:
         """The labels of Docker network ``name``; None if there is no such network."""

@@ -42,6 +42,7 @@ from lamina.executor.docker_env import (
     DockerEnv,
     ExecutorError,
     ImageInfo,
+    SandboxLost,
     env_labels,
     socket_dir,
 )
@@ -220,6 +221,11 @@ class Environments:
         if cold:
             try:
                 address, container_id = self.start(lease, build_spec(lease.env_id, spec))
+            except SandboxLost as err:
+                # Docker lost the sandbox this cold start took: forget it, and the caller starts another.
+                log.warning("cold start of %s lost its network sandbox (%s); starting again", name, err)
+                self.forget(lease.env_id)
+                raise EnvironmentUnusable() from None
             except LambdaError:
                 self.forget(lease.env_id)
                 raise

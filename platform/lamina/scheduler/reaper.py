@@ -141,9 +141,12 @@ class Reaper:
         # against one taken before (either order alone races with a cold start).
         before = {e.env_id: e for e in self.pool.snapshot().envs}
         containers = self.docker.list_managed(self.instance)
+        # The free list before the snapshot: a cold start pops a sandbox and records it on its environment in
+        # one script, so every sandbox is then in one of the two (read the other way round, a sandbox taken
+        # between them is in neither and would be removed under its cold start).
+        free = {cid for cid, _ip in self.pool.free_sandboxes()}
         snapshot = {e.env_id: e for e in self.pool.snapshot().envs}
         seen: set[str] = set()
-        free = {cid for cid, _ip in self.pool.free_sandboxes()}
         in_use = {e.sandbox_id for e in (*before.values(), *snapshot.values()) if e.sandbox_id}
         young = self.clock() - SANDBOX_GRACE_S
         for c in containers:

@@ -112,6 +112,17 @@ class Invoker:
         if self.tracing is not None:
             self.tracing.instrument(self)
 
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        # One configuration for the invoker and its environments (tests and the worker swap it whole).
+        self._settings = value
+        if hasattr(self, "environments"):
+            self.environments.settings = value
+
     def resolve(self, account_id: str, name: str, qualifier: str | None) -> Mapping[str, Any]:
         if self._resolve is None:
             from lamina.services.functions.functions import resolve_for_invoke
