@@ -17,8 +17,9 @@ from test_async_invoke import APP, configure, drain, qarn
 pytestmark = pytest.mark.docker
 
 
-def test_the_rq_job_key_format_is_rqs() -> None:
+def test_the_rq_key_formats_are_rqs(components: Any) -> None:
     assert Job.key_for("abc_1") == events.keys.RQ_JOB_PREFIX + "abc_1"
+    assert components.queue.intermediate_queue_key == events.keys.RQ_INTERMEDIATE
 
 
 def _accept(client: Any, fns: Any, components: Any, name: str) -> str:
@@ -31,15 +32,18 @@ def _accept(client: Any, fns: Any, components: Any, name: str) -> str:
     return str(resp.headers["x-amzn-RequestId"])
 
 
+# A worker SIGKILLed after it dequeued the job (RQ moved it to its intermediate list) and before it marked
+# it started, or after that and before events.run claimed the event.
+@pytest.mark.parametrize("died_at", ["dequeued", "started"])
 def test_a_job_taken_by_a_worker_that_died_before_the_claim_is_rescued(
-    client: Any, fns: Any, components: Any, fast: Any, work: Any
+    died_at: str, client: Any, fns: Any, components: Any, fast: Any, work: Any
 ) -> None:
-    rid = _accept(client, fns, components, "stranded")
+    rid = _accept(client, fns, components, f"stranded-{died_at}")
     r = components.redis
-    # A worker dequeues the job, marks it started, and is SIGKILLed before events.run claims the event.
     job, _queue = Queue.dequeue_any([components.queue], None, connection=r)
     assert job.id == events.keys.job_id(rid, 1)
-    job.set_status(JobStatus.STARTED)
+    if died_at == "started":
+        job.set_status(JobStatus.STARTED)
     assert len(components.queue) == 0
     ev = events.get_event(r, rid)
     assert ev is not None and (ev["state"], ev["gen"], ev["enq"]) == ("queued", "1", "1")
@@ -56,7 +60,7 @@ def test_a_job_taken_by_a_worker_that_died_before_the_claim_is_rescued(
     work(until=lambda: events.get_event(r, rid)["state"] == "done")
     ev = events.get_event(r, rid)
     assert (ev["condition"], ev["invokes"]) == ("Success", "1")
-    [record] = drain(components, "stranded-done")
+    [record] = drain(components, f"stranded-{died_at}-done")
     assert record["requestContext"]["requestId"] == rid
     assert not r.zscore(events.keys.QUEUED, rid)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -130,21 +131,40 @@ def run_processes(settings: Settings, processes: int, burst: bool = False) -> No
     if settings.migrate_on_start:
         db.upgrade(settings.effective_database_url)
     ctx = multiprocessing.get_context("fork")
-    children = [ctx.Process(target=_child, args=(settings, burst), name=f"lamina-worker-{i}") for i in range(processes)]
-    for child in children:
+
+    def spawn(i: int) -> multiprocessing.process.BaseProcess:
+        child = ctx.Process(target=_child, args=(settings, burst), name=f"lamina-worker-{i}")
         child.start()
+        return child
+
+    children = [spawn(i) for i in range(processes)]
+    stopping = False
 
     def _forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
         for child in children:
             if child.pid and child.is_alive():
                 try:
-                    import os
-
                     os.kill(child.pid, signum)
                 except ProcessLookupError:
                     pass
 
     signal.signal(signal.SIGTERM, _forward)
     signal.signal(signal.SIGINT, _forward)
-    for child in children:
-        child.join()
+    # Keep ``processes`` workers: one that dies (SIGKILL, OOM, a crash) is replaced, the others go on;
+    # its event, if it held one, comes back to another worker after its lease (services.events.events).
+    done: set[int] = set()
+    while len(done) < len(children):
+        for i, child in enumerate(children):
+            if i in done or child.is_alive():
+                continue
+            child.join()
+            if stopping or (burst and child.exitcode == 0):
+                done.add(i)
+                continue
+            log.warning("worker process %s exited with %s; starting another", child.pid, child.exitcode)
+            time.sleep(0.5)  # a crash loop must not spin
+            if not stopping:
+                children[i] = spawn(i)
+        time.sleep(0.2)

@@ -94,8 +94,10 @@ for _, id in ipairs(ids) do
   local f = redis.call('HMGET', ev, 'state', 'gen', 'enq')
   if f[1] ~= 'queued' or f[2] ~= f[3] then
     redis.call('ZREM', KEYS[1], id)  -- claimed, done, gone, or waiting on delayed: not stranded
-  elseif redis.call('HGET', ARGV[4] .. id .. '_' .. f[2], 'status') == 'queued' then
-    redis.call('ZADD', KEYS[1], ARGV[5], id)  -- still waiting its turn in RQ: look again later
+  elseif redis.call('HGET', ARGV[4] .. id .. '_' .. f[2], 'status') == 'queued'
+      and not redis.call('LPOS', KEYS[3], id .. '_' .. f[2]) then
+    -- still waiting its turn in RQ (not taken into a worker's hands: the intermediate list): look again later
+    redis.call('ZADD', KEYS[1], ARGV[5], id)
   else
     redis.call('HINCRBY', ev, 'gen', 1)
     redis.call('HINCRBY', ev, 'rescued', 1)
@@ -114,8 +116,10 @@ class keys:  # noqa: N801 - a namespace, like lamina.scheduler.keys
     DELAYED = "lamina:ev-delayed"
     # Events whose job is enqueued (and not yet claimed), scored by when it was enqueued or last checked.
     QUEUED = "lamina:ev-queued"
-    # RQ's job hashes (rq.job.Job.key_for; tests/worker/test_async_rescue.py checks it against RQ).
+    # RQ's job hashes, and the list a worker moves a job to as it dequeues it (before the job is marked
+    # started); tests/worker/test_async_rescue.py checks both against RQ.
     RQ_JOB_PREFIX = "rq:job:"
+    RQ_INTERMEDIATE = f"rq:queue:{QUEUE_NAME}:intermediate"
 
     @staticmethod
     def event(request_id: str) -> str:
@@ -474,7 +478,7 @@ def sweep(deps: Deps, queue: Any, now: float | None = None) -> int:
     now = time.time() if now is None else now
     r.register_script(_RECOVER)(keys=[keys.RUNNING, keys.DELAYED], args=[repr(now), SWEEP_BATCH, keys.PREFIX])
     rescued = r.register_script(_RESCUE)(
-        keys=[keys.QUEUED, keys.DELAYED],
+        keys=[keys.QUEUED, keys.DELAYED, keys.RQ_INTERMEDIATE],
         args=[repr(now - deps.settings.async_rescue_after_s), SWEEP_BATCH, keys.PREFIX, keys.RQ_JOB_PREFIX,
               repr(now)],
     )
