@@ -194,7 +194,7 @@ def _runs_per_request(log_dir: Path) -> collections.Counter[str]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     admin_url = os.environ.get("LAMINA_DATABASE_URL") or os.environ.get("LAMINA_TEST_DATABASE_URL")
     if not admin_url:
-        raise SystemExit("set LAMINA_DATABASE_URL (or LAMINA_TEST_DATABASE_URL): eval \"$(scripts/services.sh all)\"")
+        raise SystemExit('set LAMINA_DATABASE_URL (or LAMINA_TEST_DATABASE_URL): eval "$(scripts/services.sh all)"')
     rng = random.Random(args.seed)
     data_dir = Path(tempfile.mkdtemp(prefix="lamina-chaos-"))
     redis_server = RedisServer(data_dir, free_port())
@@ -374,7 +374,8 @@ def main() -> None:
     print("|---|---|")
     print(f"| Events acknowledged (202) | {result['events_acknowledged']} |")
     print(f"| Lost (acknowledged, never completed) | {result['lost']} |")
-    print(f"| Duplicates (function ran more than once) | {result['duplicates']} ({result['duplicate_runs']} extra runs) |")
+    print(f"| Duplicates (function ran more than once) | {result['duplicates']} "
+          f"({result['duplicate_runs']} extra runs) |")
     print(f"| Destination records delivered twice | {result['destination_records_twice']} |")
     print(f"| Time to drain after the last acknowledgement | {result['drain_s']} s |")
     print(f"| Whole experiment (sending, chaos, drain) | {result['total_s']} s |")
