@@ -191,6 +191,35 @@ def _runs_per_request(log_dir: Path) -> collections.Counter[str]:
     return runs
 
 
+def _no_orphans(r: redis.Redis, docker_client: Any, instance: str, everything: list[Proc],
+                scheduler: Proc, limit_s: float = 60.0) -> tuple[int, float]:
+    """SIGKILL every platform process, start the scheduler alone, and wait until each container of the
+    instance is adopted (its environment or sandbox is in the pool) or removed; return how many are
+    neither after ``limit_s`` (one reconcile), and how long it took."""
+    from lamina.scheduler.pool import Pool
+
+    for proc in everything:
+        proc.kill()
+    pool = Pool(r)
+    t0 = time.monotonic()
+    scheduler.start()
+
+    def unaccounted() -> list[str]:
+        """Containers the pool does not know, and environments the pool knows whose container is gone."""
+        envs = pool.snapshot().envs
+        known = {e.container_id for e in envs} | {e.sandbox_id for e in envs}
+        known |= {cid for cid, _ip in pool.free_sandboxes()}
+        running = {c.id for c in docker_client.containers.list(
+            all=True, filters={"label": f"lamina.instance={instance}"})}
+        stale = [e.env_id for e in envs if e.container_id and e.container_id not in running]
+        return [cid for cid in running if cid not in known] + stale
+
+    time.sleep(3)  # the scheduler's first act is a sweep (adopt or remove), then one round a second
+    while (left := unaccounted()) and time.monotonic() - t0 < limit_s:
+        time.sleep(0.5)
+    return len(left), round(time.monotonic() - t0, 2)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     admin_url = os.environ.get("LAMINA_DATABASE_URL") or os.environ.get("LAMINA_TEST_DATABASE_URL")
     if not admin_url:
@@ -323,6 +352,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 break
             for m in msgs:
                 delivered[json.loads(m["Body"])["requestContext"]["requestId"]] += 1
+        orphans, reconcile_s = _no_orphans(r, docker_client, instance, [workers, scheduler, server], scheduler)
         runs = _runs_per_request(data_dir / "logs")
         lost = [rid for rid in acked if rid not in delivered]
         duplicates = {rid: n for rid, n in runs.items() if n > 1 and rid in set(acked)}
@@ -341,6 +371,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "drain_s": round(drain_s, 2),
             "total_s": round(time.monotonic() - t_start, 2),
             "kills": dict(kills),
+            "orphans_after_reconcile": orphans,
+            "reconcile_s": reconcile_s,
             "rescued": sum(int(r.hget(events.keys.event(rid), "rescued") or 0) for rid in acked),
             "recovered": sum(int(r.hget(events.keys.event(rid), "recovered") or 0) for rid in acked),
             "logs": str(data_dir),
@@ -382,6 +414,8 @@ def main() -> None:
     print(f"| Events requeued after a dead worker's lease / rescued from a dead worker's job | "
           f"{result['recovered']} / {result['rescued']} |")
     print(f"| Killed | {', '.join(f'{k} x{v}' for k, v in result['kills'].items())} |")
+    print(f"| Containers neither adopted nor removed after SIGKILL of every process and a restart | "
+          f"{result['orphans_after_reconcile']} (reconciled in {result['reconcile_s']} s) |")
 
 
 if __name__ == "__main__":

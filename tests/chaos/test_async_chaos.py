@@ -37,3 +37,6 @@ def test_no_acknowledged_event_is_lost_while_every_process_is_killed(tmp_path: P
     assert result["kills"]["worker process"] == 10, result
     for killed in ("API", "scheduler", "redis SIGKILL (appendfsync always)", "redis SIGTERM (appendfsync everysec)"):
         assert result["kills"].get(killed) == 1, result
+    # Then every process SIGKILLed and the scheduler started again: one reconcile adopts or removes all.
+    assert result["orphans_after_reconcile"] == 0, result
+    assert result["reconcile_s"] <= 60, result
