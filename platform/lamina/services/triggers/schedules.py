@@ -69,6 +69,15 @@ class Expression:
             due = float(croniter(self.cron, due).get_prev(float))
         return None
 
+    def due_times(self, anchor: float, since: float, now: float, limit: int = 60) -> list[float]:
+        """The due times in (max(anchor, since), now], oldest first (at most ``limit``, the latest ones)."""
+        found: list[float] = []
+        due = self.latest_due(anchor, now)
+        while due is not None and due > since and len(found) < limit:
+            found.append(due)
+            due = self.latest_due(anchor, due - 0.001)
+        return found[::-1]
+
     def next_due(self, anchor: float, now: float) -> float | None:
         """The first due time after ``now`` (None if the year field excludes every later one)."""
         if self.period_s is not None:
@@ -314,9 +323,12 @@ def marker(schedule_id: int, due: float) -> str:
 
 
 def fire_due(deps: Deps, queue: Any, now: float) -> list[str]:
-    """Fire every enabled schedule whose latest due time (at most a minute ago) has not fired yet.
+    """Fire every due time of the enabled schedules in the last minute that has not fired yet.
 
-    Returns the request ids of the events this call fired. Safe to run from any number of processes.
+    A due time that passed while no worker was alive (a restart) still fires, late, if it is at most a
+    minute old; older ones are skipped, as EventBridge does with targets it cannot reach. Returns the
+    request ids of the events this call fired. Safe to run from any number of processes: a marker per due
+    time makes each fire exactly once.
     """
     with deps.sessions() as session:
         rows = store.list_schedules(session, enabled_only=True)
@@ -326,8 +338,7 @@ def fire_due(deps: Deps, queue: Any, now: float) -> list[str]:
                 expr = parse_expression(row.expression, min_rate_s=1)
             except InvalidParameterValueException:
                 continue
-            due = expr.latest_due(row.created.timestamp(), now)
-            if due is not None and now - due <= MISFIRE_GRACE_S:
+            for due in expr.due_times(row.created.timestamp(), now - MISFIRE_GRACE_S, now):
                 due_list.append((row.id, row.account_id, row.name, fn_name, row.qualifier, row.payload, due))
     fired = []
     for sid, account_id, name, fn_name, qualifier, payload, due in due_list:
