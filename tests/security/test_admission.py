@@ -68,5 +68,8 @@ def test_an_account_api_rate_quota_limits_that_account_only(app: Any, components
     codes = [mine.get("/2015-03-31/functions").status_code for _ in range(6)]
     assert codes[0] == 200 and 429 in codes, codes
     assert [other.get("/2015-03-31/functions").status_code for _ in range(6)] == [200] * 6
-    assert_error(client_for(app, credentials).post(INVOKE.format("missing"), data=b"{}"), 429,
-                 "TooManyRequestsException")
+    # Invokes count too (their check runs inside the pool's script). A loaded machine may let the
+    # one-second window pass between two calls: a burst of them meets the limit within one window.
+    invoker = client_for(app, credentials)
+    burst = [invoker.post(INVOKE.format("missing"), data=b"{}") for _ in range(6)]
+    assert_error(next(r for r in burst if r.status_code != 404), 429, "TooManyRequestsException")
