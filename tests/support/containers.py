@@ -49,9 +49,10 @@ class Env:
 
     container: Any
     ip: str
-    log_file: Path
     timeout_s: float
     _conn: http.client.HTTPConnection | None = field(default=None, repr=False)
+    # The log lines the agent handed over with its answers (it keeps them in memory in between).
+    records: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def connection(self, timeout: float) -> http.client.HTTPConnection:
         if self._conn is None:
@@ -107,15 +108,18 @@ class Env:
         conn.request("POST", "/invoke", body=body, headers=hdrs)
         resp = conn.getresponse()
         data = resp.read()
-        result = Result(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+        got = {k.lower(): v for k, v in resp.getheaders()}
+        size = int(got.get("x-lamina-log-length") or 0)
+        if size:
+            data, lines = data[:-size], data[-size:]
+            self.records += [json.loads(line) for line in lines.decode().splitlines() if line]
+        result = Result(resp.status, got, data)
         if resp.will_close:
             self.close()
         return result
 
     def log_records(self) -> list[dict[str, Any]]:
-        if not self.log_file.exists():
-            return []
-        return [json.loads(line) for line in self.log_file.read_text().splitlines() if line]
+        return list(self.records)
 
     def log_messages(self) -> list[str]:
         return [r["msg"] for r in self.log_records()]
@@ -161,12 +165,8 @@ class EnvFactory:
         init_timeout_s: int = 10,
         wait_ready: bool = True,
     ) -> Env:
-        logs = self.tmp_path / f"logs-{len(self.envs)}-{uuid.uuid4().hex[:6]}"
-        logs.mkdir()
-        logs.chmod(0o777)
         stream = "2024-01-01-[$LATEST]" + uuid.uuid4().hex
         environment = {
-            "LAMINA_LOG_FILE": f"/var/log/lamina/{stream}",
             "LAMINA_AGENT_PORT": "8080",
             "LAMINA_INIT_TIMEOUT_S": str(init_timeout_s),
             "AWS_LAMBDA_FUNCTION_NAME": "agent-test",
@@ -187,7 +187,6 @@ class EnvFactory:
         environment.update(env or {})
         volumes = {
             str(agent_dir()): {"bind": "/var/lamina", "mode": "ro"},
-            str(logs): {"bind": "/var/log/lamina", "mode": "rw"},
         }
         if mount_task:
             volumes[str(self.code_dir(files or {}, mode))] = {"bind": "/var/task", "mode": "ro"}
@@ -211,7 +210,7 @@ class EnvFactory:
             detach=True,
         )
         container.reload()
-        e = Env(container, container.attrs["NetworkSettings"]["IPAddress"], logs / stream, timeout_s)
+        e = Env(container, container.attrs["NetworkSettings"]["IPAddress"], timeout_s)
         self.envs.append(e)
         if wait_ready:
             e.wait_ready()

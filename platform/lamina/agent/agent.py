@@ -2,8 +2,11 @@
 
 Started as ``python3 -S /var/lamina/agent.py`` in a container with a read-only root, no capabilities and
 user 993:990. It starts the runtime (``LAMINA_RUNTIME_CMD`` or the ``bootstrap`` it finds) at once, serves
-the Runtime API 2018-06-01 to it on 127.0.0.1:9001 and the invoke front door on 0.0.0.0:8080, writes the
-function's log stream (JSON lines) to ``LAMINA_LOG_FILE``, reaps zombies and forwards SIGTERM.
+the Runtime API 2018-06-01 to it on 127.0.0.1:9001 and the invoke front door on 0.0.0.0:8080, keeps the
+function's log lines (JSON lines) in memory and hands them to the platform with each invoke's answer (the
+platform writes the log stream: no file the function's code could open is involved), reaps zombies and
+forwards SIGTERM. The agent makes itself non-dumpable, so the runtime (same user) cannot open its /proc
+files or descriptors.
 
 Standard library only, one file, Python 3.11: it runs inside images lamina did not build.
 
@@ -33,6 +36,9 @@ MAX_PAYLOAD = 6291556  # 6 MiB + 100 bytes, the RIE's MaxPayloadSize, for events
 MAX_LINE = (1 << 20) + 4096
 MAX_HEADERS = 256
 TAIL_BYTES = 4096
+# Log lines kept for the next answer; beyond this, lines are dropped (and the drop is logged): a function
+# that floods its log cannot exhaust the agent's memory or the platform's disk.
+LOG_BUFFER_BYTES = 1 << 20
 DEFAULT_TIMEOUT_S = 3.0
 BOOTSTRAP_PATHS = ("/var/task/bootstrap", "/opt/bootstrap")
 CGROUP_PEAK_FILES = (
@@ -343,7 +349,11 @@ class Agent:
         self.inflight = None  # Invocation whose caller is not yet answered
         self.runtime_pid = None
         self.runtime_gone = threading.Event()
-        self.log_fd = 2
+        self.log_buf = []  # encoded JSON lines not yet handed to the platform
+        self.log_len = 0
+        self.log_dropped = 0
+        # The stream's file name on the platform (its date and environment id), as the platform named it.
+        self.log_stream = (env.get("AWS_LAMBDA_LOG_STREAM_NAME") or "").replace("/", "-").encode("latin-1", "replace")
         self.log_r = None
         self.log_partial = b""
         self.log_eof = False
@@ -361,27 +371,34 @@ class Agent:
 
     # ---------------------------------------------------------------- logs
 
-    def open_log(self):
-        path = self.env.get("LAMINA_LOG_FILE")
-        if not path:
-            return
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            self.log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            os.write(2, f"lamina agent: cannot open log file {path}: {exc}\n".encode())
+    def _emit(self, lines, ts=None, platform=False):
+        """Keep log lines (str, no newline) as JSON objects for the next answer. Caller holds ``log_lock``.
 
-    def _emit(self, lines, ts=None):
-        """Write log lines (str, no newline) as JSON objects. Caller holds ``log_lock``."""
+        The platform's own lines (START, END, REPORT, timeouts, init errors) carry ``"src": "platform"``: a
+        function may print text that looks like a REPORT line, but it is stored as the function's output.
+        """
         ts = _now_ms() if ts is None else ts
         dumps = json.dumps
-        out = "".join(f'{{"ts": {ts}, "msg": {dumps(line)}}}\n' for line in lines)
-        try:
-            os.write(self.log_fd, out.encode())
-        except OSError:
-            pass
+        src = ', "src": "platform"' if platform else ""
+        out = "".join(f'{{"ts": {ts}, "msg": {dumps(line)}{src}}}\n' for line in lines).encode()
+        if self.log_len + len(out) > LOG_BUFFER_BYTES and not platform:
+            self.log_dropped += len(out)
+        else:
+            self.log_buf.append(out)
+            self.log_len += len(out)
         if self.tail is not None:
             self.tail.extend(lines)
+
+    def take_logs(self):
+        """The log lines kept since the last answer, as bytes (and a note of any dropped). Holds ``log_lock``."""
+        if self.log_dropped:
+            dropped, self.log_dropped = self.log_dropped, 0
+            note = (f"lamina: {dropped} bytes of log output were dropped: at most {LOG_BUFFER_BYTES} bytes are "
+                    "kept between two invocations")
+            self.log_buf.append(f'{{"ts": {_now_ms()}, "msg": {json.dumps(note)}, "src": "platform"}}\n'.encode())
+        data = b"".join(self.log_buf)
+        self.log_buf, self.log_len = [], 0
+        return data
 
     def _pump(self, final=False):
         """Move what the runtime printed into the log. Caller holds ``log_lock``. Returns False at EOF."""
@@ -597,7 +614,7 @@ class Agent:
         with self.log_lock:
             self._pump()
             self.tail = [] if inv.want_tail else None
-            self._emit([start])
+            self._emit([start], platform=True)
         head = self._next_response(inv, now)
         body = inv.body
         try:
@@ -635,10 +652,11 @@ class Agent:
                 self._pump(final=reset)
             if inv.dispatched is None:
                 self.tail = [] if inv.want_tail else None
-                self._emit([f"START RequestId: {rid} Version: {inv.version}"])
-            self._emit([*extra_lines, f"END RequestId: {rid}", report])
+                self._emit([f"START RequestId: {rid} Version: {inv.version}"], platform=True)
+            self._emit([*extra_lines, f"END RequestId: {rid}", report], platform=True)
             tail = self.tail
             self.tail = None
+            logs = self.take_logs()
         headers = [
             b"Content-Type: ",
             content_type,
@@ -658,9 +676,11 @@ class Agent:
         if tail is not None:
             text = ("\n".join(tail) + "\n").encode("utf-8", "replace")[-TAIL_BYTES:]
             headers += (b"X-Lamina-Log-Result: ", base64.b64encode(text), b"\r\n")
+        # The log lines ride after the response payload; the platform splits them off and writes the stream.
+        headers.append(b"X-Lamina-Log-Length: %d\r\nX-Lamina-Log-Stream: %s\r\n" % (len(logs), self.log_stream))
         conn = inv.conn
         try:
-            conn.send(200, b"".join(headers), body, close=reset)
+            conn.send(200, b"".join(headers), body + logs if logs else body, close=reset)
         except OSError:
             pass
         if reset:
@@ -712,7 +732,18 @@ class Agent:
         with self.log_lock:
             if self.log_r is not None and not self.log_eof:
                 self._pump(final=True)
+            self._spill_logs()
         os._exit(0)
+
+    def _spill_logs(self):
+        """Lines no answer will carry any more go to the container's own log (Docker's), not lost. Holds
+        ``log_lock``."""
+        data = self.take_logs()
+        if data:
+            try:
+                os.write(2, data)
+            except OSError:
+                pass
 
     # ---------------------------------------------------------------- front door (0.0.0.0:8080)
 
@@ -1012,9 +1043,11 @@ class Agent:
         self.kill_runtime()
         # What the runtime printed on its way out belongs in the log. The main thread may itself hold
         # the lock (a signal landed inside finish()), hence the bounded wait.
-        if self.log_r is not None and self.log_lock.acquire(timeout=0.5):
+        if self.log_lock.acquire(timeout=0.5):
             try:
-                self._pump(final=True)
+                if self.log_r is not None:
+                    self._pump(final=True)
+                self._spill_logs()
             finally:
                 self.log_lock.release()
         os._exit(0)
@@ -1041,13 +1074,24 @@ def _error_body(body, headers):
     return json.dumps(obj).encode()
 
 
+def _not_dumpable():
+    """PR_SET_DUMPABLE 0: the runtime runs as the agent's user, but may not open the agent's /proc entries
+    (its memory, its descriptors: the front door's sockets) nor ptrace it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):
+        os.write(2, b"lamina agent: cannot make itself non-dumpable\n")
+
+
 def main():
     # Short GIL slices: the hot path hops between a few threads that mostly sleep in the kernel.
     sys.setswitchinterval(0.0005)
     agent = Agent(dict(os.environ))
     signal.signal(signal.SIGTERM, agent.on_sigterm)
     signal.signal(signal.SIGINT, agent.on_sigterm)
-    agent.open_log()
+    _not_dumpable()
     # Listen before the runtime starts so its first /next never meets a closed port.
     agent.serve(RUNTIME_API_ADDR, agent.runtime_api, "runtime-api")
     front = agent.env.get("LAMINA_AGENT_SOCKET") or ("0.0.0.0", int(agent.env.get("LAMINA_AGENT_PORT") or 8080))

@@ -111,16 +111,12 @@ def opt_dir(data_dir: Path, blob_path: BlobPath, layer_keys: Sequence[str]) -> P
 
 
 def log_dir(data_dir: Path, account_id: str, function_name: str) -> Path:
-    """Return the host directory of a function's log streams, writable by the sandbox user."""
+    """Return the host directory of a function's log streams. Only the platform writes there: no container
+    mounts it (the agent hands its lines over with each answer)."""
     path = data_dir / "logs" / account_id / function_name
     if not path.is_dir():
         path.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            os.chown(path, SANDBOX_UID, SANDBOX_GID)
-            path.chmod(0o755)
-        else:
-            # Without root we cannot hand the directory to uid 993; let it write anyway.
-            path.chmod(0o777)
+        path.chmod(0o750)
     return path
 
 

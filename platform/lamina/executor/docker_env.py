@@ -34,7 +34,6 @@ LABEL_CREATED = "lamina.created"  # epoch seconds, on sandboxes (the sweep spare
 SANDBOX_ROLE = "sandbox"
 
 AGENT_MOUNT = "/var/lamina"
-LOG_MOUNT = "/var/log/lamina"
 AGENT_ENTRYPOINT = ("python3", "-S", f"{AGENT_MOUNT}/agent.py")
 AGENT_PORT = 8080
 SANDBOX_USER = "993:990"
@@ -66,7 +65,6 @@ class ContainerSpec:
     memory_mb: int
     tmp_mb: int
     agent_dir: Path
-    log_dir: Path
     network: str
     labels: Mapping[str, str]
     task_dir: Path | None = None  # /var/task (zip functions)
@@ -228,7 +226,6 @@ class DockerEnv:
             self.ensure_network(spec.network)
         mounts = [
             Mount(AGENT_MOUNT, str(spec.agent_dir), type="bind", read_only=True),
-            Mount(LOG_MOUNT, str(spec.log_dir), type="bind", read_only=False),
         ]
         environment = dict(spec.environment)
         if spec.no_network:

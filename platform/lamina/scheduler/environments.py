@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import threading
 import time
@@ -37,7 +38,6 @@ from lamina.executor.agent_client import AgentConnection, Connections, ProtocolE
 from lamina.executor.docker_env import (
     AGENT_PORT,
     LABEL_VPC,
-    LOG_MOUNT,
     ContainerSpec,
     DockerEnv,
     ExecutorError,
@@ -51,7 +51,7 @@ from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Pool
 
 __all__ = [
-    "AGENT_PORT", "LOG_MOUNT", "AgentCall", "ContainerSpec", "EnvironmentUnusable", "Environments", "ImageInfo",
+    "AGENT_PORT", "AgentCall", "ContainerSpec", "EnvironmentUnusable", "Environments", "ImageInfo",
     "RunOutput", "SpecBuilder", "env_labels", "layers_digest", "network_open_to",
 ]
 
@@ -182,10 +182,6 @@ class Environments:
     def labels(self, env_id: str, function: str, version: str, pool_id: str) -> dict[str, str]:
         return env_labels(self.settings.instance, env_id, function, version, pool_id)
 
-    def log_file(self, stream: str) -> str:
-        """The path, inside the container, of the agent's file for log stream ``stream``."""
-        return f"{LOG_MOUNT}/{stream.replace('/', '-')}"
-
     def function_endpoint(self) -> str:
         """The API's URL as function code sees it: LAMINA_PUBLIC_URL; else, for an API listening on every
         interface, its port on the function network's gateway (the host, as seen from the bridge)."""
@@ -274,6 +270,7 @@ class Environments:
             # 409 means two invocations met on one environment: our bookkeeping is wrong; do not reuse it.
             self.forget(lease.env_id, container_id)
             raise ServiceException(f"Execution environment answered HTTP {reply.status}")
+        payload = self._store_logs(lease, reply)
         if reply.headers.get("x-lamina-reset") == "1":
             self.forget(lease.env_id, container_id)
             if (redeliver and reply.headers.get("x-lamina-outcome") == "exit"
@@ -290,7 +287,7 @@ class Environments:
                 self.later(self.docker.limit_cpu, container_id,
                            ContainerSpec.cpu_for(int(spec.get("memory_size") or 128)))
         return RunOutput(
-            payload=reply.body,
+            payload=payload,
             content_type=reply.headers.get("content-type") or "application/json",
             function_error=reply.headers.get("x-lamina-function-error") or None,
             log_result=reply.headers.get("x-lamina-log-result") if call.log_tail else None,
@@ -299,6 +296,37 @@ class Environments:
             max_memory_mb=_int_header(reply.headers.get("x-lamina-max-memory-mb")),
             cold=cold,
         )
+
+    def _store_logs(self, lease: Lease, reply: Reply) -> bytes:
+        """Append the log lines riding after the payload to the environment's stream; return the payload.
+
+        Only the platform writes log streams (no container mounts them): the agent hands over what the
+        runtime printed and its own START/END/REPORT lines with each answer.
+        """
+        try:
+            size = int(reply.headers.get("x-lamina-log-length") or 0)
+        except ValueError:
+            size = 0
+        if size <= 0 or size > len(reply.body):
+            return reply.body
+        payload, lines = reply.body[:-size], reply.body[-size:]
+        stream = reply.headers.get("x-lamina-log-stream") or ""
+        # The stream is named by the platform (…[version]<env id>); anything else is not this environment's.
+        if not stream.endswith(lease.env_id) or "/" in stream or "\0" in stream or stream.startswith("."):
+            log.warning("environment %s named a log stream %r that is not its own; lines dropped",
+                        lease.env_id, stream[:120])
+            return payload
+        spec = lease.spec
+        directory = self.log_dir(str(spec.get("account_id") or ""), str(spec.get("function_name") or ""))
+        try:
+            fd = os.open(directory / stream, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+            try:
+                os.write(fd, lines)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            log.warning("cannot write the log stream %s of %s: %s", stream, spec.get("function_name"), err)
+        return payload
 
     def start(self, lease: Lease, cspec: ContainerSpec) -> tuple[str, str]:
         """Cold start: create and start the container of ``lease``; return (address, container id)."""

@@ -58,7 +58,6 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         "TZ": "UTC",
         "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:"
                            "/var/task:/var/task/lib:/opt/lib",
-        "LAMINA_LOG_FILE": envs.log_file(stream),
         "LAMINA_AGENT_PORT": str(AGENT_PORT),
         "LAMINA_INIT_TIMEOUT_S": str(INIT_TIMEOUT_S),
     })
@@ -98,7 +97,6 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         memory_mb=memory,
         tmp_mb=int(spec.get("ephemeral_storage") or 512),
         agent_dir=envs.agent_dir(),
-        log_dir=envs.log_dir(account_id, name),
         network=s.docker_network,
         labels=envs.labels(env_id, f"{account_id}:{name}", version,
                            keys.pool_id(account_id, name, version, str(spec.get("revision_id") or ""))),
