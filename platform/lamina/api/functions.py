@@ -4,13 +4,18 @@ UpdateFunctionCode/Configuration, DeleteFunction, and GET /lamina/code/<sha> ser
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import request, send_file
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
+from lamina.api import event_sources as event_sources_api
+from lamina.api import schedules as schedules_api
+from lamina.api import urls as urls_api
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
 from lamina.services.functions import functions
+from lamina.services.triggers.triggers import Triggers
 
 bp = context.blueprint("functions")
 FUNCTION = "/2015-03-31/functions/<function_name>"
@@ -50,10 +55,9 @@ def get_function(function_name: str) -> ResponseReturnValue:
     details = functions.get_function(context.deps(), context.account_id(), function_name, context.qualifier())
     out = shapes.get_function_response(details, context.base_url())
     # lamina's extension: schedules, event source mappings and URLs that invoke this function.
-    from lamina.api import trigger_shapes
     from lamina.services.triggers import triggers
 
-    out["Triggers"] = trigger_shapes.triggers(triggers.for_function(context.deps(), context.account_id(),
+    out["Triggers"] = _triggers_shape(triggers.for_function(context.deps(), context.account_id(),
                                                                     details.config.name))
     return out
 
@@ -92,3 +96,12 @@ def download_code(key: str) -> ResponseReturnValue:
     if not _KEY_RE.fullmatch(key) or not store.exists(key):
         raise ResourceNotFoundException(f"Code not found: {key}")
     return send_file(store.path(key), mimetype="application/zip", as_attachment=True, download_name=f"{key}.zip")
+
+
+def _triggers_shape(t: Triggers) -> dict[str, Any]:
+    """GetFunction's lamina extension: the function's triggers (boto3 ignores members it does not model)."""
+    return {
+        "Schedules": [schedules_api.schedule_shape(s) for s in t.schedules],
+        "EventSourceMappings": [event_sources_api.mapping_shape(m) for m in t.event_source_mappings],
+        "FunctionUrlConfigs": [urls_api.url_config(u) for u in t.urls],
+    }

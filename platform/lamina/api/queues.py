@@ -3,13 +3,15 @@ batch), receive (for inspection), delete a message."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context
-from lamina.api import trigger_shapes as ts
-from lamina.api.shapes import Reader
+from lamina.api.shapes import Reader, without_none
 from lamina.errors import InvalidParameterValueException
 from lamina.services.queues import queues
+from lamina.services.queues.queues import Message, QueueRecord
 
 bp = context.blueprint("queues")
 BASE = "/lamina/v1/queues"
@@ -23,17 +25,17 @@ def create_queue() -> ResponseReturnValue:
         visibility_timeout_s=r.integer("VisibilityTimeout"), max_receive_count=r.integer("MaxReceiveCount"),
         dead_letter=r.string("DeadLetterQueue"),
     )
-    return ts.queue(rec), 201
+    return queue_shape(rec), 201
 
 
 @bp.get(BASE)
 def list_queues() -> ResponseReturnValue:
-    return {"Queues": [ts.queue(q) for q in queues.list_queues(context.deps(), context.account_id())]}
+    return {"Queues": [queue_shape(q) for q in queues.list_queues(context.deps(), context.account_id())]}
 
 
 @bp.get(BASE + "/<name>")
 def get_queue(name: str) -> ResponseReturnValue:
-    return ts.queue(queues.get_queue(context.deps(), context.account_id(), name))
+    return queue_shape(queues.get_queue(context.deps(), context.account_id(), name))
 
 
 @bp.delete(BASE + "/<name>")
@@ -74,7 +76,7 @@ def receive_messages(name: str) -> ResponseReturnValue:
     msgs = queues.receive(context.deps(), context.account_id(), name,
                           max_messages=r.integer("MaxNumberOfMessages") or 1,
                           visibility_timeout_s=r.integer("VisibilityTimeout"))
-    return {"Messages": [ts.message(m) for m in msgs]}
+    return {"Messages": [message_shape(m) for m in msgs]}
 
 
 @bp.post(BASE + "/<name>/delete-message")
@@ -84,3 +86,33 @@ def delete_message(name: str) -> ResponseReturnValue:
                                  r.string("ReceiptHandle", required=True) or ""):
         raise InvalidParameterValueException("The receipt handle is no longer valid (received again since).")
     return "", 204
+
+
+# -- wire shapes
+
+
+def queue_shape(rec: QueueRecord) -> dict[str, Any]:
+    return without_none({
+        "QueueName": rec.name,
+        "QueueArn": rec.arn,
+        "VisibilityTimeout": rec.visibility_timeout_s,
+        "ApproximateNumberOfMessages": rec.visible,
+        "ApproximateNumberOfMessagesNotVisible": rec.not_visible,
+        "CreatedTimestamp": int(rec.created),
+        "MaxReceiveCount": rec.max_receive_count,
+        "DeadLetterQueueArn": rec.arn.rsplit(":", 1)[0] + ":" + rec.dead_letter if rec.dead_letter else None,
+    })
+
+
+def message_shape(msg: Message) -> dict[str, Any]:
+    return {
+        "MessageId": msg.message_id,
+        "ReceiptHandle": msg.receipt_handle,
+        "Body": msg.body,
+        "MD5OfBody": msg.md5,
+        "Attributes": {
+            "ApproximateReceiveCount": str(msg.receive_count),
+            "SentTimestamp": str(msg.sent_ms),
+            "ApproximateFirstReceiveTimestamp": str(msg.first_receive_ms),
+        },
+    }

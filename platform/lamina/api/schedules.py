@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import request
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context
-from lamina.api import trigger_shapes as ts
-from lamina.api.shapes import Reader
+from lamina.api.shapes import Reader, time_str, without_none
 from lamina.services.triggers import schedules
+from lamina.services.triggers.schedules import ScheduleRecord
 
 bp = context.blueprint("schedules")
 BASE = "/lamina/v1/schedules"
@@ -34,7 +36,7 @@ def create_schedule() -> ResponseReturnValue:
         qualifier=r.string("Qualifier"), enabled=_state(state), description=r.string("Description") or "",
         payload=_input(r),
     )
-    return ts.schedule(rec), 201
+    return schedule_shape(rec), 201
 
 
 def _state(value: str) -> bool:
@@ -48,12 +50,12 @@ def _state(value: str) -> bool:
 @bp.get(BASE)
 def list_schedules() -> ResponseReturnValue:
     recs = schedules.list_schedules(context.deps(), context.account_id(), request.args.get("FunctionName") or None)
-    return {"Schedules": [ts.schedule(r) for r in recs]}
+    return {"Schedules": [schedule_shape(r) for r in recs]}
 
 
 @bp.get(BASE + "/<name>")
 def get_schedule(name: str) -> ResponseReturnValue:
-    return ts.schedule(schedules.get(context.deps(), context.account_id(), name))
+    return schedule_shape(schedules.get(context.deps(), context.account_id(), name))
 
 
 @bp.put(BASE + "/<name>")
@@ -64,10 +66,28 @@ def update_schedule(name: str) -> ResponseReturnValue:
         context.deps(), context.account_id(), name, enabled=_state(state) if state is not None else None,
         expression=r.string("ScheduleExpression"), description=r.string("Description"), payload=_input(r),
     )
-    return ts.schedule(rec)
+    return schedule_shape(rec)
 
 
 @bp.delete(BASE + "/<name>")
 def delete_schedule(name: str) -> ResponseReturnValue:
     schedules.delete(context.deps(), context.account_id(), name)
     return "", 204
+
+
+# -- wire shapes
+
+
+def schedule_shape(rec: ScheduleRecord) -> dict[str, Any]:
+    return without_none({
+        "Name": rec.name,
+        "Arn": rec.arn,
+        "ScheduleExpression": rec.expression,
+        "State": "ENABLED" if rec.enabled else "DISABLED",
+        "FunctionArn": rec.function_arn,
+        "Description": rec.description,
+        "CreationTime": time_str(rec.created),
+        "LastModified": time_str(rec.last_modified),
+        "Input": rec.payload,
+        "NextFireTime": time_str(rec.next_fire) if rec.next_fire is not None else None,
+    })

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
 from lamina.api import auth, context
-from lamina.api import trigger_shapes as ts
 from lamina.api.errors import request_id
-from lamina.api.shapes import Reader
+from lamina.api.shapes import Reader, time_str, without_none
 from lamina.services.triggers import urls
+from lamina.services.triggers.urls import UrlRecord
 
 bp = Blueprint("urls", __name__)
 CONFIG = "/2021-10-31/functions/<function_name>/url"
@@ -23,12 +25,12 @@ def create_function_url_config(function_name: str) -> ResponseReturnValue:
     cors = r.obj("Cors")
     rec = urls.create(context.deps(), context.account_id(), function_name, context.qualifier(),
                       r.string("AuthType", required=True), cors.data if cors else None, r.string("InvokeMode"))
-    return ts.url_config(rec, with_modified=False), 201
+    return url_config(rec, with_modified=False), 201
 
 
 @bp.get(CONFIG)
 def get_function_url_config(function_name: str) -> ResponseReturnValue:
-    return ts.url_config(urls.get(context.deps(), context.account_id(), function_name, context.qualifier()))
+    return url_config(urls.get(context.deps(), context.account_id(), function_name, context.qualifier()))
 
 
 @bp.put(CONFIG)
@@ -38,7 +40,7 @@ def update_function_url_config(function_name: str) -> ResponseReturnValue:
     rec = urls.update(context.deps(), context.account_id(), function_name, context.qualifier(),
                       auth_type=r.string("AuthType"), cors=cors.data if cors else None,
                       invoke_mode=r.string("InvokeMode"))
-    return ts.url_config(rec)
+    return url_config(rec)
 
 
 @bp.delete(CONFIG)
@@ -50,7 +52,7 @@ def delete_function_url_config(function_name: str) -> ResponseReturnValue:
 @bp.get("/2021-10-31/functions/<function_name>/urls")
 def list_function_url_configs(function_name: str) -> ResponseReturnValue:
     page = urls.list_urls(context.deps(), context.account_id(), function_name)
-    return {"FunctionUrlConfigs": [ts.url_config(r) for r in page.items]}
+    return {"FunctionUrlConfigs": [url_config(r) for r in page.items]}
 
 
 @bp.route(urls.PATH_PREFIX + "/<url_id>", methods=ALL_METHODS, defaults={"path": ""}, strict_slashes=False)
@@ -79,3 +81,18 @@ def serve_function_url(url_id: str, path: str) -> Response:
     for name, value in answer.headers:
         resp.headers.add(name, value)
     return resp
+
+
+# -- wire shapes
+
+
+def url_config(rec: UrlRecord, with_modified: bool = True) -> dict[str, Any]:
+    return without_none({
+        "FunctionUrl": rec.function_url,
+        "FunctionArn": rec.function_arn,
+        "AuthType": rec.auth_type,
+        "Cors": rec.cors,
+        "CreationTime": time_str(rec.creation_time),
+        "LastModifiedTime": time_str(rec.last_modified) if with_modified else None,
+        "InvokeMode": rec.invoke_mode,
+    })

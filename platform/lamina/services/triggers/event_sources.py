@@ -73,7 +73,7 @@ def mapping_arn(region: str, account_id: str, mapping_uuid: str) -> str:
     return f"arn:aws:lambda:{region}:{account_id}:event-source-mapping:{mapping_uuid}"
 
 
-def _record(deps: Deps, row: EventSourceMapping, fn_name: str, state: str | None = None) -> MappingRecord:
+def record(deps: Deps, row: EventSourceMapping, fn_name: str, state: str | None = None) -> MappingRecord:
     s = deps.settings
     return MappingRecord(
         uuid=row.uuid, arn=mapping_arn(s.region, row.account_id, row.uuid), event_source_arn=row.event_source_arn,
@@ -130,11 +130,11 @@ def create(deps: Deps, account_id: str, inp: MappingInput) -> MappingRecord:
         )
         session.add(row)
         session.flush()
-        record = _record(deps, row, fn.name)
+        rec = record(deps, row, fn.name)
     # The mapping delivers only while the function's policy lets the queue invoke it (checked in poll).
-    policies.grant_trigger(deps, account_id, fn.name, qual, grant_sid(record.uuid), policies.QUEUE_PRINCIPAL,
-                           source_arn=record.event_source_arn)
-    return record
+    policies.grant_trigger(deps, account_id, fn.name, qual, grant_sid(rec.uuid), policies.QUEUE_PRINCIPAL,
+                           source_arn=rec.event_source_arn)
+    return rec
 
 
 def grant_sid(mapping_uuid: str) -> str:
@@ -148,7 +148,7 @@ def _load(session: Any, account_id: str, mapping_uuid: str, lock: bool = False) 
 
 def get(deps: Deps, account_id: str, mapping_uuid: str) -> MappingRecord:
     with deps.sessions() as session:
-        return _record(deps, *_load(session, account_id, mapping_uuid))
+        return record(deps, *_load(session, account_id, mapping_uuid))
 
 
 def list_mappings(deps: Deps, account_id: str, function_name: str | None = None,
@@ -174,7 +174,7 @@ def list_mappings(deps: Deps, account_id: str, function_name: str | None = None,
                                    event_source_arn=event_source_arn or None, after_id=after, limit=limit + 1)
         if qual_filter[0]:
             rows = [(r, n) for r, n in rows if r.qualifier == qual_filter[1]]
-        items = [(r.id, _record(deps, r, n)) for r, n in rows]
+        items = [(r.id, record(deps, r, n)) for r, n in rows]
     if len(items) > limit:
         return Page([r for _, r in items[:limit]], next_marker=str(items[limit - 1][0]))
     return Page([r for _, r in items])
@@ -198,14 +198,14 @@ def update(deps: Deps, account_id: str, mapping_uuid: str, inp: MappingInput) ->
             row.enabled = inp.enabled
         row.last_modified = common.now()
         session.flush()
-        return _record(deps, row, fn_name)
+        return record(deps, row, fn_name)
 
 
 def delete(deps: Deps, account_id: str, mapping_uuid: str) -> MappingRecord:
     """DeleteEventSourceMapping; returns the mapping in state Deleting (Lambda answers 202 with it)."""
     with deps.sessions.begin() as session:
         row, fn_name = _load(session, account_id, mapping_uuid, lock=True)
-        rec = _record(deps, row, fn_name, state="Deleting")
+        rec = record(deps, row, fn_name, state="Deleting")
         session.delete(row)
         session.flush()
     policies.revoke_trigger(deps, account_id, fn_name, rec.qualifier, grant_sid(mapping_uuid))
@@ -215,7 +215,7 @@ def delete(deps: Deps, account_id: str, mapping_uuid: str) -> MappingRecord:
 def enabled_mappings(deps: Deps) -> list[MappingRecord]:
     """Every enabled mapping of every account (what the pollers work on)."""
     with deps.sessions() as session:
-        return [_record(deps, r, n) for r, n in store.list_mappings(session, enabled_only=True)]
+        return [record(deps, r, n) for r, n in store.list_mappings(session, enabled_only=True)]
 
 
 # -- polling

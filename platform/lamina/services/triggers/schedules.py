@@ -181,7 +181,7 @@ def rule_arn(region: str, account_id: str, name: str) -> str:
     return f"arn:aws:events:{region}:{account_id}:rule/{name}"
 
 
-def _record(deps: Deps, row: Schedule, function_name: str, now: float | None = None) -> ScheduleRecord:
+def record(deps: Deps, row: Schedule, function_name: str, now: float | None = None) -> ScheduleRecord:
     s = deps.settings
     nxt = None
     if row.enabled:
@@ -241,11 +241,11 @@ def create(deps: Deps, account_id: str, name: str, function_name: str, expressio
                        payload=_check_payload(payload), created=now, last_modified=now)
         if not queries.add_unique(session, row):
             raise ResourceConflictException(f"Schedule {name} already exists.")
-        record = _record(deps, row, fn.name)
+        rec = record(deps, row, fn.name)
     # The schedule fires only while the function's policy lets it (checked in fire_due).
-    policies.grant_trigger(deps, account_id, record.function_name, qual, grant_sid(name),
-                           policies.SCHEDULE_PRINCIPALS[0], source_arn=record.arn)
-    return record
+    policies.grant_trigger(deps, account_id, rec.function_name, qual, grant_sid(name),
+                           policies.SCHEDULE_PRINCIPALS[0], source_arn=rec.arn)
+    return rec
 
 
 def grant_sid(name: str) -> str:
@@ -259,7 +259,7 @@ def _load(session: Any, account_id: str, name: str, lock: bool = False) -> tuple
 
 def get(deps: Deps, account_id: str, name: str) -> ScheduleRecord:
     with deps.sessions() as session:
-        return _record(deps, *_load(session, account_id, name))
+        return record(deps, *_load(session, account_id, name))
 
 
 def list_schedules(deps: Deps, account_id: str, function_name: str | None = None) -> list[ScheduleRecord]:
@@ -267,7 +267,7 @@ def list_schedules(deps: Deps, account_id: str, function_name: str | None = None
         function_id = None
         if function_name:
             function_id = target(deps, session, account_id, function_name)[0].id
-        return [_record(deps, row, n) for row, n in store.list_schedules(session, account_id, function_id)]
+        return [record(deps, row, n) for row, n in store.list_schedules(session, account_id, function_id)]
 
 
 def update(deps: Deps, account_id: str, name: str, *, enabled: bool | None = None, expression: str | None = None,
@@ -289,7 +289,7 @@ def update(deps: Deps, account_id: str, name: str, *, enabled: bool | None = Non
             row.payload = _check_payload(payload) if payload != "" else None
         row.last_modified = common.now()
         session.flush()
-        return _record(deps, row, fn_name)
+        return record(deps, row, fn_name)
 
 
 def delete(deps: Deps, account_id: str, name: str) -> None:

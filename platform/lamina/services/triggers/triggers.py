@@ -25,9 +25,9 @@ def for_function(deps: Deps, account_id: str, function_name: str) -> Triggers:
     with deps.sessions() as session:
         fn = common.load_function(deps, session, account_id, name)
         return Triggers(
-            schedules=[schedules._record(deps, row, fn.name) for row, _ in
+            schedules=[schedules.record(deps, row, fn.name) for row, _ in
                        store.list_schedules(session, account_id, fn.id)],
-            event_source_mappings=[event_sources._record(deps, row, fn.name) for row, _ in
+            event_source_mappings=[event_sources.record(deps, row, fn.name) for row, _ in
                                    store.list_mappings(session, account_id, function_id=fn.id)],
-            urls=[urls._record(deps, row, account_id, fn.name) for row in store.list_urls(session, fn.id)],
+            urls=[urls.record(deps, row, account_id, fn.name) for row in store.list_urls(session, fn.id)],
         )

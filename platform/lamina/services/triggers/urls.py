@@ -65,7 +65,7 @@ class UrlRecord:
     qualifier: str
 
 
-def _record(deps: Deps, row: FunctionUrl, account_id: str, fn_name: str) -> UrlRecord:
+def record(deps: Deps, row: FunctionUrl, account_id: str, fn_name: str) -> UrlRecord:
     s = deps.settings
     return UrlRecord(
         url_id=row.url_id, function_url=f"{s.base_url}{PATH_PREFIX}/{row.url_id}/",
@@ -145,10 +145,10 @@ def create(deps: Deps, account_id: str, function_name: str, qualifier: str | Non
                 f"{arns.function_arn(deps.settings.region, account_id, fn.name, qual or None)}]. Error message: "
                 "FunctionUrlConfig exists for this Lambda function"
             )
-        record = _record(deps, row, account_id, fn.name)
+        rec = record(deps, row, account_id, fn.name)
     if auth_type == "NONE":
         _grant_public(deps, account_id, fn.name, qual)
-    return record
+    return rec
 
 
 def _grant_public(deps: Deps, account_id: str, function_name: str, qualifier: str) -> None:
@@ -169,7 +169,7 @@ def _load(deps: Deps, session: Any, account_id: str, function_name: str, qualifi
 def get(deps: Deps, account_id: str, function_name: str, qualifier: str | None) -> UrlRecord:
     with deps.sessions() as session:
         row, fn_name = _load(deps, session, account_id, function_name, qualifier)
-        return _record(deps, row, account_id, fn_name)
+        return record(deps, row, account_id, fn_name)
 
 
 def update(deps: Deps, account_id: str, function_name: str, qualifier: str | None, *, auth_type: str | None = None,
@@ -189,11 +189,11 @@ def update(deps: Deps, account_id: str, function_name: str, qualifier: str | Non
             row.invoke_mode = invoke_mode
         row.last_modified = common.now()
         session.flush()
-        record = _record(deps, row, account_id, fn_name)
+        rec = record(deps, row, account_id, fn_name)
         qual = row.qualifier
     if auth_type == "NONE":
         _grant_public(deps, account_id, fn_name, qual)
-    return record
+    return rec
 
 
 def delete(deps: Deps, account_id: str, function_name: str, qualifier: str | None) -> None:
@@ -206,7 +206,7 @@ def list_urls(deps: Deps, account_id: str, function_name: str) -> Page[UrlRecord
     name = common.unqualified(deps, account_id, function_name)
     with deps.sessions() as session:
         fn = common.load_function(deps, session, account_id, name)
-        return Page([_record(deps, row, account_id, fn.name) for row in store.list_urls(session, fn.id)])
+        return Page([record(deps, row, account_id, fn.name) for row in store.list_urls(session, fn.id)])
 
 
 # -- serving
