@@ -217,6 +217,8 @@ def _no_orphans(r: redis.Redis, docker_client: Any, instance: str, everything: l
     time.sleep(3)  # the scheduler's first act is a sweep (adopt or remove), then one round a second
     while (left := unaccounted()) and time.monotonic() - t0 < limit_s:
         time.sleep(0.5)
+    for item in left:
+        print(f"not reconciled: {item}", file=sys.stderr)
     return len(left), round(time.monotonic() - t0, 2)
 
 

@@ -34,7 +34,11 @@ from lamina.scheduler.states import ContainerState
 
 log = logging.getLogger(__name__)
 
-SANDBOX_GRACE_S = 60.0  # a sandbox this young may be between its start and its listing in Redis
+# A sandbox this young may be between its start and its listing in Redis (a start takes well under a second;
+# this allows for a loaded engine). With a sweep every SWEEP_EVERY_S, a sandbox whose creator died is
+# removed within SANDBOX_GRACE_S + SWEEP_EVERY_S of its start: within a minute.
+SANDBOX_GRACE_S = 20.0
+SWEEP_EVERY_S = 30.0
 CODE_GRACE_S = 600.0  # extracted code this young is kept: a cold start may be about to mount it
 
 # () -> (code keys, layer digests) that function versions use; the composition root reads PostgreSQL.
@@ -186,7 +190,7 @@ class Reaper:
                      len(report.adopted), len(report.removed), len(report.forgotten))
         return report
 
-    def run(self, stop: threading.Event, interval_s: float = 1.0, sweep_every_s: float = 60.0) -> None:
+    def run(self, stop: threading.Event, interval_s: float = 1.0, sweep_every_s: float = SWEEP_EVERY_S) -> None:
         """Sweep once (adoption after a restart), then tick every ``interval_s`` until ``stop`` is set."""
         self.sweep()
         next_sweep = time.monotonic() + sweep_every_s
