@@ -24,7 +24,14 @@ def test_execution_capacity_from_the_environment() -> None:
 @pytest.mark.parametrize("name, value", [
     ("LAMINA_SANDBOXES", "-1"), ("LAMINA_SANDBOXES", "many"), ("LAMINA_MEMORY_BUDGET_MB", "1.5"),
     ("LAMINA_MAX_ENVIRONMENTS", "0"), ("LAMINA_MAX_ENVIRONMENTS", "5000"),
+    ("LAMINA_ASYNC_RESCUE_AFTER", "soon"), ("LAMINA_LOG_LEVEL", "loud"),
 ])
 def test_bad_values_name_their_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_log_level_and_rescue_delay_from_the_environment() -> None:
+    s = Settings.from_env({"LAMINA_LOG_LEVEL": "warning", "LAMINA_ASYNC_RESCUE_AFTER": "2.5"})
+    assert (s.log_level, s.async_rescue_after_s) == ("WARNING", 2.5)
+    assert (Settings.from_env({}).log_level, Settings.from_env({}).async_rescue_after_s) == ("INFO", 10.0)
