@@ -34,6 +34,8 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -222,29 +224,51 @@ def _no_orphans(r: redis.Redis, docker_client: Any, instance: str, everything: l
     return len(left), round(time.monotonic() - t0, 2)
 
 
+@dataclass
+class Install:
+    """A throw-away lamina for one experiment: a fresh PostgreSQL database, a redis-server of its own, the
+    runtime image, the schema and an admin key (the processes are started by the experiment)."""
+
+    data_dir: Path
+    redis: RedisServer
+    env: dict[str, str]
+    settings: Settings
+    instance: str
+    docker: Any
+    creds: dict[str, str]
+    api: Api
+    drop_db: Callable[[], None]
+
+    @classmethod
+    def make(cls, prefix: str, fsync: str, extra_env: dict[str, str] | None = None) -> Install:
+        admin_url = os.environ.get("LAMINA_DATABASE_URL") or os.environ.get("LAMINA_TEST_DATABASE_URL")
+        if not admin_url:
+            raise SystemExit('set LAMINA_DATABASE_URL (or LAMINA_TEST_DATABASE_URL): eval "$(scripts/services.sh all)"')
+        data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+        redis_server = RedisServer(data_dir, free_port())
+        redis_server.start(fsync)
+        db_url, drop_db = _database(admin_url)
+        port = free_port()
+        instance = f"{prefix.strip('-').rsplit('-', 1)[-1]}-{uuid.uuid4().hex[:6]}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
+        env.update(LAMINA_DATA_DIR=str(data_dir), LAMINA_DATABASE_URL=db_url, LAMINA_PORT=str(port),
+                   LAMINA_REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/0", LAMINA_INSTANCE=instance,
+                   LAMINA_MIGRATE_ON_START="false", **(extra_env or {}))
+        settings = Settings.from_env(env)
+        client = docker.from_env(timeout=300)
+        ensure_images(client, settings, ["python"], log=lambda m: print(m, file=sys.stderr))
+        subprocess.run([sys.executable, "-m", "lamina", "db", "upgrade"], env=env, check=True, capture_output=True)
+        creds = json.loads(subprocess.run([sys.executable, "-m", "lamina", "admin", "bootstrap", "--json"], env=env,
+                                          capture_output=True, text=True, check=True).stdout)
+        api = Api(port, f"{creds['AccessKeyId']}:{creds['SecretAccessKey']}")
+        return cls(data_dir, redis_server, env, settings, instance, client, creds, api, drop_db)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    admin_url = os.environ.get("LAMINA_DATABASE_URL") or os.environ.get("LAMINA_TEST_DATABASE_URL")
-    if not admin_url:
-        raise SystemExit('set LAMINA_DATABASE_URL (or LAMINA_TEST_DATABASE_URL): eval "$(scripts/services.sh all)"')
     rng = random.Random(args.seed)
-    data_dir = Path(tempfile.mkdtemp(prefix="lamina-chaos-"))
-    redis_server = RedisServer(data_dir, free_port())
-    redis_server.start("always")
-    db_url, drop_db = _database(admin_url)
-    port = free_port()
-    instance = f"chaos-{uuid.uuid4().hex[:6]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
-    env.update(LAMINA_DATA_DIR=str(data_dir), LAMINA_DATABASE_URL=db_url, LAMINA_PORT=str(port),
-               LAMINA_REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/0", LAMINA_INSTANCE=instance,
-               LAMINA_MIGRATE_ON_START="false", **FAST_ENV)
-    settings = Settings.from_env(env)
-    docker_client = docker.from_env(timeout=300)
-    ensure_images(docker_client, settings, ["python"], log=lambda m: print(m, file=sys.stderr))
-    subprocess.run([sys.executable, "-m", "lamina", "db", "upgrade"], env=env, check=True, capture_output=True)
-    boot = subprocess.run([sys.executable, "-m", "lamina", "admin", "bootstrap", "--json"], env=env,
-                          capture_output=True, text=True, check=True)
-    creds = json.loads(boot.stdout)
-    api = Api(port, f"{creds['AccessKeyId']}:{creds['SecretAccessKey']}")
+    inst = Install.make("lamina-chaos-", "always", FAST_ENV)
+    data_dir, redis_server, env, settings, instance = inst.data_dir, inst.redis, inst.env, inst.settings, inst.instance
+    docker_client, creds, api, drop_db = inst.docker, inst.creds, inst.api, inst.drop_db
     server = Proc(["serve", "--workers", "2", "--threads", "32"], env, data_dir / "server.log")
     scheduler = Proc(["scheduler"], env, data_dir / "scheduler.log")
     workers = Proc(["worker", "--processes", "2"], env, data_dir / "worker.log")

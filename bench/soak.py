@@ -18,21 +18,14 @@ import argparse
 import json
 import os
 import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import docker
 import redis
-from async_chaos import Api, Proc, RedisServer, _database, _wait, _zip
-from common import free_port, pct
-from lamina.config import Settings
-from lamina.executor.images import ensure_images
+from async_chaos import Install, Proc, _wait, _zip
+from common import pct
 from lamina.services.events import events
 
 FUNCTIONS = (("soak-small-a", 128), ("soak-small-b", 128), ("soak-large-a", 1024), ("soak-large-b", 1024))
@@ -64,26 +57,9 @@ def main() -> None:
     parser.add_argument("--async-rate", type=float, default=10.0, help="asynchronous invokes per second")
     parser.add_argument("--json", dest="json_out", default=None)
     args = parser.parse_args()
-    admin_url = os.environ.get("LAMINA_DATABASE_URL") or os.environ.get("LAMINA_TEST_DATABASE_URL")
-    if not admin_url:
-        raise SystemExit('set LAMINA_DATABASE_URL (or LAMINA_TEST_DATABASE_URL): eval "$(scripts/services.sh all)"')
-    data_dir = Path(tempfile.mkdtemp(prefix="lamina-soak-"))
-    redis_server = RedisServer(data_dir, free_port())
-    redis_server.start("everysec")
-    db_url, drop_db = _database(admin_url)
-    port = free_port()
-    instance = f"soak-{uuid.uuid4().hex[:6]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
-    env.update(LAMINA_DATA_DIR=str(data_dir), LAMINA_DATABASE_URL=db_url, LAMINA_PORT=str(port),
-               LAMINA_REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/0", LAMINA_INSTANCE=instance,
-               LAMINA_MIGRATE_ON_START="false")
-    settings = Settings.from_env(env)
-    docker_client = docker.from_env(timeout=300)
-    ensure_images(docker_client, settings, ["python"], log=lambda m: print(m, file=sys.stderr))
-    subprocess.run([sys.executable, "-m", "lamina", "db", "upgrade"], env=env, check=True, capture_output=True)
-    creds = json.loads(subprocess.run([sys.executable, "-m", "lamina", "admin", "bootstrap", "--json"], env=env,
-                                      capture_output=True, text=True, check=True).stdout)
-    api = Api(port, f"{creds['AccessKeyId']}:{creds['SecretAccessKey']}")
+    inst = Install.make("lamina-soak-", "everysec")
+    data_dir, redis_server, env, instance = inst.data_dir, inst.redis, inst.env, inst.instance
+    docker_client, creds, api, drop_db = inst.docker, inst.creds, inst.api, inst.drop_db
     procs = {
         "lamina serve": Proc(["serve", "--workers", "2", "--threads", "32"], env, data_dir / "server.log"),
         "lamina scheduler": Proc(["scheduler"], env, data_dir / "scheduler.log"),

@@ -4,16 +4,11 @@ Lambda's ServiceException at once (never a hang), and it recovers by itself with
 from __future__ import annotations
 
 import http.client
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from support.servers import PostgresCluster, RedisServer, free_port
+from support.servers import ServedLamina
 
 ANSWER_WITHIN_S = 10.0  # while a dependency is down, each call still answers (with an error) this fast
 RECOVER_WITHIN_S = 20.0
@@ -57,32 +52,12 @@ def _down_then_up(probe: Probe, stop: Callable[[], None], start: Callable[[], No
 
 
 def test_the_api_answers_through_postgres_and_redis_restarts(tmp_path: Path) -> None:
-    pg = PostgresCluster()
-    pg.start()
-    (tmp_path / "redis").mkdir()
-    rs = RedisServer(tmp_path / "redis")
-    rs.start()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
-    env.update(LAMINA_DATA_DIR=str(tmp_path / "data"), LAMINA_DATABASE_URL=pg.url, LAMINA_REDIS_URL=rs.url,
-               LAMINA_PORT=str(port), LAMINA_INSTANCE="deps-test")
-    lamina = [sys.executable, "-m", "lamina"]
-    subprocess.run([*lamina, "db", "upgrade"], env=env, check=True, capture_output=True)
-    creds = json.loads(subprocess.run([*lamina, "admin", "bootstrap", "--json"], env=env, check=True,
-                                      capture_output=True, text=True).stdout)
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
-    server = subprocess.Popen([*lamina, "serve", "--workers", "1", "--threads", "16"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
-    probe = Probe(port, f"{creds['AccessKeyId']}:{creds['SecretAccessKey']}")
+    lamina = ServedLamina(tmp_path, "deps-test")
+    probe = Probe(lamina.port, lamina.token)
     try:
         _until(lambda: probe()[0] == 200, 60)
-        pg_back = _down_then_up(probe, pg.stop, pg.start)
-        redis_back = _down_then_up(probe, rs.stop, rs.start)
+        pg_back = _down_then_up(probe, lamina.pg.stop, lamina.pg.start)
+        redis_back = _down_then_up(probe, lamina.redis.stop, lamina.redis.start)
         print(f"recovered {pg_back:.1f} s after PostgreSQL came back, {redis_back:.1f} s after Redis")
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
-        rs.stop()
-        pg.stop()
-        pg.remove()
+        lamina.stop()

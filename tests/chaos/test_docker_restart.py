@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from typing import Any
 
 import docker
 import pytest
-from support.servers import PostgresCluster, RedisServer, free_port
+from support.servers import ServedLamina
 from test_dependencies import _until
 
 pytestmark = pytest.mark.docker
@@ -85,23 +84,8 @@ def _invoke(port: int, token: str, timeout: float = 60) -> tuple[int, str, float
 
 
 def test_an_engine_restart_leaves_no_hang_and_no_dead_environment(tmp_path: Path, restartable_engine: Any) -> None:
-    pg = PostgresCluster()
-    pg.start()
-    (tmp_path / "redis").mkdir()
-    rs = RedisServer(tmp_path / "redis")
-    rs.start()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
-    env.update(LAMINA_DATA_DIR=str(tmp_path / "data"), LAMINA_DATABASE_URL=pg.url, LAMINA_REDIS_URL=rs.url,
-               LAMINA_PORT=str(port), LAMINA_INSTANCE=f"engine-{os.getpid()}", LAMINA_SANDBOXES="0")
-    lamina = [sys.executable, "-m", "lamina"]
-    subprocess.run([*lamina, "db", "upgrade"], env=env, check=True, capture_output=True)
-    creds = json.loads(subprocess.run([*lamina, "admin", "bootstrap", "--json"], env=env, check=True,
-                                      capture_output=True, text=True).stdout)
-    token = f"{creds['AccessKeyId']}:{creds['SecretAccessKey']}"
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
-    server = subprocess.Popen([*lamina, "serve", "--workers", "1", "--threads", "16"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    lamina = ServedLamina(tmp_path, f"engine-{os.getpid()}", {"LAMINA_SANDBOXES": "0"})
+    port, token = lamina.port, lamina.token
     try:
         _until(lambda: _invoke_health(port), 60)
         buf = io.BytesIO()
@@ -110,7 +94,7 @@ def test_an_engine_restart_leaves_no_hang_and_no_dead_environment(tmp_path: Path
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         conn.request("POST", "/2015-03-31/functions", body=json.dumps({
             "FunctionName": "survivor", "Runtime": "python3.11", "Handler": "app.handler", "Timeout": 3,
-            "Role": f"arn:aws:iam::{creds['AccountId']}:role/x",
+            "Role": f"arn:aws:iam::{lamina.creds['AccountId']}:role/x",
             "Code": {"ZipFile": base64.b64encode(buf.getvalue()).decode()}}),
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
         assert conn.getresponse().status == 201
@@ -126,15 +110,10 @@ def test_an_engine_restart_leaves_no_hang_and_no_dead_environment(tmp_path: Path
         status, detail, took = _invoke(port, token)
         assert status == 200, detail
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
-        label = f"lamina.instance={env['LAMINA_INSTANCE']}"
+        lamina.stop()
+        label = f"lamina.instance={lamina.env['LAMINA_INSTANCE']}"
         for c in docker.from_env().containers.list(all=True, filters={"label": label}):
             c.remove(force=True)
-        rs.stop()
-        pg.stop()
-        pg.remove()
 
 
 def _invoke_health(port: int) -> bool:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -83,3 +85,36 @@ class RedisServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=10)
+
+
+class ServedLamina:
+    """`lamina serve` on a PostgreSQL cluster and a Redis server of its own (so a test may stop either), with
+    the schema migrated and an admin key; ``stop`` ends all three."""
+
+    def __init__(self, tmp_path: Path, instance: str, extra_env: dict[str, str] | None = None) -> None:
+        self.pg = PostgresCluster()
+        self.pg.start()
+        (tmp_path / "redis").mkdir()
+        self.redis = RedisServer(tmp_path / "redis")
+        self.redis.start()
+        self.port = free_port()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
+        self.env.update(LAMINA_DATA_DIR=str(tmp_path / "data"), LAMINA_DATABASE_URL=self.pg.url,
+                        LAMINA_REDIS_URL=self.redis.url, LAMINA_PORT=str(self.port), LAMINA_INSTANCE=instance,
+                        **(extra_env or {}))
+        lamina = [sys.executable, "-m", "lamina"]
+        subprocess.run([*lamina, "db", "upgrade"], env=self.env, check=True, capture_output=True)
+        self.creds = json.loads(subprocess.run([*lamina, "admin", "bootstrap", "--json"], env=self.env,
+                                               check=True, capture_output=True, text=True).stdout)
+        self.token = f"{self.creds['AccessKeyId']}:{self.creds['SecretAccessKey']}"
+        self.log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen([*lamina, "serve", "--workers", "1", "--threads", "16"], env=self.env,
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        self.log.close()
+        self.redis.stop()
+        self.pg.stop()
+        self.pg.remove()

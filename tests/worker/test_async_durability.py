@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import signal
-import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis as redis_lib
 from lamina.app import create_app
 from lamina.services.events import events
 from lamina.services.queues import queues
@@ -22,6 +18,7 @@ from lamina.worker.main import make_worker
 from support.auth import client_for
 from support.functions import Functions
 from support.invoking import invoke
+from support.servers import RedisServer
 from support.triggers import FAST, wait_for
 
 pytestmark = pytest.mark.docker
@@ -70,39 +67,6 @@ def test_a_worker_killed_mid_invocation_leaves_the_event_to_another_worker(
     assert record["responsePayload"] == {"slept": 4, "rid": rid}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisServer:
-    def __init__(self, directory: Path, port: int, fsync: str) -> None:
-        self.directory, self.port, self.fsync = directory, port, fsync
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.directory), "--appendonly", "yes", "--appendfsync", self.fsync, "--save", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        r = redis_lib.Redis(port=self.port)
-        assert wait_for(lambda: _ping(r), 10)
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        self.proc.wait(timeout=10)
-
-
-def _ping(r: redis_lib.Redis) -> bool:
-    try:
-        return bool(r.ping())
-    except redis_lib.ConnectionError:
-        return False
-
-
 # A crash (SIGKILL) loses nothing with appendfsync always; a restart (SIGTERM: Redis flushes the AOF
 # as it shuts down) loses nothing with everysec, the usual setting (docker-compose.yml, scripts/services.sh).
 @pytest.mark.parametrize("fsync, stop", [("always", signal.SIGKILL), ("everysec", signal.SIGTERM)])
@@ -110,10 +74,9 @@ def test_accepted_events_survive_a_redis_crash_with_aof(
     fsync: str, stop: int,
     components: Any, settings: Any, invoker: Any, tmp_path: Path, credentials: Any
 ) -> None:
-    port = _free_port()
-    server = RedisServer(tmp_path, port, fsync)
+    server = RedisServer(tmp_path, fsync)
     server.start()
-    own = build_components(settings.with_(redis_url=f"redis://127.0.0.1:{port}/0", **FAST), migrate=False)
+    own = build_components(settings.with_(redis_url=server.url, **FAST), migrate=False)
     app = create_app(components=own)
     client = client_for(app, credentials)
     try:
@@ -125,7 +88,7 @@ def test_accepted_events_survive_a_redis_crash_with_aof(
             resp = invoke(client, "durable", {"i": i}, headers={"X-Amz-Invocation-Type": "Event"})
             assert resp.status_code == 202
             rids.append(resp.headers["x-amzn-RequestId"])
-        server.kill(stop)  # no RDB save (--save ""): only the append-only file is left
+        server.stop(stop)  # no RDB save (--save ""): only the append-only file is left
         server.start()
         assert all(state(own.redis, rid).get("state") == "queued" for rid in rids)
         assert len(own.queue) == 20
@@ -138,4 +101,4 @@ def test_accepted_events_survive_a_redis_crash_with_aof(
     finally:
         app.extensions["lamina.invoker"].close()
         own.close()
-        server.kill()
+        server.stop()
