@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 import redis
 import sqlalchemy as sa
 from common import free_port
@@ -211,7 +212,8 @@ def _no_orphans(r: redis.Redis, docker_client: Any, instance: str, everything: l
         envs = pool.snapshot().envs
         known = {e.container_id for e in envs} | {e.sandbox_id for e in envs}
         known |= {cid for cid, _ip in pool.free_sandboxes()}
-        running = {c.id for c in docker_client.containers.list(
+        # The low-level list: containers.list() inspects each one and fails on one removed meanwhile.
+        running = {c["Id"] for c in docker_client.api.containers(
             all=True, filters={"label": f"lamina.instance={instance}"})}
         stale = [e.env_id for e in envs if e.container_id and e.container_id not in running]
         return [cid for cid in running if cid not in known] + stale
@@ -406,8 +408,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         for proc in (workers, scheduler, server):
             proc.stop()
-        for c in docker_client.containers.list(all=True, filters={"label": f"lamina.instance={instance}"}):
-            c.remove(force=True)
+        for c in docker_client.api.containers(all=True, filters={"label": f"lamina.instance={instance}"}):
+            try:
+                docker_client.api.remove_container(c["Id"], force=True)
+            except docker.errors.NotFound:
+                pass  # removed meanwhile
         redis_server.stop(signal.SIGTERM)
         drop_db()
         if not args.keep:

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import redis
 from async_chaos import Install, Proc, _wait, _zip
 from common import pct
@@ -136,8 +137,11 @@ def main() -> None:
         stop.set()
         for p in reversed(list(procs.values())):
             p.stop()
-        for c in docker_client.containers.list(all=True, filters={"label": f"lamina.instance={instance}"}):
-            c.remove(force=True)
+        for c in docker_client.api.containers(all=True, filters={"label": f"lamina.instance={instance}"}):
+            try:
+                docker_client.api.remove_container(c["Id"], force=True)
+            except docker.errors.NotFound:
+                pass  # removed meanwhile
         redis_server.stop(signal.SIGTERM)
         drop_db()
 

@@ -44,6 +44,12 @@ def _no_container_outlives_the_session() -> Iterator[None]:
     assert not left, f"containers left at the end of the session: {[c['Names'] for c in left]}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that restart the Docker engine run last: every other test keeps clients and containers of the
+    session's engine, and a restarted engine is slow to answer for a while."""
+    items.sort(key=lambda item: item.get_closest_marker("engine_restart") is not None)
+
+
 def _require(name: str) -> str:
     value = os.environ.get(name)
     if not value:

@@ -25,7 +25,7 @@ import pytest
 from support.servers import ServedLamina
 from test_dependencies import _until
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.engine_restart]
 
 APP = "def handler(event, context):\n    return {'pid': __import__('os').getpid()}\n"
 

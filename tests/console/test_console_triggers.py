@@ -94,7 +94,10 @@ def test_triggers_and_permissions_from_the_console(page: Any, live_server: Any, 
     page.goto(f"{url}/console/functions/trig?tab=configuration")
     page.fill("#config-form input[name=Network]", "not-a-network")
     page.click("button:has-text('Save configuration')")
-    expect(page.locator("#messages .msg.error").first).to_contain_text("is not a network this account may use")
+    # The API asks the Docker engine about the network: a busy engine (the previous test's containers still
+    # going) can take more than Playwright's default 5 s.
+    expect(page.locator("#messages .msg.error").first).to_contain_text("is not a network this account may use",
+                                                                       timeout=30_000)
     page.fill("#config-form input[name=Network]", "none")
     page.click("button:has-text('Save configuration')")
     expect(page.locator("#messages")).to_contain_text("Configuration saved")
