@@ -92,10 +92,11 @@ def test_triggers_and_permissions_from_the_console(page: Any, live_server: Any, 
 
     # The configuration editor sets the function's network (VpcConfig).
     page.goto(f"{url}/console/functions/trig?tab=configuration")
+    # The page fills the form from the API once it has loaded: typing before that is overwritten.
+    expect(page.locator("#config-form input[name=Handler]")).to_have_value("app.handler")
     page.fill("#config-form input[name=Network]", "not-a-network")
     page.click("button:has-text('Save configuration')")
-    # The API asks the Docker engine about the network: a busy engine (the previous test's containers still
-    # going) can take more than Playwright's default 5 s.
+    # The API asks the Docker engine about the network: a busy engine can take more than Playwright's 5 s.
     expect(page.locator("#messages .msg.error").first).to_contain_text("is not a network this account may use",
                                                                        timeout=30_000)
     page.fill("#config-form input[name=Network]", "none")
