@@ -265,12 +265,22 @@ class Install:
         api = Api(port, f"{creds['AccessKeyId']}:{creds['SecretAccessKey']}")
         return cls(data_dir, redis_server, env, settings, instance, client, creds, api, drop_db)
 
+    def tear_down(self) -> None:
+        """Remove the instance's containers, stop its Redis and drop its database (processes stopped first)."""
+        for c in self.docker.api.containers(all=True, filters={"label": f"lamina.instance={self.instance}"}):
+            try:
+                self.docker.api.remove_container(c["Id"], force=True)
+            except docker.errors.APIError:
+                pass  # removed meanwhile, or being removed
+        self.redis.stop(signal.SIGTERM)
+        self.drop_db()
+
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     inst = Install.make("lamina-chaos-", "always", FAST_ENV)
     data_dir, redis_server, env, settings, instance = inst.data_dir, inst.redis, inst.env, inst.settings, inst.instance
-    docker_client, creds, api, drop_db = inst.docker, inst.creds, inst.api, inst.drop_db
+    docker_client, creds, api = inst.docker, inst.creds, inst.api
     server = Proc(["serve", "--workers", "2", "--threads", "32"], env, data_dir / "server.log")
     scheduler = Proc(["scheduler"], env, data_dir / "scheduler.log")
     workers = Proc(["worker", "--processes", "2"], env, data_dir / "worker.log")
@@ -408,13 +418,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         for proc in (workers, scheduler, server):
             proc.stop()
-        for c in docker_client.api.containers(all=True, filters={"label": f"lamina.instance={instance}"}):
-            try:
-                docker_client.api.remove_container(c["Id"], force=True)
-            except docker.errors.NotFound:
-                pass  # removed meanwhile
-        redis_server.stop(signal.SIGTERM)
-        drop_db()
+        inst.tear_down()
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
 

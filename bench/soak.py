@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import docker.errors
 import redis
 from async_chaos import Install, Proc, _wait, _zip
 from common import pct
@@ -59,8 +57,8 @@ def main() -> None:
     parser.add_argument("--json", dest="json_out", default=None)
     args = parser.parse_args()
     inst = Install.make("lamina-soak-", "everysec")
-    data_dir, redis_server, env, instance = inst.data_dir, inst.redis, inst.env, inst.instance
-    docker_client, creds, api, drop_db = inst.docker, inst.creds, inst.api, inst.drop_db
+    data_dir, env = inst.data_dir, inst.env
+    creds, api = inst.creds, inst.api
     procs = {
         "lamina serve": Proc(["serve", "--workers", "2", "--threads", "32"], env, data_dir / "server.log"),
         "lamina scheduler": Proc(["scheduler"], env, data_dir / "scheduler.log"),
@@ -137,13 +135,7 @@ def main() -> None:
         stop.set()
         for p in reversed(list(procs.values())):
             p.stop()
-        for c in docker_client.api.containers(all=True, filters={"label": f"lamina.instance={instance}"}):
-            try:
-                docker_client.api.remove_container(c["Id"], force=True)
-            except docker.errors.NotFound:
-                pass  # removed meanwhile
-        redis_server.stop(signal.SIGTERM)
-        drop_db()
+        inst.tear_down()
 
     warm = next(m for t, m in memory if t >= 60) if any(t >= 60 for t, _ in memory) else memory[0][1]
     last = memory[-1][1]

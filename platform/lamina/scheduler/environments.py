@@ -141,6 +141,7 @@ class Environments:
         self._agent_dir = agent_dir or images.agent_dir
         self._replenishing = threading.Lock()
         self._gateway: str | None = None  # the function network's gateway address (function_endpoint)
+        self._log_dirs: dict[tuple[str, str], Path] = {}  # (account, function) -> its log directory
         self._conns = Connections(CONNECTIONS_PER_THREAD)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-env-bg")
 
@@ -317,15 +318,28 @@ class Environments:
                         lease.env_id, stream[:120])
             return payload
         spec = lease.spec
-        directory = self.log_dir(str(spec.get("account_id") or ""), str(spec.get("function_name") or ""))
-        try:
-            fd = os.open(directory / stream, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        owner = (str(spec.get("account_id") or ""), str(spec.get("function_name") or ""))
+        for attempt in (1, 2):
+            # The directory is made (a stat and a mkdir) once per function and process, not per invoke.
+            directory = self._log_dirs.get(owner) or self._log_dirs.setdefault(owner, self.log_dir(*owner))
+            try:
+                fd = os.open(directory / stream, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+            except FileNotFoundError:
+                self._log_dirs.pop(owner, None)  # removed meanwhile (the function's logs were deleted): remake
+                if attempt == 1:
+                    continue
+                log.warning("cannot write the log stream %s of %s: its directory is gone", stream, owner[1])
+                break
+            except OSError as err:
+                log.warning("cannot write the log stream %s of %s: %s", stream, owner[1], err)
+                break
             try:
                 os.write(fd, lines)
+            except OSError as err:
+                log.warning("cannot write the log stream %s of %s: %s", stream, owner[1], err)
             finally:
                 os.close(fd)
-        except OSError as err:
-            log.warning("cannot write the log stream %s of %s: %s", stream, spec.get("function_name"), err)
+            break
         return payload
 
     def start(self, lease: Lease, cspec: ContainerSpec) -> tuple[str, str]:
