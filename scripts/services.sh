@@ -18,10 +18,36 @@ need_pkg() {  # need_pkg BINARY PACKAGE...
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${@:2}" >&2
 }
 
+# gVisor's runsc as the Docker runtime "runsc" (functions with Isolation "gvisor"). --network=host:
+# runsc 2022 (Debian 12) refuses its own network stack on kernels that namespace
+# net.core.rmem_default (6.x), so it uses the kernel's, inside the container's own network namespace;
+# --host-uds=all: the agent of a function without a network listens on a socket in a bind mount.
+register_runsc() {
+  [ "$(id -u)" = 0 ] || return 0   # not root: lamina runs without gVisor (Isolation "gvisor" is refused)
+  need_pkg runsc runsc
+  mkdir -p /etc/docker
+  python3 - "$(command -v runsc)" <<'PY'
+import json, pathlib, sys
+path = pathlib.Path("/etc/docker/daemon.json")
+conf = json.loads(path.read_text() or "{}") if path.exists() else {}
+want = {"path": sys.argv[1], "runtimeArgs": ["--network=host", "--host-uds=all"]}
+if conf.get("runtimes", {}).get("runsc") != want:
+    conf.setdefault("runtimes", {})["runsc"] = want
+    path.write_text(json.dumps(conf, indent=2) + "\n")
+PY
+}
+
 start_docker() {
   need_pkg dockerd docker.io
   need_pkg mmdebstrap mmdebstrap
-  if docker info >/dev/null 2>&1; then return 0; fi
+  register_runsc
+  if docker info >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; then
+      kill -HUP "$(cat /var/run/docker.pid)" 2>/dev/null || true   # dockerd reloads its runtimes
+      sleep 1
+    fi
+    return 0
+  fi
   rm -f /var/run/docker.pid
   nohup dockerd >"$STATE/dockerd.log" 2>&1 &
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && return 0; sleep 0.5; done

@@ -81,7 +81,9 @@ class Functions:
         image_uri: str | None = None,
         image_config: Mapping[str, Any] | None = None,
         ephemeral_mb: int = 512,
+        isolation: str | None = None,
     ) -> dict[str, Any]:
+        """CreateFunction; ``isolation`` ("container", "gvisor") also sets the sandbox it runs in."""
         body: dict[str, Any] = {
             "FunctionName": name,
             "Role": ROLE,
@@ -103,7 +105,10 @@ class Functions:
         if layers:
             body["Layers"] = list(layers)
         if self.api:
-            return self._call("POST", "/2015-03-31/functions", body, 201)
+            created = self._call("POST", "/2015-03-31/functions", body, 201)
+            if isolation is not None:
+                self.set_isolation(name, isolation)
+            return created
         code_key = self.components.code_store.put(zipped) if not image_uri else None
         spec = {
             "account_id": self.settings.account_id,
@@ -130,8 +135,11 @@ class Functions:
         self._changed(name)
         return {"FunctionName": name, "RevisionId": spec["revision_id"]}
 
+    def set_isolation(self, name: str, mode: str | None) -> dict[str, Any]:
+        return self._call("PUT", f"/lamina/v1/functions/{name}/isolation", {"Isolation": mode}, 200)
+
     def update_config(self, name: str, **changes: Any) -> dict[str, Any]:
-        """Changes in the fake's terms: memory, timeout, env, handler."""
+        """Changes in the fake's terms: memory, timeout, env, handler, vpc."""
         if self.api:
             body: dict[str, Any] = {}
             if "memory" in changes:
@@ -142,6 +150,10 @@ class Functions:
                 body["Environment"] = {"Variables": changes["env"]}
             if "handler" in changes:
                 body["Handler"] = changes["handler"]
+            if "vpc" in changes:
+                body["VpcConfig"] = changes["vpc"]
+            unknown = set(changes) - {"memory", "timeout", "env", "handler", "vpc"}
+            assert not unknown, f"update_config does not know {unknown}"
             return self._call("PUT", f"/2015-03-31/functions/{name}/configuration", body)
         spec = self._specs[(name, "$LATEST")]
         mapping = {"memory": "memory_size", "timeout": "timeout", "env": "environment", "handler": "handler"}

@@ -14,7 +14,7 @@ from lamina.api import event_sources as event_sources_api
 from lamina.api import schedules as schedules_api
 from lamina.api import urls as urls_api
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
-from lamina.services.functions import functions
+from lamina.services.functions import functions, isolation
 from lamina.services.triggers.triggers import Triggers
 
 bp = context.blueprint("functions")
@@ -82,6 +82,25 @@ def update_function_configuration(function_name: str) -> ResponseReturnValue:
         context.deps(), context.account_id(), function_name, shapes.config_input(r), r.string("RevisionId")
     )
     return shapes.function_configuration(rec)
+
+
+@bp.get("/lamina/v1/functions/<function_name>/isolation")
+def get_function_isolation(function_name: str) -> ResponseReturnValue:
+    """lamina's extension: the sandbox the function runs in (``container`` or ``gvisor``)."""
+    return _isolation_shape(isolation.get(context.deps(), context.account_id(), function_name))
+
+
+@bp.put("/lamina/v1/functions/<function_name>/isolation")
+def put_function_isolation(function_name: str) -> ResponseReturnValue:
+    body = context.body()
+    if set(body) - {"Isolation"} or "Isolation" not in body:
+        raise InvalidParameterValueException('The body must be {"Isolation": "container" | "gvisor" | null}')
+    return _isolation_shape(isolation.put(context.deps(), context.account_id(), function_name, body["Isolation"]))
+
+
+def _isolation_shape(found: isolation.FunctionIsolation) -> dict[str, Any]:
+    return {"Isolation": found.requested, "EffectiveIsolation": found.effective,
+            "AccountDefault": found.account.default, "Allowed": list(found.account.allowed)}
 
 
 @bp.delete(FUNCTION)

@@ -212,6 +212,21 @@ def set_quotas(account_id: str, concurrency: str | None, api_rate: str | None) -
                    f"{'' if got[1] else ' (default)'}")
 
 
+@admin.command("set-isolation")
+@click.argument("account_id")
+@click.option("--default", "default", required=True, type=click.Choice(["container", "gvisor"]),
+              help="The sandbox of the account's functions that ask for none.")
+@click.option("--allow", default="container,gvisor", show_default=True,
+              help="Comma-separated sandboxes its functions may ask for (the default among them).")
+def set_isolation(account_id: str, default: str, allow: str) -> None:
+    """Set the sandbox an account's functions run in (container: runc; gvisor: runsc) and their choices."""
+    from lamina.services.functions import isolation
+
+    with _opened() as comps:
+        got = isolation.set_account(comps, account_id, default, [m.strip() for m in allow.split(",") if m.strip()])
+    click.echo(f"{account_id}: isolation {got.default} by default; functions may ask for {', '.join(got.allowed)}")
+
+
 @admin.command("put-user-policy")
 @click.argument("account_id")
 @click.argument("user")

@@ -129,6 +129,20 @@ def get_function(name: str, qualifier: str | None, endpoint: str, token: str | N
     emit(result if as_json else result.get("Configuration", {}), as_json)
 
 
+@functions.command("isolation")
+@click.argument("name")
+@click.argument("mode", required=False, type=click.Choice(["container", "gvisor", "default"]))
+@api_options
+def function_isolation(name: str, mode: str | None, endpoint: str, token: str | None, as_json: bool) -> None:
+    """Show the sandbox NAME runs in, or set it: container (runc), gvisor (runsc), or its account's default."""
+    path = f"/lamina/v1/functions/{quote(name)}/isolation"
+    client = LaminaClient(endpoint, token)
+    if mode is None:
+        emit(client.json("GET", path), as_json)
+    else:
+        emit(client.json("PUT", path, body={"Isolation": None if mode == "default" else mode}), as_json)
+
+
 @functions.command("delete")
 @click.argument("name")
 @click.option("--qualifier", default=None, help="Delete only this version.")

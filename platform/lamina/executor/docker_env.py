@@ -42,6 +42,12 @@ SOCKET_MOUNT = "/var/run/lamina"  # an environment without a network: its agent'
 SOCKET_DIRS = "agent-sockets"  # under the data directory: one directory per such environment
 UNIX_ADDRESS = "unix:"  # the address of such an environment: "unix:<host path of the socket>"
 PIDS_LIMIT = 1024
+# The Docker runtime of each isolation mode (lamina.services.functions.isolation).
+OCI_RUNTIMES = {"container": "runc", "gvisor": "runsc"}
+# gVisor's sentry, gofer and (ptrace platform) stub processes are host tasks of the container's pids
+# cgroup too: about 60 when idle, and a stub per guest thread group. Added to the function's own limit.
+GVISOR_PIDS = 256
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 ICC_OPTION = "com.docker.network.bridge.enable_icc"
 MB_PER_VCPU = 1769  # Lambda gives one vCPU at 1 769 MB
 CFS_PERIOD_US = 20_000
@@ -82,6 +88,7 @@ class ContainerSpec:
     no_network: bool = False
     socket_dir: Path | None = None
     extra_networks: tuple[str, ...] = ()
+    oci_runtime: str = "runc"  # "runsc": gVisor
 
     @staticmethod
     def cpu_for(memory_mb: int) -> int:
@@ -97,6 +104,27 @@ def _cfs(nano_cpus: int) -> dict[str, int]:
     (docker-py's update_container has no nano_cpus either.)
     """
     return {"cpu_period": CFS_PERIOD_US, "cpu_quota": max(1000, nano_cpus * CFS_PERIOD_US // 1_000_000_000)}
+
+
+def _cgroup_parents() -> list[Path]:
+    """Where Docker (cgroupfs driver) puts container cgroups: v1's cpu controller, or v2's unified tree."""
+    return [CGROUP_ROOT / "cpu" / "docker", CGROUP_ROOT / "docker", CGROUP_ROOT / "system.slice"]
+
+
+def _write_cpu_quota(container_id: str, quota_us: int, period_us: int) -> bool:
+    """Write a CFS quota into the container's cgroup (v1 or v2); False when it is not found here."""
+    v1 = CGROUP_ROOT / "cpu" / "docker" / container_id
+    candidates = [(v1 / "cpu.cfs_period_us", str(period_us)), (v1 / "cpu.cfs_quota_us", str(quota_us))]
+    for v2 in (CGROUP_ROOT / "docker" / container_id, CGROUP_ROOT / "system.slice" / f"docker-{container_id}.scope"):
+        if (v2 / "cpu.max").exists():
+            candidates = [(v2 / "cpu.max", f"{quota_us} {period_us}")]
+            break
+    try:
+        for path, value in candidates:
+            path.write_text(value)
+    except OSError:
+        return False
+    return True
 
 
 def socket_dir(data_dir: Path, env_id: str) -> Path:
@@ -248,7 +276,8 @@ class DockerEnv:
             read_only=True,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
-            pids_limit=spec.pids_limit,
+            pids_limit=spec.pids_limit + (GVISOR_PIDS if spec.oci_runtime == "runsc" else 0),
+            runtime=spec.oci_runtime,
             network_mode="none" if spec.no_network else (
                 f"container:{spec.sandbox_id}" if spec.sandbox_id else spec.network),
             init=False,
@@ -312,14 +341,28 @@ class DockerEnv:
             raise ExecutorError(f"cannot inspect network {name}: {err.explanation or err}") from err
         return dict(info.get("Labels") or {})
 
-    def limit_cpu(self, container_id: str, nano_cpus: int) -> None:
-        """Apply the proportional CPU limit after init (see ``init_boost`` in ``lamina.scheduler.environments``)."""
+    def limit_cpu(self, container_id: str, nano_cpus: int, oci_runtime: str = "runc") -> None:
+        """Apply the proportional CPU limit after init (see ``init_boost`` in ``lamina.scheduler.environments``).
+
+        runsc has no ``update``: its containers get the quota written into their cgroup on this host.
+        """
+        cfs = _cfs(nano_cpus)
+        if oci_runtime == "runsc":
+            if not _write_cpu_quota(container_id, cfs["cpu_quota"], cfs["cpu_period"]):
+                log.warning("cannot limit CPU of gVisor container %s: no cgroup of it on this host", container_id[:12])
+            return
         try:
-            self.api.update_container(container_id, **_cfs(nano_cpus))
+            self.api.update_container(container_id, **cfs)
         except docker.errors.NotFound:
             pass
         except docker.errors.APIError as err:
             log.warning("cannot limit CPU of %s: %s", container_id[:12], err)
+
+    @staticmethod
+    def cpu_limit_later(oci_runtime: str) -> bool:
+        """Whether a container of ``oci_runtime`` can get its CPU limit after it started (the init boost):
+        always under runc; under runsc only when the engine's cgroups are this host's."""
+        return oci_runtime != "runsc" or any(p.is_dir() for p in _cgroup_parents())
 
     def pause(self, container_id: str) -> None:
         try:

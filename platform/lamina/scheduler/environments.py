@@ -38,6 +38,7 @@ from lamina.executor.agent_client import AgentConnection, Connections, ProtocolE
 from lamina.executor.docker_env import (
     AGENT_PORT,
     LABEL_VPC,
+    OCI_RUNTIMES,
     ContainerSpec,
     DockerEnv,
     ExecutorError,
@@ -283,10 +284,10 @@ class Environments:
             released = self.pool.release(lease.env_id, time.time())
             if released.outcome == "retired":
                 self.remove_later(released.container_ids)
-            if cold and self.init_boost:
+            if cold and self.init_boost and self.docker.cpu_limit_later(oci_runtime(spec)):
                 # The first invoke ran without a CPU limit (Lambda-like init boost); now the proportional one.
                 self.later(self.docker.limit_cpu, container_id,
-                           ContainerSpec.cpu_for(int(spec.get("memory_size") or 128)))
+                           ContainerSpec.cpu_for(int(spec.get("memory_size") or 128)), oci_runtime(spec))
         return RunOutput(
             payload=payload,
             content_type=reply.headers.get("content-type") or "application/json",
@@ -479,3 +480,8 @@ def _int_header(value: str | None) -> int | None:
 
 def _rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def oci_runtime(spec: Mapping[str, Any]) -> str:
+    """The Docker runtime of a resolved spec's isolation mode (runc unless it says gvisor)."""
+    return OCI_RUNTIMES.get(str(spec.get("isolation") or "container"), "runc")

@@ -77,6 +77,9 @@ class Function(ConfigColumns, Base):
     name: Mapped[str] = mapped_column(String(64))
     tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     reserved_concurrency: Mapped[int | None] = mapped_column(Integer)
+    # The sandbox it asks for ("container", "gvisor"); None: its account's default. Not versioned: a
+    # sandbox is a property of where code runs, so it applies to every version at once.
+    isolation: Mapped[str | None] = mapped_column(String(16))
     # Highest version number ever published; numbers are never reused after a delete.
     last_version: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -230,6 +233,10 @@ class Account(Base):
     # Quotas of this account; None: the instance's defaults (LAMINA_ACCOUNT_CONCURRENCY, LAMINA_API_RATE).
     concurrency_limit: Mapped[int | None] = mapped_column(Integer)
     api_rate_limit: Mapped[int | None] = mapped_column(Integer)
+    # The sandbox its functions run in unless they ask otherwise, and the ones they may ask for
+    # (None: "container", and every one; see lamina.services.functions.isolation).
+    isolation: Mapped[str | None] = mapped_column(String(16))
+    isolation_allowed: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class User(Base):

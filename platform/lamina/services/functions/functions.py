@@ -18,7 +18,7 @@ from lamina.errors import InvalidParameterValueException, ResourceConflictExcept
 from lamina.scheduler import environments
 from lamina.services import arns, common
 from lamina.services.common import Deps
-from lamina.services.functions import layers, validate, versions, zips
+from lamina.services.functions import isolation, layers, validate, versions, zips
 from lamina.services.records import (
     CodeInput,
     ConfigInput,
@@ -28,7 +28,7 @@ from lamina.services.records import (
     Page,
 )
 from lamina.store import queries, triggers
-from lamina.store.models import Function, FunctionVersion
+from lamina.store.models import Account, Function, FunctionVersion
 
 DEFAULTS: dict[str, Any] = {
     "description": "",
@@ -461,6 +461,7 @@ def resolve_for_invoke(session_factory: queries.SessionFactory, account_id: str,
                     raise common.not_found(region, account_id, fn.name, qual)
                 src = found
         eic = queries.get_event_invoke_config(session, fn.id, qual)
+        sandbox = isolation.effective(isolation.of_account(session.get(Account, account_id)), fn.isolation)
         return {
             "account_id": account_id,
             "function_name": fn.name,
@@ -470,7 +471,9 @@ def resolve_for_invoke(session_factory: queries.SessionFactory, account_id: str,
             "version": version,
             "alias": alias.name if alias is not None else None,
             "routing": {str(k): float(v) for k, v in (alias.routing or {}).items()} if alias is not None else {},
-            "revision_id": src.revision_id,
+            # What environments run: a change of configuration or of sandbox retires the warm ones.
+            "revision_id": src.revision_id if sandbox == isolation.CONTAINER else f"{src.revision_id}+{sandbox}",
+            "isolation": sandbox,
             "role": src.role,
             "runtime": src.runtime,
             "handler": src.handler,

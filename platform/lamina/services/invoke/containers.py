@@ -15,7 +15,7 @@ from typing import Any
 from lamina import runtimes
 from lamina.config import Settings
 from lamina.scheduler import keys
-from lamina.scheduler.environments import AGENT_PORT, INIT_TIMEOUT_S, ContainerSpec, Environments
+from lamina.scheduler.environments import AGENT_PORT, INIT_TIMEOUT_S, ContainerSpec, Environments, oci_runtime
 from lamina.services.iam import secrets as secrets_at_rest
 from lamina.services.iam import sessions
 
@@ -90,6 +90,8 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         opt_dir = envs.opt_dir(_layer_keys(spec.get("layers") or ()))
         working_dir = "/var/task"
     full_cpu = ContainerSpec.cpu_for(memory)
+    oci = oci_runtime(spec)
+    boost = envs.init_boost and envs.docker.cpu_limit_later(oci)
     return ContainerSpec(
         name=f"lamina-{name}-{env_id[:12]}",
         image=image,
@@ -103,7 +105,8 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         task_dir=task_dir,
         opt_dir=opt_dir,
         working_dir=working_dir,
-        nano_cpus=None if envs.init_boost else full_cpu,
+        nano_cpus=None if boost else full_cpu,
+        oci_runtime=oci,
         **_network_of(envs, env_id, spec.get("vpc_config")),
     )
 
