@@ -97,6 +97,9 @@ class Settings:
     base_image: str | None = None
     container_label: str = "lamina.managed"
     instance: str = "default"
+    # Role credentials of an environment are accepted only from its own address (off behind a proxy
+    # that hides the caller's address from the API).
+    bind_role_credentials: bool = True
     sandboxes: int = 4  # network sandboxes kept ready for cold starts (0: cold starts use the bridge)
     memory_budget_mb: int | None = None  # None: MEMORY_OVERCOMMIT x this host's memory
     max_environments: int = 1000  # one Linux bridge holds at most 1023 ports
@@ -163,6 +166,7 @@ class Settings:
             max_environments=_int(env, "LAMINA_MAX_ENVIRONMENTS", 1000, 1, 1000),
             max_request_bytes=_int(env, "LAMINA_MAX_REQUEST_BYTES", 70 * 1024 * 1024, 1024),
             migrate_on_start=_bool(env, "LAMINA_MIGRATE_ON_START", True),
+            bind_role_credentials=_bool(env, "LAMINA_BIND_ROLE_CREDENTIALS", True),
             async_retry_delays_s=_floats(env, "LAMINA_ASYNC_RETRY_DELAYS", (60.0, 120.0)),
             async_throttle_delay_s=_float(env, "LAMINA_ASYNC_THROTTLE_DELAY", 1.0),
             async_throttle_max_delay_s=_float(env, "LAMINA_ASYNC_THROTTLE_MAX_DELAY", 300.0),

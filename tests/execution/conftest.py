@@ -22,6 +22,7 @@ from lamina.scheduler.reaper import Reaper
 from lamina.services.invoke.invocations import Invoker
 from support.functions import Functions
 from support.leaks import remove_and_report
+from support.neighbour import Neighbour
 
 LEAKED: list[str] = []
 
@@ -52,6 +53,18 @@ def invoker(
     invoker: Invoker = app.extensions["lamina.invoker"]
     yield invoker
     LEAKED.extend(remove_and_report([invoker], docker_client, settings.instance, request.node.name))
+
+
+@pytest.fixture(params=["container", "gvisor"])
+def sandbox(request: pytest.FixtureRequest) -> str:
+    """The isolation an attack test's function runs in: every attack is tried under runc and runsc."""
+    return str(request.param)
+
+
+@pytest.fixture
+def neighbour(client: Any, fns: Functions) -> Neighbour:
+    """Another team's warm function beside the attack (its p99 meanwhile stays within 2x)."""
+    return Neighbour(client, fns)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 
 from support.functions import Functions
 from support.invoking import invoke
+from support.neighbour import Neighbour
 
 PROBE = r'''
 import os
@@ -42,7 +43,7 @@ def handler(event, context):
 
 
 def test_a_function_cannot_read_another_functions_code_layers_variables_or_logs(
-    client: Any, fns: Functions
+    client: Any, fns: Functions, sandbox: str, neighbour: Neighbour,
 ) -> None:
     code, layer, variable, logged = (f"{what}-{uuid.uuid4().hex}" for what in ("code", "layer", "var", "log"))
     layer_arn = fns.publish_layer("secret-layer", {"python/secret_layer.py": f"LAYER = {layer!r}\n"})
@@ -51,8 +52,9 @@ def test_a_function_cannot_read_another_functions_code_layers_variables_or_logs(
                env={"SECRET": variable}, layers=[layer_arn])
     assert invoke(client, "neighbour", {}).get_json() == "hi"  # its code, layer and log lines now exist
     mine = f"mine-{uuid.uuid4().hex}"  # in the prober's own code: proves the walk finds what is readable
-    fns.create("prober", {"app.py": PROBE + f"MINE = {mine!r}\n"}, memory=512, timeout=60)
-    resp = invoke(client, "prober", {"markers": [code, layer, variable, logged, mine]})
+    fns.create("prober", {"app.py": PROBE + f"MINE = {mine!r}\n"}, memory=512, timeout=60, isolation=sandbox)
+    resp = neighbour.attack(lambda: invoke(client, "prober", {"markers": [code, layer, variable, logged, mine]}),
+                            warm=lambda: invoke(client, "prober", {"markers": []}))
     assert resp.status_code == 200 and "X-Amz-Function-Error" not in resp.headers, resp.get_data(as_text=True)
     out = resp.get_json()
     assert out["files"] > 100  # it did walk the file system

@@ -53,6 +53,13 @@ def call(method, path, body=b""):
         return err.code, err.headers.get("X-Amzn-ErrorType", "")
 
 def handler(event, context):
+    if event.get("sleep"):
+        import time
+        time.sleep(event["sleep"])
+        return "slept"
+    if event.get("creds"):  # the thief: credentials copied out of another environment
+        os.environ.update(event["creds"])
+        return {"get_target": call("GET", "/2015-03-31/functions/target")}
     return {
         "invoke_allowed": call("POST", "/2015-03-31/functions/target/invocations", b'{"from": "caller"}'),
         "invoke_other": call("POST", "/2015-03-31/functions/other/invocations", b"{}"),
@@ -111,6 +118,37 @@ def test_a_role_that_may_invoke_one_function_and_nothing_else(client: Any, fns: 
     with pytest.raises(ClientError) as err:
         outside.invoke(FunctionName="target", Payload=b"{}")
     assert err.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_role_credentials_work_only_from_their_own_environment(client: Any, fns: Any, components: Any,
+                                                               reachable_server: str) -> None:
+    account = components.settings.account_id
+    role = ROLE.rsplit("/", 1)[1]
+    iam.put_role(components, account, role, [{"Action": ["lambda:GetFunction"], "Resource": ["*"]}])
+    for name, code in (("owner", CALLER), ("thief", CALLER), ("target", TARGET), ("other", TARGET)):
+        fns.create(name, {"app.py": code}, timeout=30)
+    own = invoke(client, "owner", {}).get_json()
+    assert own["get_target"][0] == 200  # from its own environment, while it runs
+    app = client.application
+    holder = threading.Thread(target=lambda: invoke(app.test_client(), "owner", {"sleep": 4}))
+    holder.start()  # the owner's environment is busy: its credentials are live now
+    try:
+        import time
+
+        time.sleep(1.0)
+        stolen = invoke(client, "thief", {"creds": own["creds"]}).get_json()
+        assert stolen["get_target"] == [403, "UnrecognizedClientException"], stolen
+        import boto3
+
+        outside = boto3.client("lambda", endpoint_url=reachable_server, region_name="us-east-1",
+                               aws_access_key_id=own["creds"]["AWS_ACCESS_KEY_ID"],
+                               aws_secret_access_key=own["creds"]["AWS_SECRET_ACCESS_KEY"],
+                               aws_session_token=own["creds"]["AWS_SESSION_TOKEN"])
+        with pytest.raises(ClientError) as err:
+            outside.get_function(FunctionName="target")
+        assert err.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    finally:
+        holder.join()
 
 
 def test_functions_without_a_defined_role_get_no_credentials(client: Any, fns: Any) -> None:

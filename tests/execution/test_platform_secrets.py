@@ -9,6 +9,7 @@ from typing import Any
 from lamina.services.iam import secrets
 from support.functions import Functions
 from support.invoking import invoke
+from support.neighbour import Neighbour
 
 APP = r'''
 import os
@@ -23,6 +24,8 @@ def _read(path):
         return ""
 
 def handler(event, context):
+    if event.get("warm"):
+        return {"size": 0, "text": ""}
     seen = ["\n".join(f"{k}={v}" for k, v in os.environ.items())]
     for pid in os.listdir("/proc"):
         if pid.isdigit():
@@ -36,9 +39,10 @@ def handler(event, context):
 '''
 
 
-def test_no_platform_secret_is_visible_from_inside_a_function(client: Any, fns: Functions, settings: Any) -> None:
-    fns.create("snoop", {"app.py": APP}, handler="app.handler", memory=256, timeout=20)
-    resp = invoke(client, "snoop", {})
+def test_no_platform_secret_is_visible_from_inside_a_function(client: Any, fns: Functions, settings: Any,
+                                                              sandbox: str, neighbour: Neighbour) -> None:
+    fns.create("snoop", {"app.py": APP}, handler="app.handler", memory=256, timeout=20, isolation=sandbox)
+    resp = neighbour.attack(lambda: invoke(client, "snoop", {}), warm=lambda: invoke(client, "snoop", {"warm": 1}))
     assert resp.status_code == 200, resp.get_data(as_text=True)
     seen = resp.get_json()
     assert seen["size"] > 1000  # it did read its environment, processes and files

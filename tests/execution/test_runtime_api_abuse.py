@@ -8,6 +8,7 @@ from typing import Any
 
 from support.functions import Functions
 from support.invoking import invoke
+from support.neighbour import Neighbour
 
 APP = r'''
 import os, socket
@@ -28,6 +29,8 @@ def _raw(payload, read=True):
             s.close()
 
 def handler(event, context):
+    if event.get("warm"):
+        return "warm"
     api = os.environ["AWS_LAMBDA_RUNTIME_API"]
     out = {
         "garbage": _raw(b"\x00\xff NOT HTTP\r\n\r\n"),
@@ -45,9 +48,11 @@ def handler(event, context):
 '''
 
 
-def test_runtime_api_abuse_is_refused_and_the_platform_goes_on(client: Any, fns: Functions) -> None:
-    fns.create("api-abuser", {"app.py": APP}, handler="app.handler", memory=512, timeout=20)
-    resp = invoke(client, "api-abuser", {})
+def test_runtime_api_abuse_is_refused_and_the_platform_goes_on(client: Any, fns: Functions, sandbox: str,
+                                                              neighbour: Neighbour) -> None:
+    fns.create("api-abuser", {"app.py": APP}, handler="app.handler", memory=512, timeout=20, isolation=sandbox)
+    resp = neighbour.attack(lambda: invoke(client, "api-abuser", {}),
+                            warm=lambda: invoke(client, "api-abuser", {"warm": 1}), repeat=2)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     if "X-Amz-Function-Error" not in resp.headers:
         out = resp.get_json()

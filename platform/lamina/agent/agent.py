@@ -467,6 +467,9 @@ class Agent:
         env = {k: v for k, v in self.env.items() if not k.startswith("LAMINA_")}
         env["AWS_LAMBDA_RUNTIME_API"] = f"{RUNTIME_API_ADDR[0]}:{RUNTIME_API_ADDR[1]}"
         r, w = os.pipe()
+        users = {}
+        if RUNTIME_USER is not None:  # started as root: the runtime runs as a user other than the agent's
+            users = {"user": RUNTIME_USER[0], "group": RUNTIME_USER[1], "extra_groups": []}
         try:
             proc = subprocess.Popen(
                 argv,
@@ -476,6 +479,7 @@ class Agent:
                 stderr=w,
                 start_new_session=True,  # its own process group, killed as a whole on timeout
                 close_fds=True,
+                **users,
             )
         except OSError as exc:
             os.close(r)
@@ -1074,6 +1078,56 @@ def _error_body(body, headers):
     return json.dumps(obj).encode()
 
 
+def _users(env):
+    """(runtime user, agent user) as (uid, gid) pairs when the agent starts as root, else (None, None)."""
+    if os.getuid() != 0:
+        return None, None
+    pairs = []
+    for key, default in (("LAMINA_RUNTIME_USER", "993:990"), ("LAMINA_AGENT_USER", "994:994")):
+        uid, _, gid = (env.get(key) or default).partition(":")
+        pairs.append((int(uid), int(gid or uid)))
+    return pairs[0], pairs[1]
+
+
+RUNTIME_USER, AGENT_USER = _users(os.environ)
+PR_SET_KEEPCAPS, PR_CAPBSET_DROP, CAP_KILL = 8, 24, 5
+
+
+def _drop_bounding_set():
+    """Empty the bounding set, so nothing the runtime executes can ever hold a capability."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in range(64):
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # EINVAL: past the last
+            break
+
+
+def _become_agent_user():
+    """Give up root for the agent's own user, keeping only CAP_KILL (to signal the runtime, which runs as
+    another user): the runtime then cannot open the agent's /proc entries, its memory or descriptors, nor
+    signal or trace it, under runc and gVisor alike (gVisor does not honour PR_SET_DUMPABLE)."""
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    uid, gid = AGENT_USER
+    libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    data = (Data * 2)()
+    data[0].effective = data[0].permitted = 1 << CAP_KILL
+    if libc.capset(ctypes.byref(Header(0x20080522, 0)), data) != 0:  # _LINUX_CAPABILITY_VERSION_3
+        os.write(2, b"lamina agent: cannot keep CAP_KILL; a timed-out runtime ends with its container\n")
+    libc.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
+
+
 def _not_dumpable():
     """PR_SET_DUMPABLE 0: the runtime runs as the agent's user, but may not open the agent's /proc entries
     (its memory, its descriptors: the front door's sockets) nor ptrace it."""
@@ -1092,11 +1146,16 @@ def main():
     signal.signal(signal.SIGTERM, agent.on_sigterm)
     signal.signal(signal.SIGINT, agent.on_sigterm)
     _not_dumpable()
+    if RUNTIME_USER is not None:
+        _drop_bounding_set()
     # Listen before the runtime starts so its first /next never meets a closed port.
     agent.serve(RUNTIME_API_ADDR, agent.runtime_api, "runtime-api")
     front = agent.env.get("LAMINA_AGENT_SOCKET") or ("0.0.0.0", int(agent.env.get("LAMINA_AGENT_PORT") or 8080))
     agent.serve(front, agent.front_door, "front-door")
     agent.spawn()
+    if AGENT_USER is not None:
+        _become_agent_user()
+        _not_dumpable()  # a change of user resets it
     if agent.phase == "init":
         threading.Thread(target=agent.init_watchdog, name="init-watchdog", daemon=True).start()
     agent.reap_forever()

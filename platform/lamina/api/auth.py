@@ -29,7 +29,7 @@ import urllib.parse
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Request, current_app, g, request
+from flask import Flask, Request, current_app, g, has_request_context, request
 
 from lamina.errors import (
     AccessDeniedException,
@@ -213,7 +213,7 @@ def lookup_key(deps: Any, key_id: str) -> tuple[Principal, str] | None:
     if key_id.startswith("LSIA"):
         from lamina.services.iam import sessions
 
-        return sessions.lookup(deps, key_id)
+        return sessions.lookup(deps, key_id, request.remote_addr if has_request_context() else None)
     return iam.principal_for_key(deps, key_id)
 
 

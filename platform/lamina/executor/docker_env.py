@@ -36,7 +36,11 @@ SANDBOX_ROLE = "sandbox"
 AGENT_MOUNT = "/var/lamina"
 AGENT_ENTRYPOINT = ("python3", "-S", f"{AGENT_MOUNT}/agent.py")
 AGENT_PORT = 8080
-SANDBOX_USER = "993:990"
+SANDBOX_USER = "993:990"  # the runtime's user (Lambda's sbx_user1051), and the network sandboxes'
+AGENT_USER = "994:994"  # the agent's own: the runtime cannot open its /proc entries nor signal it
+# An environment starts as root with just these, and its agent drops them at once: it empties the
+# bounding set, starts the runtime as SANDBOX_USER, and keeps only KILL as AGENT_USER.
+AGENT_START_CAPS = ["SETUID", "SETGID", "SETPCAP", "KILL"]
 LABEL_VPC = "lamina.vpc"  # on a Docker network: the account id (or "*") whose functions may attach to it
 SOCKET_MOUNT = "/var/run/lamina"  # an environment without a network: its agent's unix socket is here
 SOCKET_DIRS = "agent-sockets"  # under the data directory: one directory per such environment
@@ -50,6 +54,7 @@ GVISOR_PIDS = 256
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 ICC_OPTION = "com.docker.network.bridge.enable_icc"
 MB_PER_VCPU = 1769  # Lambda gives one vCPU at 1 769 MB
+BOOST_NANO_CPUS = 1_000_000_000  # the init boost: at least one vCPU, never the whole host
 CFS_PERIOD_US = 20_000
 
 
@@ -78,7 +83,7 @@ class ContainerSpec:
     working_dir: str | None = None
     # CPU the container gets for its whole life; ``None`` leaves it unlimited (see ``init_boost``).
     nano_cpus: int | None = None
-    user: str = SANDBOX_USER
+    user: str = "0:0"  # the agent starts as root and drops to AGENT_USER (see AGENT_START_CAPS)
     pids_limit: int = PIDS_LIMIT
     # Join this network sandbox's namespace (its address is the environment's) instead of ``network``.
     sandbox_id: str | None = None
@@ -89,6 +94,9 @@ class ContainerSpec:
     socket_dir: Path | None = None
     extra_networks: tuple[str, ...] = ()
     oci_runtime: str = "runc"  # "runsc": gVisor
+    # Started with the init boost (``nano_cpus`` one vCPU or more); the scheduler applies the
+    # proportional share after the first invoke (``Environments.end_boost``).
+    boosted: bool = False
 
     @staticmethod
     def cpu_for(memory_mb: int) -> int:
@@ -133,11 +141,11 @@ def socket_dir(data_dir: Path, env_id: str) -> Path:
 
 
 def _socket_dir(path: Path) -> None:
-    """The environment's own socket directory, writable by its (non-root) user only."""
+    """The environment's own socket directory: root's, mode 0700. The agent makes its socket there while
+    it is still root (before it drops to AGENT_USER); the runtime's user cannot even list it."""
     path.mkdir(parents=True, exist_ok=True)
-    uid, gid = (int(x) for x in SANDBOX_USER.split(":"))
     try:
-        os.chown(path, uid, gid)
+        os.chown(path, 0, 0)
         path.chmod(0o700)
     except PermissionError:  # not root: the platform's own user cannot hand it over
         path.chmod(0o777)
@@ -256,6 +264,7 @@ class DockerEnv:
             Mount(AGENT_MOUNT, str(spec.agent_dir), type="bind", read_only=True),
         ]
         environment = dict(spec.environment)
+        environment.update(LAMINA_RUNTIME_USER=SANDBOX_USER, LAMINA_AGENT_USER=AGENT_USER)
         if spec.no_network:
             if spec.socket_dir is None:
                 raise ExecutorError("an environment without a network needs a socket directory")
@@ -275,6 +284,7 @@ class DockerEnv:
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={spec.tmp_mb}m,mode=1777"},
             read_only=True,
             cap_drop=["ALL"],
+            cap_add=AGENT_START_CAPS if spec.user == "0:0" else None,
             security_opt=["no-new-privileges"],
             pids_limit=spec.pids_limit + (GVISOR_PIDS if spec.oci_runtime == "runsc" else 0),
             runtime=spec.oci_runtime,

@@ -37,6 +37,7 @@ from lamina.executor import code, images
 from lamina.executor.agent_client import AgentConnection, Connections, ProtocolError, Reply
 from lamina.executor.docker_env import (
     AGENT_PORT,
+    BOOST_NANO_CPUS,
     LABEL_VPC,
     OCI_RUNTIMES,
     ContainerSpec,
@@ -52,13 +53,14 @@ from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Pool
 
 __all__ = [
-    "AGENT_PORT", "AgentCall", "ContainerSpec", "EnvironmentUnusable", "Environments", "ImageInfo",
+    "AGENT_PORT", "BOOST_NANO_CPUS", "AgentCall", "ContainerSpec", "EnvironmentUnusable", "Environments", "ImageInfo",
     "RunOutput", "SpecBuilder", "env_labels", "layers_digest", "network_open_to",
 ]
 
 log = logging.getLogger(__name__)
 
 INIT_TIMEOUT_S = 10
+INIT_BOOST_S = 10.0  # Lambda's init phase limit: the boost never outlasts it
 CLIENT_TIMEOUT_SLACK_S = 5.0  # beyond the function timeout the agent enforces itself
 AGENT_CONNECT_WINDOW_S = 15.0  # how long a cold start waits for the agent to listen
 CONNECTIONS_PER_THREAD = 128
@@ -142,6 +144,7 @@ class Environments:
         self._agent_dir = agent_dir or images.agent_dir
         self._replenishing = threading.Lock()
         self._gateway: str | None = None  # the function network's gateway address (function_endpoint)
+        self._boosted: dict[str, str] = {}  # container id -> OCI runtime, while its init boost lasts
         self._log_dirs: dict[tuple[str, str], Path] = {}  # (account, function) -> its log directory
         self._conns = Connections(CONNECTIONS_PER_THREAD)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-env-bg")
@@ -284,10 +287,9 @@ class Environments:
             released = self.pool.release(lease.env_id, time.time())
             if released.outcome == "retired":
                 self.remove_later(released.container_ids)
-            if cold and self.init_boost and self.docker.cpu_limit_later(oci_runtime(spec)):
-                # The first invoke ran without a CPU limit (Lambda-like init boost); now the proportional one.
-                self.later(self.docker.limit_cpu, container_id,
-                           ContainerSpec.cpu_for(int(spec.get("memory_size") or 128)), oci_runtime(spec))
+            if cold and container_id in self._boosted:
+                # The first invoke ran with the init boost (Lambda-like); now the proportional share.
+                self.later(self.end_boost, container_id, int(spec.get("memory_size") or 128))
         return RunOutput(
             payload=payload,
             content_type=reply.headers.get("content-type") or "application/json",
@@ -351,11 +353,29 @@ class Environments:
         if self.sandboxes:
             self.later(self.replenish_sandboxes)  # one was used (or there was none): top the list up
         started = self.docker.start(cspec)
+        if cspec.boosted:
+            # The boost lasts the first invoke or INIT_BOOST_S, whichever ends first (end_boost): a function
+            # that never answers, or crashes to be started again, gets no more than that.
+            self._boosted[started.container_id] = oci_runtime(lease.spec)
+            timer = threading.Timer(INIT_BOOST_S, self.later,
+                                    args=(self.end_boost, started.container_id, cspec.memory_mb))
+            timer.daemon = True
+            timer.start()
         if not self.pool.started(lease.env_id, started.ip, started.container_id):
             # The reaper gave up on this start (lease expired): do not run on a container nobody tracks.
             self.remove_later([started.container_id])
             raise ServiceException(f"Execution environment of {name} was reclaimed while starting")
         return started.ip, started.container_id
+
+    def boosted(self, container_id: str) -> bool:
+        """Whether the container still runs with its init boost."""
+        return container_id in self._boosted
+
+    def end_boost(self, container_id: str, memory_mb: int) -> None:
+        """Give a boosted container its proportional CPU share (once, whoever comes first)."""
+        runtime = self._boosted.pop(container_id, None)
+        if runtime is not None:
+            self.docker.limit_cpu(container_id, ContainerSpec.cpu_for(memory_mb), runtime)
 
     def forget(self, env_id: str, container_id: str = "") -> None:
         """Drop ``env_id`` from the pool and remove its containers in the background."""

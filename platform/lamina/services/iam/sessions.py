@@ -60,14 +60,20 @@ def for_role_arn(deps: Any, account_id: str, role_arn: str, ttl_s: float,
     return create(deps, account_id, name, statements, ttl_s, session_name)
 
 
-def lookup(deps: Any, key_id: str) -> tuple[Principal, str] | None:
+def lookup(deps: Any, key_id: str, remote_addr: str | None = None) -> tuple[Principal, str] | None:
+    """(principal, secret) of a live session key; None when unknown, expired, or (for an environment's
+    credentials) not usable now: its environment is idle, or ``remote_addr`` is not its address."""
     raw = deps.redis.get(_key(deps, key_id))
     if raw is None:
         return None
     doc = json.loads(raw)
     env_id = doc.get("env_id")
-    if env_id and deps.redis.hget(keys.env(env_id), "state") != b"busy":
-        return None  # the environment is between invocations (or gone): its credentials are not valid now
+    if env_id:
+        state, address = deps.redis.hmget(keys.env(env_id), "state", "address")
+        if state != b"busy":
+            return None  # the environment is between invocations (or gone): its credentials are not valid now
+        if deps.settings.bind_role_credentials and remote_addr is not None and address != remote_addr.encode():
+            return None  # copied out of the environment: valid only from the environment's own address
     principal = Principal(doc["account_id"], doc["name"], key_id, role=doc["role"],
                           statements=tuple(doc["statements"]), extra={"token": doc["token"]})
     return principal, secrets.decrypt(deps.settings, doc["secret"])

@@ -15,7 +15,14 @@ from typing import Any
 from lamina import runtimes
 from lamina.config import Settings
 from lamina.scheduler import keys
-from lamina.scheduler.environments import AGENT_PORT, INIT_TIMEOUT_S, ContainerSpec, Environments, oci_runtime
+from lamina.scheduler.environments import (
+    AGENT_PORT,
+    BOOST_NANO_CPUS,
+    INIT_TIMEOUT_S,
+    ContainerSpec,
+    Environments,
+    oci_runtime,
+)
 from lamina.services.iam import secrets as secrets_at_rest
 from lamina.services.iam import sessions
 
@@ -105,7 +112,8 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         task_dir=task_dir,
         opt_dir=opt_dir,
         working_dir=working_dir,
-        nano_cpus=None if boost else full_cpu,
+        nano_cpus=max(full_cpu, BOOST_NANO_CPUS) if boost else full_cpu,
+        boosted=boost,
         oci_runtime=oci,
         **_network_of(envs, env_id, spec.get("vpc_config")),
     )

@@ -1,0 +1,109 @@
+"""Benchmark (not a test): the same no-op Python function under Isolation "container" (runc) and "gvisor"
+(runsc), side by side, at MemorySize 128 (Lambda's default) and 1769 (one vCPU), through lamina's API.
+
+Reports, per sandbox and memory size: cold start p50/p99 (a configuration change before each, so a new
+environment; a network sandbox ready), warm invoke p50/p99 (sequential, one keep-alive connection);
+baselines in the same run: ``docker run --rm`` of the same image to exit under each runtime.
+
+    eval "$(scripts/services.sh docker)"; python bench/isolation.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+import docker
+import invoke as bench
+import redis
+from common import bench_install, credentials, pct
+from lamina.config import Settings
+from lamina.executor.docker_env import DockerEnv
+from lamina.executor.images import base_image_tag, ensure_images, image_for_runtime
+from lamina.scheduler.pool import Pool
+from lamina.scheduler.reaper import Reaper
+
+
+def docker_run(client: docker.DockerClient, image: str, runtime: str, n: int) -> list[float]:
+    took = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        client.containers.run(image, entrypoint=["python3", "-c", "pass"], remove=True, runtime=runtime,
+                              labels={"lamina.bench": "1"})
+        took.append((time.perf_counter() - t0) * 1000)
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", type=int, default=10)
+    parser.add_argument("--warm", type=int, default=500)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.cold, args.warm = 4, 150
+    data_dir, env, redis_proc, port = bench_install("lamina-bench-iso-")
+    settings = Settings.from_env(env)
+    client = docker.from_env(timeout=300)
+    if "runsc" not in (client.api.info().get("Runtimes") or {}):
+        raise SystemExit("the Docker engine has no runsc runtime: run scripts/services.sh docker as root")
+    ensure_images(client, settings, ["python"], log=lambda m: print(m, file=sys.stderr))
+    image = image_for_runtime(settings, "python3.11")
+    server = None
+    results: dict[tuple[str, int], dict[str, list[float]]] = {}
+    try:
+        baselines = {rt: docker_run(client, image, rt, args.cold) for rt in ("runc", "runsc")}
+        server = bench.start_server(env, port, 2, 64)
+        bench.TOKEN = credentials(env)
+        api = bench.Api(port)
+        pool = Pool(redis.Redis.from_url(env["LAMINA_REDIS_URL"]))
+        reaper = Reaper(pool, DockerEnv(client), env["LAMINA_INSTANCE"], freeze_after_s=3600, idle_timeout_s=7200,
+                        sandboxes=settings.sandboxes, sandbox_image=base_image_tag(settings),
+                        network=settings.docker_network)
+        for sandbox in ("container", "gvisor"):
+            for memory in (128, 1769):
+                bench.NAME = f"bench-{sandbox}-{memory}"
+                bench.create_function(api, memory)
+                api.call("PUT", f"/lamina/v1/functions/{bench.NAME}/isolation",
+                         json.dumps({"Isolation": sandbox}).encode())
+                api.invoke()  # extracts the code
+                print(f"{sandbox} at {memory} MB ...", file=sys.stderr)
+                cold, _ = bench.cold_starts(api, reaper, pool, args.cold, sandbox=True)
+                for _ in range(50):
+                    api.invoke()
+                warm = [api.invoke() for _ in range(args.warm)]
+                results[(sandbox, memory)] = {"cold": cold, "warm": warm}
+                api.call("DELETE", f"/2015-03-31/functions/{bench.NAME}", ok=(204,))
+                reaper.tick()
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        for c in client.containers.list(all=True, filters={"label": f"lamina.instance={env['LAMINA_INSTANCE']}"}):
+            c.remove(force=True)
+        if redis_proc is not None:
+            redis_proc.terminate()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    def ms(values: list[float]) -> str:
+        return f"{pct(values, 0.5):.1f} / {pct(values, 0.99):.1f}" if values else "-"
+
+    print(f"\n### Isolation: runc beside gVisor ({os.cpu_count()} CPUs)\n")
+    print("| Measure | container (runc) p50 / p99 ms | gvisor (runsc) p50 / p99 ms | gvisor / container (p50) |")
+    print("|---|---|---|---|")
+    run_c, run_g = baselines["runc"], baselines["runsc"]
+    print(f"| `docker run --rm` to exit (baseline), n={len(run_c)} | {ms(run_c)} | {ms(run_g)} | "
+          f"{pct(run_g, 0.5) / pct(run_c, 0.5):.2f}x |")
+    for what in ("cold", "warm"):
+        for memory in (128, 1769):
+            c, g = results[("container", memory)][what], results[("gvisor", memory)][what]
+            label = "cold start through the API" if what == "cold" else "warm invoke through the API"
+            print(f"| {label}, {memory} MB, n={len(c)} | {ms(c)} | {ms(g)} | {pct(g, 0.5) / pct(c, 0.5):.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
