@@ -300,3 +300,7 @@ def blob_referenced(session: Session, code_key: str) -> bool:
     )
     return any(session.scalars(stmt.limit(1)).first() is not None for stmt in checks)
 
+
+def function_names(session: Session, account_id: str) -> list[str]:
+    """Names of every function of the account."""
+    return list(session.scalars(select(Function.name).where(Function.account_id == account_id)))

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from sqlalchemy import select
 
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
 from lamina.scheduler import catalog
 from lamina.services import common
 from lamina.services.common import Deps
-from lamina.store.models import Account, Function
+from lamina.store import queries
+from lamina.store.models import Account
 
 CONTAINER = "container"
 GVISOR = "gvisor"
@@ -128,7 +128,7 @@ def set_account(deps: Deps, account_id: str, default: Any, allowed: Any) -> Acco
             raise ResourceNotFoundException(f"Account not found: {account_id}")
         account.isolation = mode
         account.isolation_allowed = list(modes)
-        names = list(session.scalars(select(Function.name).where(Function.account_id == account_id)))
+        names = queries.function_names(session, account_id)
     try:
         for name in names:  # each function's cached spec carries its effective mode
             catalog.invalidate(deps.redis, account_id, name)
