@@ -1,8 +1,8 @@
 """Execution roles from inside a running function: its credentials carry exactly the role's rights and
 work only while the environment runs an invocation (issue 5, items 4 and 9).
 
-The runtime images carry no boto3, so the function signs with a small SigV4 signer of its own; boto3 on
-the host then tries the same credentials after the invocation.
+One caller signs with a small SigV4 signer of its own, another with the boto3 the Python runtime ships
+(issue 13); boto3 on the host then tries the same credentials after the invocation.
 """
 
 from __future__ import annotations
@@ -149,6 +149,42 @@ def test_role_credentials_work_only_from_their_own_environment(client: Any, fns:
         assert err.value.response["Error"]["Code"] == "UnrecognizedClientException"
     finally:
         holder.join()
+
+
+BOTO3_CALLER = r'''
+import json
+import boto3
+from botocore.exceptions import ClientError
+
+def handler(event, context):
+    client = boto3.client("lambda")  # endpoint, region and the role's credentials from the environment
+    out = {"boto3": boto3.__version__}
+    got = client.invoke(FunctionName="target", Payload=json.dumps({"from": "boto3"}))
+    out["allowed"] = json.loads(got["Payload"].read())
+    try:
+        client.invoke(FunctionName="other", Payload=b"{}")
+        out["denied"] = None
+    except ClientError as err:
+        out["denied"] = err.response["Error"]["Code"]
+    return out
+'''
+
+
+def test_boto3_inside_a_function_invokes_another_with_the_callers_role(
+    client: Any, fns: Any, components: Any, reachable_server: str,
+) -> None:
+    account = components.settings.account_id
+    role = ROLE.rsplit("/", 1)[1]
+    iam.put_role(components, account, role, [{"Action": ["lambda:InvokeFunction"],
+                                              "Resource": [f"arn:aws:lambda:us-east-1:{account}:function:target"]}])
+    for name, code in (("sdk-caller", BOTO3_CALLER), ("target", TARGET), ("other", TARGET)):
+        fns.create(name, {"app.py": code}, timeout=30, memory=512)
+    resp = invoke(client, "sdk-caller", {})
+    assert resp.status_code == 200 and "X-Amz-Function-Error" not in resp.headers, resp.get_data(as_text=True)
+    out = resp.get_json()
+    assert out["allowed"] == {"target got": {"from": "boto3"}}
+    assert out["denied"] == "AccessDeniedException"
+    assert out["boto3"] == "1.44.8"  # the pinned SDK of runtimes/python/requirements.txt
 
 
 def test_functions_without_a_defined_role_get_no_credentials(client: Any, fns: Any) -> None:

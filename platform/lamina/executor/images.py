@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -129,6 +130,32 @@ def build_context_image(
         if current is not None and (current.labels or {}).get(HASH_LABEL) == wanted:
             return str(current.id)
     log(f"building image {tag} from {context}")
+    with tempfile.TemporaryDirectory(prefix="lamina-context-") as tmp:
+        return _build(client, _with_packages(context, Path(tmp), log), tag, base, wanted)
+
+
+def _with_packages(context: Path, tmp: Path, log: Callable[[str], object]) -> Path:
+    """The build context, plus ``packages/``: the pinned Python packages of its ``requirements.txt`` (the
+    AWS SDK a Lambda runtime ships), installed here with pip from the package index, since the image
+    build itself cannot reach one. A context without requirements.txt is used as it is."""
+    requirements = context / "requirements.txt"
+    if not requirements.is_file():
+        return context
+    staged = tmp / context.name
+    shutil.copytree(context, staged, ignore=shutil.ignore_patterns("__pycache__"))
+    log(f"installing {requirements} for the image (pip)")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
+         "--only-binary=:all:", "--target", str(staged / "packages"), "-r", str(requirements)],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise ImageBuildError(f"pip could not install {requirements} (is the package index reachable?): "
+                              f"{proc.stderr[-2000:]}")
+    return staged
+
+
+def _build(client: docker.DockerClient, context: Path, tag: str, base: str, wanted: str) -> str:
     try:
         image, _ = client.images.build(
             path=str(context),
