@@ -101,7 +101,7 @@ def test_a_busy_loop_gets_its_cpu_share_and_its_neighbour_keeps_answering(
     assert not invoker.environments.boosted(cid)
     assert invoke(client, "neighbour").status_code == 200  # warm
     app = client.application
-    cpu_before = _host_cpu_s(cid)
+    cpu_before, started = _host_cpu_s(cid), time.monotonic()
     with neighbour.watching():
         out, thread = _while(lambda: invoke(app.test_client(), "busy", {"seconds": 4}))
         took = _neighbour_latencies(client, thread)
@@ -112,7 +112,10 @@ def test_a_busy_loop_gets_its_cpu_share_and_its_neighbour_keeps_answering(
     # function's share is 128/1769 of one vCPU (~0.3 CPU-seconds in 4 s). Read on the host, from the
     # container's cgroup: gVisor's guest clock counts a throttled sentry's time as the function's.
     assert busy_out["wall_s"] == 4
-    assert _host_cpu_s(cid) - cpu_before < 1.0, busy_out
+    # The share holds over the whole invoke, however long starting five processes took (under gVisor at
+    # 7 % of a core, seconds): CPU used <= share x wall time, with room for the CFS period's rounding.
+    used, wall = _host_cpu_s(cid) - cpu_before, time.monotonic() - started
+    assert used < 1.0 or used <= 128 / 1769 * wall * 1.3, (busy_out, used, wall)
     assert took and max(took) < 1.0, took
 
 
