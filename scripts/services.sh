@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs (apt, when root) and starts what lamina needs on a Debian machine:
 # the Docker engine, and for tests a throw-away PostgreSQL cluster and Redis server.
-# Usage: scripts/services.sh docker|postgres|redis|chromium|all   (prints export lines for URLs)
+# Usage: scripts/services.sh docker|postgres|redis|chromium|go|all   (prints export lines for URLs)
 set -euo pipefail
 STATE=${LAMINA_SERVICES_DIR:-/tmp/lamina-services}
 mkdir -p "$STATE"
@@ -82,6 +82,10 @@ start_redis() {
   echo "export LAMINA_TEST_REDIS_URL=redis://127.0.0.1:$port/0"
 }
 
+start_go() {  # Debian's Go toolchain: a test builds a provided.al2023 bootstrap from a Go program
+  need_pkg go golang-go
+}
+
 start_chromium() {  # the console tests' browser (Playwright drives it; never `playwright install`)
   need_pkg /usr/bin/chromium chromium
 }
@@ -91,6 +95,7 @@ case "${1:-all}" in
   postgres) start_postgres ;;
   redis) start_redis ;;
   chromium) start_chromium ;;
+  go) start_go ;;
   all) start_docker; start_postgres; start_redis ;;
-  *) echo "usage: $0 docker|postgres|redis|chromium|all" >&2; exit 2 ;;
+  *) echo "usage: $0 docker|postgres|redis|chromium|go|all" >&2; exit 2 ;;
 esac

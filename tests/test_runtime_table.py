@@ -13,11 +13,11 @@ RUNTIMES_DIR = Path(__file__).resolve().parents[1] / "runtimes"
 
 def test_every_runtime_has_its_image_folder() -> None:
     for row in runtimes.RUNTIMES:
-        dockerfile = RUNTIMES_DIR / row.family / "Dockerfile"
+        dockerfile = RUNTIMES_DIR / row.folder / "Dockerfile"
         assert dockerfile.is_file(), f"{row.identifier}: no {dockerfile}"
         assert "ARG BASE" in dockerfile.read_text(), f"{dockerfile} must take the base image as ARG BASE"
         if row.bootstrap is not None:  # a managed runtime ships the bootstrap the agent starts
-            assert (RUNTIMES_DIR / row.family / "bootstrap").is_file(), f"{row.identifier}: no bootstrap"
+            assert (RUNTIMES_DIR / row.folder / "bootstrap").is_file(), f"{row.identifier}: no bootstrap"
 
 
 def test_validation_image_building_and_cold_start_read_the_same_table() -> None:
@@ -26,7 +26,8 @@ def test_validation_image_building_and_cold_start_read_the_same_table() -> None:
     for row in runtimes.RUNTIMES:
         assert validate.runtime(row.identifier) == row.identifier
         assert images.family_for_runtime(row.identifier) == row.family
-        assert set(row.base_packages) <= set(images.BASE_PACKAGES)
+        assert set(row.base_packages) <= set(runtimes.base_packages(row.suite))
+        assert row.suite in runtimes.SUITES
 
 
 def test_an_unknown_runtime_is_refused_everywhere() -> None:

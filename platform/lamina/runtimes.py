@@ -13,18 +13,36 @@ AGENT_PACKAGES: tuple[str, ...] = ("python3",)
 RUNTIME_BOOTSTRAP = ("/var/runtime/bootstrap",)
 
 
+SUITES: tuple[str, ...] = ("bookworm", "trixie")  # the Debian releases base images are built from
+
+
 @dataclass(frozen=True)
 class Runtime:
     identifier: str  # Lambda's runtime identifier, e.g. python3.11
-    family: str  # the image: a directory under runtimes/, tagged <image_prefix>/<family>:latest
-    base_packages: tuple[str, ...] = ()  # Debian packages the family needs in the base image
+    family: str  # the image, tagged <image_prefix>/<family>:latest
+    base_packages: tuple[str, ...] = ()  # Debian packages the family needs in its base image
     # The command the agent starts as the runtime; None runs the function's own ``bootstrap`` (provided*).
     bootstrap: tuple[str, ...] | None = RUNTIME_BOOTSTRAP
+    suite: str = "bookworm"  # the Debian release of its base image (trixie: newer Python, Node.js, Ruby)
+    context: str | None = None  # its folder under runtimes/ when not ``family`` (one client, two releases)
+    environment: tuple[tuple[str, str], ...] = ()  # variables the runtime's processes get
+
+    @property
+    def folder(self) -> str:
+        return self.context or self.family
+
+
+def _node_path(major: int) -> tuple[tuple[str, str], ...]:
+    return (("NODE_PATH", f"/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:"
+                          "/var/runtime/node_modules"),)
 
 
 RUNTIMES: tuple[Runtime, ...] = (
     Runtime("python3.11", "python", ("python3",)),
-    Runtime("nodejs18.x", "nodejs", ("nodejs",)),
+    Runtime("python3.13", "python3.13", ("python3",), suite="trixie", context="python"),
+    Runtime("nodejs18.x", "nodejs", ("nodejs",), environment=_node_path(18)),
+    Runtime("nodejs20.x", "nodejs20", ("nodejs",), suite="trixie", context="nodejs", environment=_node_path(20)),
+    Runtime("ruby3.3", "ruby", ("ruby",), suite="trixie"),
     Runtime("provided", "provided", bootstrap=None),
     Runtime("provided.al2", "provided", bootstrap=None),
     Runtime("provided.al2023", "provided", bootstrap=None),
@@ -33,8 +51,16 @@ RUNTIMES: tuple[Runtime, ...] = (
 BY_IDENTIFIER: dict[str, Runtime] = {r.identifier: r for r in RUNTIMES}
 SUPPORTED: tuple[str, ...] = tuple(BY_IDENTIFIER)
 FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(r.family for r in RUNTIMES))
-BASE_PACKAGES: tuple[str, ...] = tuple(dict.fromkeys(AGENT_PACKAGES + tuple(p for r in RUNTIMES
-                                                                             for p in r.base_packages)))
+BY_FAMILY: dict[str, Runtime] = {r.family: r for r in reversed(RUNTIMES)}  # a family's first row
+
+
+def base_packages(suite: str) -> tuple[str, ...]:
+    """The Debian packages of ``suite``'s base image: the agent's and every runtime's built on it."""
+    return tuple(dict.fromkeys(AGENT_PACKAGES + tuple(p for r in RUNTIMES if r.suite == suite
+                                                      for p in r.base_packages)))
+
+
+BASE_PACKAGES: tuple[str, ...] = base_packages("bookworm")
 
 
 def is_supported(identifier: str) -> bool:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from lamina import runtimes
 from lamina.config import Settings
 from lamina.executor import images
 
@@ -26,7 +27,7 @@ def test_image_for_runtime() -> None:
 def test_agent_dir_and_runtimes_dir() -> None:
     assert (images.agent_dir() / "agent.py").is_file()
     for family in images.FAMILIES:
-        assert (images.runtimes_dir() / family / "Dockerfile").is_file()
+        assert (images.runtimes_dir() / runtimes.BY_FAMILY[family].folder / "Dockerfile").is_file()
 
 
 def test_ensure_images_is_cached(docker_client: docker.DockerClient, runtime_images: dict[str, str]) -> None:

@@ -56,9 +56,10 @@ def image_for_runtime(settings: Settings, runtime: str) -> str:
     return runtimes.image_for(runtime, settings.image_prefix)
 
 
-def base_image_tag(settings: Settings) -> str:
-    """The base image runtime images are built on: ``settings.base_image`` or lamina's own Debian base."""
-    return settings.base_image or f"{settings.image_prefix}/base:{BASE_SUITE}"
+def base_image_tag(settings: Settings, suite: str = BASE_SUITE) -> str:
+    """The base image runtime images of Debian ``suite`` are built on: ``settings.base_image`` (for every
+    suite), or lamina's own Debian base of that release."""
+    return settings.base_image or f"{settings.image_prefix}/base:{suite}"
 
 
 def context_hash(context: Path, base_id: str) -> str:
@@ -74,12 +75,13 @@ def context_hash(context: Path, base_id: str) -> str:
     return digest.hexdigest()
 
 
-def ensure_base_image(client: docker.DockerClient, settings: Settings, log: Callable[[str], object] = print) -> str:
-    """Return the id of the base image, building it offline (mmdebstrap + import) when missing.
+def ensure_base_image(client: docker.DockerClient, settings: Settings, log: Callable[[str], object] = print,
+                      suite: str = BASE_SUITE) -> str:
+    """Return the id of ``suite``'s base image, building it offline (mmdebstrap + import) when missing.
 
     With ``settings.base_image`` set, that image must already exist: lamina never pulls.
     """
-    tag = base_image_tag(settings)
+    tag = base_image_tag(settings, suite)
     try:
         return str(client.images.get(tag).id)
     except docker.errors.ImageNotFound:
@@ -94,9 +96,9 @@ def ensure_base_image(client: docker.DockerClient, settings: Settings, log: Call
         cmd = [
             "mmdebstrap",
             "--variant=apt",
-            f"--include={','.join(BASE_PACKAGES)}",
+            f"--include={','.join(runtimes.base_packages(suite))}",
             "--format=tar",
-            BASE_SUITE,
+            suite,
             str(tar),
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -192,12 +194,15 @@ def ensure_images(
         family = name if name in FAMILIES else family_for_runtime(name)
         if family not in families:
             families.append(family)
-    base = base_image_tag(settings)
-    base_id = ensure_base_image(client, settings, log=log)
+    base_ids: dict[str, str] = {}
     built: dict[str, str] = {}
     for family in families:
+        row = runtimes.BY_FAMILY[family]
+        if row.suite not in base_ids:
+            base_ids[row.suite] = ensure_base_image(client, settings, log=log, suite=row.suite)
         tag = f"{settings.image_prefix}/{family}:latest"
-        build_context_image(client, runtimes_dir() / family, tag, base, base_id, force=force, log=log)
+        build_context_image(client, runtimes_dir() / row.folder, tag, base_image_tag(settings, row.suite),
+                            base_ids[row.suite], force=force, log=log)
         built[family] = tag
     return built
 

@@ -89,6 +89,7 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         image = envs.runtime_image(runtime)
         env["_HANDLER"] = str(spec.get("handler") or "")
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
+        env.update(runtimes.get(runtime).environment)
         bootstrap = runtimes.get(runtime).bootstrap
         if bootstrap is not None:  # None: the agent runs the function's own bootstrap (provided*)
             env["LAMINA_RUNTIME_CMD"] = json.dumps(list(bootstrap))
