@@ -187,6 +187,40 @@ def test_boto3_inside_a_function_invokes_another_with_the_callers_role(
     assert out["boto3"] == "1.44.8"  # the pinned SDK of runtimes/python/requirements.txt
 
 
+NODE_SDK_CALLER = """
+const { LambdaClient, InvokeCommand } = require('@aws-sdk/client-lambda');
+exports.handler = async () => {
+  const client = new LambdaClient({});  // endpoint, region and credentials from the environment
+  const payload = JSON.stringify({ from: 'sdk v3' });
+  const got = await client.send(new InvokeCommand({ FunctionName: 'target', Payload: payload }));
+  let denied = null;
+  try {
+    await client.send(new InvokeCommand({ FunctionName: 'other', Payload: '{}' }));
+  } catch (err) {
+    denied = err.name;
+  }
+  return { allowed: JSON.parse(Buffer.from(got.Payload).toString()), denied };
+};
+"""
+
+
+@pytest.mark.parametrize("runtime", ["nodejs18.x", "nodejs20.x"])
+def test_the_aws_sdk_v3_inside_a_nodejs_function_uses_the_callers_role(
+    client: Any, fns: Any, components: Any, reachable_server: str, runtime: str,
+) -> None:
+    account = components.settings.account_id
+    role = ROLE.rsplit("/", 1)[1]
+    iam.put_role(components, account, role, [{"Action": ["lambda:InvokeFunction"],
+                                              "Resource": [f"arn:aws:lambda:us-east-1:{account}:function:target"]}])
+    fns.create("sdk-node", {"index.js": NODE_SDK_CALLER}, runtime=runtime, handler="index.handler", timeout=30,
+               memory=512)
+    for name in ("target", "other"):
+        fns.create(name, {"app.py": TARGET}, timeout=30)
+    resp = invoke(client, "sdk-node", {})
+    assert resp.status_code == 200 and "X-Amz-Function-Error" not in resp.headers, resp.get_data(as_text=True)
+    assert resp.get_json() == {"allowed": {"target got": {"from": "sdk v3"}}, "denied": "AccessDeniedException"}
+
+
 def test_functions_without_a_defined_role_get_no_credentials(client: Any, fns: Any) -> None:
     fns.create("plain", {"app.py": "import os\ndef handler(e, c):\n    return sorted(k for k in os.environ "
                                   "if k.startswith('AWS_') and ('KEY' in k or 'TOKEN' in k))\n"})

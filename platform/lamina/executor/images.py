@@ -137,24 +137,34 @@ def build_context_image(
 
 
 def _with_packages(context: Path, tmp: Path, log: Callable[[str], object]) -> Path:
-    """The build context, plus ``packages/``: the pinned Python packages of its ``requirements.txt`` (the
-    AWS SDK a Lambda runtime ships), installed here with pip from the package index, since the image
-    build itself cannot reach one. A context without requirements.txt is used as it is."""
-    requirements = context / "requirements.txt"
-    if not requirements.is_file():
+    """The build context, plus the pinned packages it lists (the AWS SDK a Lambda runtime ships),
+    installed here from the package registries, since the image build itself cannot reach them:
+    ``requirements.txt`` with pip into ``packages/``, ``package.json`` + ``package-lock.json`` with
+    ``npm ci`` into ``node_modules/``. A context with neither is used as it is."""
+    requirements, lock = context / "requirements.txt", context / "package-lock.json"
+    if not requirements.is_file() and not lock.is_file():
         return context
     staged = tmp / context.name
-    shutil.copytree(context, staged, ignore=shutil.ignore_patterns("__pycache__"))
-    log(f"installing {requirements} for the image (pip)")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
-         "--only-binary=:all:", "--target", str(staged / "packages"), "-r", str(requirements)],
-        capture_output=True, text=True,
-    )
-    if proc.returncode != 0:
-        raise ImageBuildError(f"pip could not install {requirements} (is the package index reachable?): "
-                              f"{proc.stderr[-2000:]}")
+    shutil.copytree(context, staged, ignore=shutil.ignore_patterns("__pycache__", "node_modules", "packages"))
+    if requirements.is_file():
+        log(f"installing {requirements} for the image (pip)")
+        _run([sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
+              "--only-binary=:all:", "--target", str(staged / "packages"), "-r", str(requirements)],
+             staged, f"pip could not install {requirements} (is the package index reachable?)")
+    if lock.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise ImageBuildError(f"{lock} needs npm to install: apt-get install -y npm")
+        log(f"installing {lock} for the image (npm ci)")
+        _run([npm, "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+             staged, f"npm could not install {lock} (is the registry reachable?)")
     return staged
+
+
+def _run(cmd: list[str], cwd: Path, failure: str) -> None:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ImageBuildError(f"{failure}: {proc.stderr[-2000:]}")
 
 
 def _build(client: docker.DockerClient, context: Path, tag: str, base: str, wanted: str) -> str:
