@@ -1,0 +1,127 @@
+"""Benchmark (not a test): cold start p50 and warm invoke p50 of a no-op function in every runtime, at
+MemorySize 128 and 1024, through lamina's API; baseline in the same run: ``docker run --rm`` of the same
+runtime image running its interpreter to exit (what a container-per-invoke platform pays at best).
+
+    eval "$(scripts/services.sh docker)"; python bench/runtimes.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import shutil
+import sys
+import time
+import zipfile
+
+import docker
+import invoke as bench
+import redis
+from common import bench_install, credentials, pct
+from lamina.config import Settings
+from lamina.executor.docker_env import DockerEnv
+from lamina.executor.images import base_image_tag, ensure_images, image_for_runtime
+from lamina.scheduler.pool import Pool
+from lamina.scheduler.reaper import Reaper
+
+PROVIDED = """#!/usr/bin/python3
+import os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as resp:
+        rid = resp.headers["Lambda-Runtime-Aws-Request-Id"]
+        resp.read()
+    urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=b"null", method="POST")).read()
+"""
+# runtime -> (files, handler, the interpreter's no-op for the docker run baseline)
+RUNTIMES = {
+    "python3.11": ({"app.py": "def handler(e, c):\n    return None\n"}, "app.handler", ["python3", "-c", "pass"]),
+    "python3.13": ({"app.py": "def handler(e, c):\n    return None\n"}, "app.handler", ["python3", "-c", "pass"]),
+    "nodejs18.x": ({"index.js": "exports.handler = async () => null;\n"}, "index.handler", ["node", "-e", "0"]),
+    "nodejs20.x": ({"index.js": "exports.handler = async () => null;\n"}, "index.handler", ["node", "-e", "0"]),
+    "ruby3.3": ({"app.rb": "def handler(event:, context:)\n  nil\nend\n"}, "app.handler", ["ruby", "-e", "0"]),
+    "provided.al2023": ({"bootstrap": PROVIDED}, "unused", ["python3", "-c", "pass"]),
+}
+
+
+def zipped(files: dict[str, str]) -> str:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o100755 if name == "bootstrap" else 0o100644) << 16
+            zf.writestr(info, text)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def docker_run(client: docker.DockerClient, image: str, argv: list[str], n: int) -> list[float]:
+    took = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        client.containers.run(image, entrypoint=argv[:1], command=argv[1:], remove=True, labels={"lamina.bench": "1"})
+        took.append((time.perf_counter() - t0) * 1000)
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", type=int, default=8)
+    parser.add_argument("--warm", type=int, default=300)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.cold, args.warm = 4, 100
+    data_dir, env, redis_proc, port = bench_install("lamina-bench-rt-")
+    settings = Settings.from_env(env)
+    client = docker.from_env(timeout=300)
+    ensure_images(client, settings, list(RUNTIMES), log=lambda m: print(m, file=sys.stderr))
+    server = None
+    rows: list[tuple[str, int, list[float], list[float], list[float]]] = []
+    try:
+        server = bench.start_server(env, port, 2, 64)
+        bench.TOKEN = credentials(env)
+        api = bench.Api(port)
+        pool = Pool(redis.Redis.from_url(env["LAMINA_REDIS_URL"]))
+        reaper = Reaper(pool, DockerEnv(client), env["LAMINA_INSTANCE"], freeze_after_s=3600, idle_timeout_s=7200,
+                        sandboxes=settings.sandboxes, sandbox_image=base_image_tag(settings),
+                        network=settings.docker_network)
+        for runtime, (files, handler, argv) in RUNTIMES.items():
+            baseline = docker_run(client, image_for_runtime(settings, runtime), argv, args.cold)
+            for memory in (128, 1024):
+                bench.NAME = f"bench-{runtime.replace('.', '-')}-{memory}"
+                body = {"FunctionName": bench.NAME, "Role": "arn:aws:iam::000000000000:role/bench",
+                        "Runtime": runtime, "Handler": handler, "MemorySize": memory, "Timeout": 10,
+                        "Code": {"ZipFile": zipped(files)}}
+                api.call("POST", "/2015-03-31/functions", json.dumps(body).encode(), ok=(201,))
+                api.invoke()
+                print(f"{runtime} at {memory} MB ...", file=sys.stderr)
+                cold, _ = bench.cold_starts(api, reaper, pool, args.cold, sandbox=True)
+                for _ in range(30):
+                    api.invoke()
+                warm = [api.invoke() for _ in range(args.warm)]
+                rows.append((runtime, memory, baseline, cold, warm))
+                api.call("DELETE", f"/2015-03-31/functions/{bench.NAME}", ok=(204,))
+                reaper.tick()
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        for c in client.containers.list(all=True, filters={"label": f"lamina.instance={env['LAMINA_INSTANCE']}"}):
+            c.remove(force=True)
+        if redis_proc is not None:
+            redis_proc.terminate()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    print(f"\n### Runtimes: cold and warm, beside `docker run --rm` of the same image ({os.cpu_count()} CPUs)\n")
+    print("| Runtime | MemorySize | `docker run --rm` p50 ms | cold start p50 ms | cold / docker run | warm p50 ms |")
+    print("|---|---|---|---|---|---|")
+    for runtime, memory, baseline, cold, warm in rows:
+        b, c = pct(baseline, 0.5), pct(cold, 0.5)
+        print(f"| {runtime} | {memory} | {b:.0f} | {c:.0f} | {c / b:.2f}x | {pct(warm, 0.5):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
