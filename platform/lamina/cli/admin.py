@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,6 +87,8 @@ def bootstrap_if_needed(settings: Settings, log: Any = click.echo) -> None:
         json.dump({"AccountId": creds.account_id, "AccessKeyId": creds.access_key_id,
                    "SecretAccessKey": creds.secret_access_key}, fh)
     log(f"new install: admin key for account {creds.account_id} written to {path} (mode 0600)")
+    # The layers lamina publishes on install (Powertools), built in the background: no registry, no wait.
+    threading.Thread(target=install_layers_quietly, args=(settings, log), name="public-layers", daemon=True).start()
 
 
 class _AdminGroup(click.Group):
@@ -268,6 +271,34 @@ def token(key_id: str, ttl: int) -> None:
     if found is None or not hmac.compare_digest(found[1].encode(), secret.encode()):
         raise click.ClickException("unknown key or wrong secret")
     click.echo(tokens.mint(key_id, secret, ttl))
+
+
+@admin.command("install-layers")
+def install_layers() -> None:
+    """Build the public layers of layers/ (Powertools for AWS Lambda) from the package registries and
+    publish those whose content changed, at AWS's ARNs (account 017000801446)."""
+    from lamina.services.functions import public_layers
+
+    with _opened() as comps:
+        try:
+            for arn in public_layers.install(comps, log=lambda m: click.echo(m, err=True)):
+                click.echo(arn)
+        except public_layers.LayerBuildError as err:
+            raise click.ClickException(str(err)) from None
+
+
+def install_layers_quietly(settings: Settings, log: Any = click.echo) -> None:
+    """`lamina up` on a new install: the public layers, or a line saying why not (no registry here)."""
+    from lamina.services.functions import public_layers
+
+    comps = _components(settings)
+    try:
+        arns = public_layers.install(comps, log=lambda m: None)
+        log(f"public layers published: {', '.join(a.rsplit(':', 2)[-2] for a in arns)}")
+    except (public_layers.LayerBuildError, OSError) as err:
+        log(f"public layers not published ({str(err).splitlines()[0]}); later: lamina admin install-layers")
+    finally:
+        comps.close()
 
 
 @admin.command("rotate-key")

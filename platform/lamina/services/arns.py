@@ -114,6 +114,17 @@ def parse_layer_version_arn(value: str, region: str, account_id: str) -> tuple[s
     return m.group("name"), int(m.group("version"))
 
 
+# The account the public layers (layers/layers.json) are published in: AWS's own publisher of the
+# Powertools layers, so their ARNs work unchanged; every account may use and list them.
+PUBLIC_LAYER_ACCOUNT = "017000801446"
+
+
+def layer_version_owner(value: str) -> str | None:
+    """The account in a layer version ARN (None when it is not one)."""
+    m = _LAYER_VERSION_ARN.fullmatch(value) if isinstance(value, str) and len(value) <= 140 else None
+    return m.group("account") if m else None
+
+
 def parse_function_arn(value: str, region: str, account_id: str) -> FunctionRef:
     """A full function ARN (the only resource form tags accept for functions)."""
     if not isinstance(value, str) or not value.startswith("arn:") or ":function:" not in value:

@@ -271,8 +271,10 @@ def list_layer_versions(session: Session, layer_id: int, before: int | None, lim
     return list(session.scalars(stmt))
 
 
-def list_layers(session: Session, account_id: str, after: str | None, limit: int) -> list[Layer]:
-    stmt = select(Layer).where(Layer.account_id == account_id).order_by(Layer.name).limit(limit)
+def list_layers(session: Session, account_ids: str | list[str], after: str | None, limit: int) -> list[Layer]:
+    """Layers of the account (or accounts: its own and the public ones), by name."""
+    owners = [account_ids] if isinstance(account_ids, str) else account_ids
+    stmt = select(Layer).where(Layer.account_id.in_(owners)).order_by(Layer.name).limit(limit)
     if after is not None:
         stmt = stmt.where(Layer.name > after)
     return list(session.scalars(stmt))

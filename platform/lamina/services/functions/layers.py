@@ -19,6 +19,9 @@ from lamina.store.models import Layer, LayerVersion
 MAX_PAGE = 50
 
 
+PUBLIC_LAYER_ACCOUNT = arns.PUBLIC_LAYER_ACCOUNT
+
+
 def _record(deps: Deps, layer: Layer, lv: LayerVersion) -> LayerVersionRecord:
     region = deps.settings.region
     return LayerVersionRecord(
@@ -44,17 +47,19 @@ def resolve_refs(deps: Deps, session: Any, account_id: str, layer_arns: list[str
     refs: list[dict[str, Any]] = []
     seen: set[str] = set()
     for arn in layer_arns:
-        name, version = arns.parse_layer_version_arn(arn, deps.settings.region, account_id)
+        # A public layer (layers/, e.g. Powertools at AWS's own ARN) is readable from every account.
+        owner = PUBLIC_LAYER_ACCOUNT if arns.layer_version_owner(arn) == PUBLIC_LAYER_ACCOUNT else account_id
+        name, version = arns.parse_layer_version_arn(arn, deps.settings.region, owner)
         if name in seen:
             raise InvalidParameterValueException(
                 "Two different versions of the same layer are not allowed to be referenced in the same function."
             )
         seen.add(name)
-        lv = queries.get_layer_version(session, account_id, name, version)
+        lv = queries.get_layer_version(session, owner, name, version)
         if lv is None:
             raise InvalidParameterValueException(f"Layer version {arn} does not exist.")
         refs.append({
-            "arn": arns.layer_arn(deps.settings.region, account_id, name, version),
+            "arn": arns.layer_arn(deps.settings.region, owner, name, version),
             "code_key": lv.code_key,
             "code_sha256": lv.code_sha256,
             "code_size": lv.code_size,
@@ -151,7 +156,7 @@ def list_layers(deps: Deps, account_id: str, compatible_runtime: str | None = No
     with deps.sessions() as session:
         after = marker or None
         while len(out) <= limit:
-            batch = queries.list_layers(session, account_id, after, MAX_PAGE)
+            batch = queries.list_layers(session, [account_id, PUBLIC_LAYER_ACCOUNT], after, MAX_PAGE)
             if not batch:
                 break
             for layer in batch:

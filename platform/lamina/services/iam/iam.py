@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lamina.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
+from lamina.services import arns
 from lamina.services.common import Deps, now
 from lamina.services.iam import secrets
 from lamina.store import queries, security
@@ -139,7 +140,7 @@ def revoked_key(instance: str, key_id: str) -> str:
 def bootstrap(deps: Deps, account_name: str = "admin", user: str = "admin") -> Credentials:
     """First account (the configured default account id, so existing resources stay its) and admin key."""
     with deps.sessions() as session:
-        if security.list_accounts(session):
+        if any(a.id != arns.PUBLIC_LAYER_ACCOUNT for a in security.list_accounts(session)):
             raise ResourceConflictException("lamina is already bootstrapped; use `lamina admin create-key`")
     account_id = create_account(deps, account_name, deps.settings.account_id)
     create_user(deps, account_id, user, admin=True)
