@@ -33,6 +33,9 @@ import sys
 import time
 import uuid
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +86,47 @@ def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> 
     )
     wait_health(port, proc, Path(env["LAMINA_DATA_DIR"]) / "server.log")
     return proc
+
+
+@dataclass
+class Served:
+    """A throw-away lamina on gunicorn for one benchmark run, and the scheduler's view of it."""
+
+    env: dict[str, str]
+    settings: Settings
+    client: docker.DockerClient
+    api: Api
+    pool: Pool
+    reaper: Reaper
+
+
+@contextmanager
+def served(prefix: str, runtimes: list[str], workers: int = 2, threads: int = 64) -> Iterator[Served]:
+    """Build the images of ``runtimes``, start lamina (API on gunicorn, an admin key), and remove everything
+    it made at the end: containers, the embedded redis-server, the data directory."""
+    global TOKEN
+    data_dir, env, redis_proc, port = bench_install(prefix)
+    settings = Settings.from_env(env)
+    client = docker.from_env(timeout=300)
+    ensure_images(client, settings, runtimes, log=lambda m: print(m, file=sys.stderr))
+    server = None
+    try:
+        server = start_server(env, port, workers, threads)
+        TOKEN = credentials(env)
+        pool = Pool(redis.Redis.from_url(env["LAMINA_REDIS_URL"]))
+        reaper = Reaper(pool, DockerEnv(client), env["LAMINA_INSTANCE"], freeze_after_s=3600, idle_timeout_s=7200,
+                        sandboxes=settings.sandboxes, sandbox_image=base_image_tag(settings),
+                        network=settings.docker_network)
+        yield Served(env, settings, client, Api(port), pool, reaper)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        for c in client.containers.list(all=True, filters={"label": f"lamina.instance={env['LAMINA_INSTANCE']}"}):
+            c.remove(force=True)
+        if redis_proc is not None:
+            redis_proc.terminate()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def create_function(api: Api, memory: int) -> None:
@@ -212,30 +256,11 @@ def main() -> None:
     if args.quick:
         args.cold, args.warm, args.duration = 5, 300, 2.0
 
-    data_dir, env, redis_proc, port = bench_install("lamina-bench-")
-    instance = env["LAMINA_INSTANCE"]
-    settings = Settings.from_env(env)
-    client = docker.from_env(timeout=300)
-    ensure_images(client, settings, ["python"], log=lambda m: print(m, file=sys.stderr))
-    image = image_for_runtime(settings, "python3.11")
-    server = None
-    try:
+    with served("lamina-bench-", ["python"], args.workers, args.threads) as lam:
+        api, pool, reaper, port = lam.api, lam.pool, lam.reaper, lam.api.port
         print("baseline: docker run --rm ...", file=sys.stderr)
-        run_sdk, run_cli = docker_run_baseline(client, image, args.cold)
-        server = start_server(env, port, args.workers, args.threads)
-        api = Api(port)
-        probe = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        probe.request("GET", "/2015-03-31/functions")
-        if probe.getresponse().status in (401, 403):  # the API authenticates: use an admin key
-            global TOKEN
-            TOKEN = credentials(env)
+        run_sdk, run_cli = docker_run_baseline(lam.client, image_for_runtime(lam.settings, "python3.11"), args.cold)
         create_function(api, args.memory)
-        r = redis.Redis.from_url(env["LAMINA_REDIS_URL"])
-        pool = Pool(r)
-        # The scheduler's part (lamina scheduler): retire stale environments, keep sandboxes ready.
-        reaper = Reaper(pool, DockerEnv(client), instance, freeze_after_s=3600, idle_timeout_s=7200,
-                        sandboxes=settings.sandboxes, sandbox_image=base_image_tag(settings),
-                        network=settings.docker_network)
         reaper._remove(*pool.take_all_sandboxes())
         first = api.invoke()  # first ever: extracts the code too
         print("cold starts ...", file=sys.stderr)
@@ -258,15 +283,6 @@ def main() -> None:
         for c in (1, 8, 16, 32):
             print(f"throughput with {c} clients ...", file=sys.stderr)
             rows.append((c, *throughput(port, c, duration_s=args.duration)))
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        for c in client.containers.list(all=True, filters={"label": f"lamina.instance={instance}"}):
-            c.remove(force=True)
-        if redis_proc is not None:
-            redis_proc.terminate()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
     def ms(values: list[float]) -> str:
         return f"{pct(values, 0.5):.2f} / {pct(values, 0.99):.2f}"

@@ -13,19 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 
 import docker
 import invoke as bench
-import redis
-from common import bench_install, credentials, pct
-from lamina.config import Settings
-from lamina.executor.docker_env import DockerEnv
-from lamina.executor.images import base_image_tag, ensure_images, image_for_runtime
-from lamina.scheduler.pool import Pool
-from lamina.scheduler.reaper import Reaper
+from common import pct
+from lamina.executor.images import image_for_runtime
 
 
 def docker_run(client: docker.DockerClient, image: str, runtime: str, n: int) -> list[float]:
@@ -46,24 +40,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.cold, args.warm = 4, 150
-    data_dir, env, redis_proc, port = bench_install("lamina-bench-iso-")
-    settings = Settings.from_env(env)
-    client = docker.from_env(timeout=300)
-    if "runsc" not in (client.api.info().get("Runtimes") or {}):
-        raise SystemExit("the Docker engine has no runsc runtime: run scripts/services.sh docker as root")
-    ensure_images(client, settings, ["python"], log=lambda m: print(m, file=sys.stderr))
-    image = image_for_runtime(settings, "python3.11")
-    server = None
     results: dict[tuple[str, int], dict[str, list[float]]] = {}
-    try:
+    with bench.served("lamina-bench-iso-", ["python3.11"]) as lam:
+        client, api = lam.client, lam.api
+        if "runsc" not in (client.api.info().get("Runtimes") or {}):
+            raise SystemExit("the Docker engine has no runsc runtime: run scripts/services.sh docker as root")
+        image = image_for_runtime(lam.settings, "python3.11")
         baselines = {rt: docker_run(client, image, rt, args.cold) for rt in ("runc", "runsc")}
-        server = bench.start_server(env, port, 2, 64)
-        bench.TOKEN = credentials(env)
-        api = bench.Api(port)
-        pool = Pool(redis.Redis.from_url(env["LAMINA_REDIS_URL"]))
-        reaper = Reaper(pool, DockerEnv(client), env["LAMINA_INSTANCE"], freeze_after_s=3600, idle_timeout_s=7200,
-                        sandboxes=settings.sandboxes, sandbox_image=base_image_tag(settings),
-                        network=settings.docker_network)
         for sandbox in ("container", "gvisor"):
             for memory in (128, 1769):
                 bench.NAME = f"bench-{sandbox}-{memory}"
@@ -72,22 +55,13 @@ def main() -> None:
                          json.dumps({"Isolation": sandbox}).encode())
                 api.invoke()  # extracts the code
                 print(f"{sandbox} at {memory} MB ...", file=sys.stderr)
-                cold, _ = bench.cold_starts(api, reaper, pool, args.cold, sandbox=True)
+                cold, _ = bench.cold_starts(api, lam.reaper, lam.pool, args.cold, sandbox=True)
                 for _ in range(50):
                     api.invoke()
                 warm = [api.invoke() for _ in range(args.warm)]
                 results[(sandbox, memory)] = {"cold": cold, "warm": warm}
                 api.call("DELETE", f"/2015-03-31/functions/{bench.NAME}", ok=(204,))
-                reaper.tick()
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        for c in client.containers.list(all=True, filters={"label": f"lamina.instance={env['LAMINA_INSTANCE']}"}):
-            c.remove(force=True)
-        if redis_proc is not None:
-            redis_proc.terminate()
-        shutil.rmtree(data_dir, ignore_errors=True)
+                lam.reaper.tick()
 
     def ms(values: list[float]) -> str:
         return f"{pct(values, 0.5):.1f} / {pct(values, 0.99):.1f}" if values else "-"

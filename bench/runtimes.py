@@ -12,20 +12,14 @@ import base64
 import io
 import json
 import os
-import shutil
 import sys
 import time
 import zipfile
 
 import docker
 import invoke as bench
-import redis
-from common import bench_install, credentials, pct
-from lamina.config import Settings
-from lamina.executor.docker_env import DockerEnv
-from lamina.executor.images import base_image_tag, ensure_images, image_for_runtime
-from lamina.scheduler.pool import Pool
-from lamina.scheduler.reaper import Reaper
+from common import pct
+from lamina.executor.images import image_for_runtime
 
 PROVIDED = """#!/usr/bin/python3
 import os, urllib.request
@@ -74,22 +68,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.cold, args.warm = 4, 100
-    data_dir, env, redis_proc, port = bench_install("lamina-bench-rt-")
-    settings = Settings.from_env(env)
-    client = docker.from_env(timeout=300)
-    ensure_images(client, settings, list(RUNTIMES), log=lambda m: print(m, file=sys.stderr))
-    server = None
     rows: list[tuple[str, int, list[float], list[float], list[float]]] = []
-    try:
-        server = bench.start_server(env, port, 2, 64)
-        bench.TOKEN = credentials(env)
-        api = bench.Api(port)
-        pool = Pool(redis.Redis.from_url(env["LAMINA_REDIS_URL"]))
-        reaper = Reaper(pool, DockerEnv(client), env["LAMINA_INSTANCE"], freeze_after_s=3600, idle_timeout_s=7200,
-                        sandboxes=settings.sandboxes, sandbox_image=base_image_tag(settings),
-                        network=settings.docker_network)
+    with bench.served("lamina-bench-rt-", list(RUNTIMES)) as lam:
+        api = lam.api
         for runtime, (files, handler, argv) in RUNTIMES.items():
-            baseline = docker_run(client, image_for_runtime(settings, runtime), argv, args.cold)
+            baseline = docker_run(lam.client, image_for_runtime(lam.settings, runtime), argv, args.cold)
             for memory in (128, 1024):
                 bench.NAME = f"bench-{runtime.replace('.', '-')}-{memory}"
                 body = {"FunctionName": bench.NAME, "Role": "arn:aws:iam::000000000000:role/bench",
@@ -98,22 +81,13 @@ def main() -> None:
                 api.call("POST", "/2015-03-31/functions", json.dumps(body).encode(), ok=(201,))
                 api.invoke()
                 print(f"{runtime} at {memory} MB ...", file=sys.stderr)
-                cold, _ = bench.cold_starts(api, reaper, pool, args.cold, sandbox=True)
+                cold, _ = bench.cold_starts(api, lam.reaper, lam.pool, args.cold, sandbox=True)
                 for _ in range(30):
                     api.invoke()
                 warm = [api.invoke() for _ in range(args.warm)]
                 rows.append((runtime, memory, baseline, cold, warm))
                 api.call("DELETE", f"/2015-03-31/functions/{bench.NAME}", ok=(204,))
-                reaper.tick()
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        for c in client.containers.list(all=True, filters={"label": f"lamina.instance={env['LAMINA_INSTANCE']}"}):
-            c.remove(force=True)
-        if redis_proc is not None:
-            redis_proc.terminate()
-        shutil.rmtree(data_dir, ignore_errors=True)
+                lam.reaper.tick()
 
     print(f"\n### Runtimes: cold and warm, beside `docker run --rm` of the same image ({os.cpu_count()} CPUs)\n")
     print("| Runtime | MemorySize | `docker run --rm` p50 ms | cold start p50 ms | cold / docker run | warm p50 ms |")
