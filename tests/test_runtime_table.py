@@ -28,6 +28,7 @@ def test_validation_image_building_and_cold_start_read_the_same_table() -> None:
         assert images.family_for_runtime(row.identifier) == row.family
         assert set(row.base_packages) <= set(runtimes.base_packages(row.suite))
         assert row.suite in runtimes.SUITES
+        assert row.overlay is None or (RUNTIMES_DIR / row.overlay).is_dir(), row
 
 
 def test_an_unknown_runtime_is_refused_everywhere() -> None:

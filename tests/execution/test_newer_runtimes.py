@@ -1,5 +1,6 @@
-"""The runtimes built on Debian trixie (issue 13): python3.13, nodejs20.x and ruby3.3, each through the
-platform: its handler formats, warm reuse, logs, a handler error, an init error, a timeout, a layer on /opt."""
+"""The newer runtimes (issue 13): python3.13, nodejs20.x and ruby3.3 on Debian trixie, nodejs22.x with
+Node.js from the npm registry, each through the platform: its handler formats, warm reuse, logs, a
+handler error, an init error, a timeout, a layer on /opt."""
 
 from __future__ import annotations
 
@@ -70,6 +71,9 @@ CASES = {
     "nodejs20.x": {"files": {"index.js": NODE}, "handler": "index.handler", "says": "node says",
                    "layer": {"nodejs/node_modules/layered/index.js": "exports.VALUE = 'from /opt';\n"},
                    "version": "20", "error": ("TypeError", "node boom"), "init_error": "Runtime.ImportModuleError"},
+    "nodejs22.x": {"files": {"index.js": NODE}, "handler": "index.handler", "says": "node says",
+                   "layer": {"nodejs/node_modules/layered/index.js": "exports.VALUE = 'from /opt';\n"},
+                   "version": "22", "error": ("TypeError", "node boom"), "init_error": "Runtime.ImportModuleError"},
     "ruby3.3": {"files": {"app.rb": RUBY}, "handler": "app.handler", "says": "ruby says",
                 "layer": {"ruby/lib/layered.rb": "module Layered\n  VALUE = 'from /opt'\nend\n"}, "version": "3.3",
                 "error": ("Function<ArgumentError>", "ruby boom"), "init_error": "Init<LoadError>"},

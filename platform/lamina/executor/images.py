@@ -13,7 +13,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import docker
@@ -136,6 +137,20 @@ def build_context_image(
         return _build(client, _with_packages(context, Path(tmp), log), tag, base, wanted)
 
 
+@contextmanager
+def _overlaid(context: Path, overlay: str | None) -> Iterator[Path]:
+    """``context``, or a copy of it with the files of ``runtimes/<overlay>/`` laid over (one runtime client,
+    another set of packages)."""
+    if overlay is None:
+        yield context
+        return
+    with tempfile.TemporaryDirectory(prefix="lamina-overlay-") as tmp:
+        merged = Path(tmp) / context.name
+        shutil.copytree(context, merged, ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+        shutil.copytree(runtimes_dir() / overlay, merged, dirs_exist_ok=True)
+        yield merged
+
+
 def _with_packages(context: Path, tmp: Path, log: Callable[[str], object]) -> Path:
     """The build context, plus the pinned packages it lists (the AWS SDK a Lambda runtime ships),
     installed here from the package registries, since the image build itself cannot reach them:
@@ -211,8 +226,9 @@ def ensure_images(
         if row.suite not in base_ids:
             base_ids[row.suite] = ensure_base_image(client, settings, log=log, suite=row.suite)
         tag = f"{settings.image_prefix}/{family}:latest"
-        build_context_image(client, runtimes_dir() / row.folder, tag, base_image_tag(settings, row.suite),
-                            base_ids[row.suite], force=force, log=log)
+        with _overlaid(runtimes_dir() / row.folder, row.overlay) as context:
+            build_context_image(client, context, tag, base_image_tag(settings, row.suite), base_ids[row.suite],
+                                force=force, log=log)
         built[family] = tag
     return built
 
