@@ -14,7 +14,7 @@ from lamina.api import event_sources as event_sources_api
 from lamina.api import schedules as schedules_api
 from lamina.api import urls as urls_api
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
-from lamina.services.functions import functions, isolation
+from lamina.services.functions import functions, isolation, runtime_versions
 from lamina.services.triggers.triggers import Triggers
 
 bp = context.blueprint("functions")
@@ -96,6 +96,21 @@ def put_function_isolation(function_name: str) -> ResponseReturnValue:
     if set(body) - {"Isolation"} or "Isolation" not in body:
         raise InvalidParameterValueException('The body must be {"Isolation": "container" | "gvisor" | null}')
     return _isolation_shape(isolation.put(context.deps(), context.account_id(), function_name, body["Isolation"]))
+
+
+@bp.get("/2021-07-20/functions/<function_name>/runtime-management-config")
+def get_runtime_management_config(function_name: str) -> ResponseReturnValue:
+    got = runtime_versions.get(context.deps(), context.account_id(), function_name, context.qualifier())
+    return shapes.without_none({"UpdateRuntimeOn": got.update_runtime_on, "RuntimeVersionArn": got.runtime_version_arn,
+                                "FunctionArn": got.function_arn})
+
+
+@bp.put("/2021-07-20/functions/<function_name>/runtime-management-config")
+def put_runtime_management_config(function_name: str) -> ResponseReturnValue:
+    got = runtime_versions.put(context.deps(), context.account_id(), function_name, context.qualifier(),
+                               context.body())
+    return shapes.without_none({"UpdateRuntimeOn": got.update_runtime_on, "FunctionArn": got.function_arn,
+                                "RuntimeVersionArn": got.runtime_version_arn})
 
 
 def _isolation_shape(found: isolation.FunctionIsolation) -> dict[str, Any]:

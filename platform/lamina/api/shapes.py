@@ -290,6 +290,8 @@ def function_configuration(rec: FunctionRecord, listing: bool = False) -> dict[s
     out["PackageType"] = rec.package_type
     if rec.package_type == "Image" and rec.image_config:
         out["ImageConfigResponse"] = {"ImageConfig": dict(rec.image_config)}
+    if rec.runtime_version_arn:
+        out["RuntimeVersionConfig"] = {"RuntimeVersionArn": rec.runtime_version_arn}
     out.update({
         "Architectures": list(rec.architectures),
         "EphemeralStorage": {"Size": rec.ephemeral_storage},

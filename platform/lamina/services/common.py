@@ -172,7 +172,14 @@ def record(deps: Deps, fn: Function, src: Function | FunctionVersion, arn_qualif
         revision_id=src.revision_id,
         last_modified=src.last_modified,
         log_group=f"/aws/lambda/{fn.name}",
+        runtime_version_arn=_runtime_version(deps, fn, src),
     )
+
+
+def _runtime_version(deps: Deps, fn: Function, src: Function | FunctionVersion) -> str | None:
+    from lamina.services.functions import runtime_versions  # it builds on this module
+
+    return runtime_versions.effective(deps, fn, src)
 
 
 def check_revision(current: str, expected: str | None) -> None:

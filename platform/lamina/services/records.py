@@ -123,6 +123,7 @@ class FunctionRecord:
     revision_id: str
     last_modified: datetime
     log_group: str
+    runtime_version_arn: str | None = None  # RuntimeVersionConfig (services.functions.runtime_versions)
 
 
 @dataclass(frozen=True)

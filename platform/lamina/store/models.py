@@ -64,6 +64,8 @@ class ConfigColumns:
     code_size: Mapped[int] = mapped_column(BigInteger, default=0)
     unzipped_size: Mapped[int] = mapped_column(BigInteger, default=0)
     code_key: Mapped[str | None] = mapped_column(String(64))
+    # The runtime version (image) it was last moved to: used unless its function updates runtimes "Auto".
+    runtime_version_arn: Mapped[str | None] = mapped_column(String(160))
     revision_id: Mapped[str] = mapped_column(String(36))
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -80,6 +82,8 @@ class Function(ConfigColumns, Base):
     # The sandbox it asks for ("container", "gvisor"); None: its account's default. Not versioned: a
     # sandbox is a property of where code runs, so it applies to every version at once.
     isolation: Mapped[str | None] = mapped_column(String(16))
+    # PutRuntimeManagementConfig's UpdateRuntimeOn: Auto (None), FunctionUpdate or Manual.
+    runtime_update_mode: Mapped[str | None] = mapped_column(String(16))
     # Highest version number ever published; numbers are never reused after a delete.
     last_version: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))

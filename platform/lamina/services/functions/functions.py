@@ -18,7 +18,7 @@ from lamina.errors import InvalidParameterValueException, ResourceConflictExcept
 from lamina.scheduler import environments
 from lamina.services import arns, common
 from lamina.services.common import Deps
-from lamina.services.functions import isolation, layers, validate, versions, zips
+from lamina.services.functions import isolation, layers, runtime_versions, validate, versions, zips
 from lamina.services.records import (
     CodeInput,
     ConfigInput,
@@ -172,6 +172,7 @@ def create_function(deps: Deps, account_id: str, req: CreateFunctionInput) -> Fu
                 reserved_concurrency=None, last_version=0, created=stamp, last_modified=stamp,
                 revision_id=common.new_revision(), layers=layer_refs, **values, **code,
             )
+            runtime_versions.on_update(deps, fn)
             if not queries.add_unique(session, fn):
                 raise ResourceConflictException(f"Function already exist: {name}")
             if archive is not None:
@@ -324,6 +325,7 @@ def update_code(deps: Deps, account_id: str, function_name: str, code: CodeInput
                 setattr(fn, column, value)
             if archs is not None:
                 fn.architectures = archs
+            runtime_versions.on_update(deps, fn)
             fn.revision_id = common.new_revision()
             fn.last_modified = common.now()
             if archive is not None:
@@ -361,6 +363,7 @@ def update_configuration(deps: Deps, account_id: str, function_name: str, cfg: C
             values["layers"] = refs
         for column, value in values.items():
             setattr(fn, column, value)
+        runtime_versions.on_update(deps, fn)
         fn.revision_id = common.new_revision()
         fn.last_modified = common.now()
         result = common.record(deps, fn, fn, None)
@@ -462,6 +465,11 @@ def resolve_for_invoke(session_factory: queries.SessionFactory, account_id: str,
                 src = found
         eic = queries.get_event_invoke_config(session, fn.id, qual)
         sandbox = isolation.effective(isolation.of_account(session.get(Account, account_id)), fn.isolation)
+        # Auto runs the runtime's current image (its tag); the other modes the recorded one, by id.
+        pinned = (runtime_versions.image_of(src.runtime_version_arn)
+                  if (fn.runtime_update_mode or "Auto") != "Auto" and src.package_type != "Image" else None)
+        env_revision = src.revision_id + (f"+{sandbox}" if sandbox != isolation.CONTAINER else "") + (
+            f"@{pinned[7:19]}" if pinned else "")
         return {
             "account_id": account_id,
             "function_name": fn.name,
@@ -472,8 +480,9 @@ def resolve_for_invoke(session_factory: queries.SessionFactory, account_id: str,
             "alias": alias.name if alias is not None else None,
             "routing": {str(k): float(v) for k, v in (alias.routing or {}).items()} if alias is not None else {},
             # What environments run: a change of configuration or of sandbox retires the warm ones.
-            "revision_id": src.revision_id if sandbox == isolation.CONTAINER else f"{src.revision_id}+{sandbox}",
+            "revision_id": env_revision,
             "isolation": sandbox,
+            "runtime_image": pinned,
             "role": src.role,
             "runtime": src.runtime,
             "handler": src.handler,

@@ -20,7 +20,7 @@ from lamina.store.models import Function, FunctionVersion
 SNAPSHOT_FIELDS = (
     "role", "runtime", "handler", "package_type", "image_uri", "image_config", "vpc_config", "memory_size", "timeout",
     "ephemeral_storage", "architectures", "environment", "layers", "code_sha256", "code_size",
-    "unzipped_size", "code_key",
+    "unzipped_size", "code_key", "runtime_version_arn",
 )
 
 

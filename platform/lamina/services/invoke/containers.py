@@ -86,7 +86,8 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         env["PATH"] = _with_opt_bin(info.env.get("PATH"))
         working_dir = ic.get("WorkingDirectory") or info.working_dir or None
     else:
-        image = envs.runtime_image(runtime)
+        # A function pinned to a runtime version runs that image (by id); else the runtime's current one.
+        image = str(spec.get("runtime_image") or "") or envs.runtime_image(runtime)
         env["_HANDLER"] = str(spec.get("handler") or "")
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
         env.update(runtimes.get(runtime).environment)
