@@ -71,3 +71,15 @@ def wait_health(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
         except OSError:
             time.sleep(0.1)
     raise SystemExit("lamina serve did not answer /health within 60 s")
+
+
+def docker_runs(client: Any, image: str, argv: list[str], n: int, runtime: str | None = None) -> list[float]:
+    """``n`` times ``docker run --rm`` of ``image`` running ``argv`` to exit, in ms: the baseline a
+    container-per-invoke platform pays at best (``runtime``: the OCI runtime, e.g. runsc)."""
+    took = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        client.containers.run(image, entrypoint=argv[:1], command=argv[1:], remove=True, runtime=runtime,
+                              labels={"lamina.bench": "1"})
+        took.append((time.perf_counter() - t0) * 1000)
+    return took

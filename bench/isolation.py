@@ -14,22 +14,10 @@ import argparse
 import json
 import os
 import sys
-import time
 
-import docker
 import invoke as bench
-from common import pct
+from common import docker_runs, pct
 from lamina.executor.images import image_for_runtime
-
-
-def docker_run(client: docker.DockerClient, image: str, runtime: str, n: int) -> list[float]:
-    took = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        client.containers.run(image, entrypoint=["python3", "-c", "pass"], remove=True, runtime=runtime,
-                              labels={"lamina.bench": "1"})
-        took.append((time.perf_counter() - t0) * 1000)
-    return took
 
 
 def main() -> None:
@@ -46,7 +34,8 @@ def main() -> None:
         if "runsc" not in (client.api.info().get("Runtimes") or {}):
             raise SystemExit("the Docker engine has no runsc runtime: run scripts/services.sh docker as root")
         image = image_for_runtime(lam.settings, "python3.11")
-        baselines = {rt: docker_run(client, image, rt, args.cold) for rt in ("runc", "runsc")}
+        noop = ["python3", "-c", "pass"]
+        baselines = {rt: docker_runs(client, image, noop, args.cold, rt) for rt in ("runc", "runsc")}
         for sandbox in ("container", "gvisor"):
             for memory in (128, 1769):
                 bench.NAME = f"bench-{sandbox}-{memory}"

@@ -13,12 +13,10 @@ import io
 import json
 import os
 import sys
-import time
 import zipfile
 
-import docker
 import invoke as bench
-from common import pct
+from common import docker_runs, pct
 from lamina.executor.images import image_for_runtime
 
 PROVIDED = """#!/usr/bin/python3
@@ -53,15 +51,6 @@ def zipped(files: dict[str, str]) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def docker_run(client: docker.DockerClient, image: str, argv: list[str], n: int) -> list[float]:
-    took = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        client.containers.run(image, entrypoint=argv[:1], command=argv[1:], remove=True, labels={"lamina.bench": "1"})
-        took.append((time.perf_counter() - t0) * 1000)
-    return took
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", type=int, default=8)
@@ -74,7 +63,7 @@ def main() -> None:
     with bench.served("lamina-bench-rt-", list(RUNTIMES)) as lam:
         api = lam.api
         for runtime, (files, handler, argv) in RUNTIMES.items():
-            baseline = docker_run(lam.client, image_for_runtime(lam.settings, runtime), argv, args.cold)
+            baseline = docker_runs(lam.client, image_for_runtime(lam.settings, runtime), argv, args.cold)
             for memory in (128, 1024):
                 bench.NAME = f"bench-{runtime.replace('.', '-')}-{memory}"
                 body = {"FunctionName": bench.NAME, "Role": "arn:aws:iam::000000000000:role/bench",
