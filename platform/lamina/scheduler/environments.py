@@ -389,6 +389,8 @@ class Environments:
     def remove_later(self, container_ids: Sequence[str]) -> None:
         """Remove containers on a background thread, in order (an environment before its sandbox)."""
         ids = [c for c in container_ids if c]
+        for cid in ids:  # a container on its way out needs no end to its init boost
+            self._boosted.pop(cid, None)
         if ids:
             self.later(self._remove_all, ids)
 
