@@ -235,3 +235,48 @@ def test_cold_starts_never_fail_while_the_reaper_sweeps_and_docker_loses_sandbox
         stop.set()
         thread.join(timeout=30)
     assert done["lost"] >= 1 and done["sweeps"] >= 10
+
+
+SLOW_FIRST = """
+import time
+
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"slept": event.get("sleep", 0)}
+"""
+
+
+def test_an_init_boost_that_its_invoke_never_ends_is_ended_by_the_reaper(
+    client: Any, fns: Functions, invoker: Invoker, reaper_for: Callable[..., Reaper],
+    docker_client: docker.DockerClient, monkeypatch: Any,
+) -> None:
+    """The boost is recorded in Redis, so it ends on time even if the API process that started it is gone."""
+    import lamina.scheduler.environments as environments
+
+    monkeypatch.setattr(environments, "INIT_BOOST_S", 1.0)
+    fns.create("slow-first", {"app.py": SLOW_FIRST}, memory=128, timeout=20)
+    answered: list[Any] = []
+    caller = threading.Thread(target=lambda: answered.append(invoke(client, "slow-first", {"sleep": 4})))
+    caller.start()
+    deadline = time.monotonic() + 15
+    cid = ""
+    while not cid and time.monotonic() < deadline:
+        cid = next((e.container_id for e in invoker.pool.snapshot().envs if e.function_name == "slow-first"), "")
+        time.sleep(0.05)
+    assert cid and invoker.environments.boosted(cid)
+    assert _cpus(docker_client, cid) >= 1.0
+    reaper = reaper_for(freeze_after_s=3600)
+    while invoker.environments.boosted(cid) and time.monotonic() < deadline:  # still inside the first invoke
+        reaper.tick()
+        time.sleep(0.2)
+    assert not invoker.environments.boosted(cid)
+    assert caller.is_alive(), "the boost ended only because the invoke finished"
+    assert 0 < _cpus(docker_client, cid) < 0.2, _cpus(docker_client, cid)  # the 128 MB share
+    caller.join(timeout=30)
+    assert answered and answered[0].status_code == 200 and answered[0].get_json() == {"slept": 4}
+
+
+def _cpus(docker_client: docker.DockerClient, cid: str) -> float:
+    host = docker_client.api.inspect_container(cid)["HostConfig"]
+    return float(host["CpuQuota"]) / float(host["CpuPeriod"] or 100_000)

@@ -330,16 +330,17 @@ class DockerEnv:
 
     def _raise_if_sandbox_lost(self, spec: ContainerSpec, err: docker.errors.APIError) -> None:
         """SandboxLost when ``spec`` was to join a sandbox that no longer runs (the cause of ``err``)."""
-        if not spec.sandbox_id:
-            return
-        try:
-            running = bool(self.api.inspect_container(spec.sandbox_id)["State"]["Running"])
-        except docker.errors.NotFound:
-            running = False
-        except docker.errors.APIError:
-            return
-        if not running:
+        if spec.sandbox_id and self.sandbox_gone(spec.sandbox_id):
             raise SandboxLost(f"network sandbox {spec.sandbox_id[:12]} is gone: {err.explanation or err}") from err
+
+    def sandbox_gone(self, sandbox_id: str) -> bool:
+        """Whether the network sandbox ``sandbox_id`` no longer runs (False when Docker cannot say)."""
+        try:
+            return not self.api.inspect_container(sandbox_id)["State"]["Running"]
+        except docker.errors.NotFound:
+            return True
+        except docker.errors.APIError:
+            return False
 
     def network_labels(self, name: str) -> dict[str, str] | None:
         """The labels of Docker network ``name``; None if there is no such network."""

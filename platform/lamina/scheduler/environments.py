@@ -49,6 +49,7 @@ from lamina.executor.docker_env import (
     socket_dir,
 )
 from lamina.scheduler import sandboxes
+from lamina.scheduler.init_boost import INIT_BOOST_S, end_init_boost
 from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Pool
 
@@ -60,7 +61,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 INIT_TIMEOUT_S = 10
-INIT_BOOST_S = 10.0  # Lambda's init phase limit: the boost never outlasts it
 CLIENT_TIMEOUT_SLACK_S = 5.0  # beyond the function timeout the agent enforces itself
 AGENT_CONNECT_WINDOW_S = 15.0  # how long a cold start waits for the agent to listen
 CONNECTIONS_PER_THREAD = 128
@@ -144,7 +144,6 @@ class Environments:
         self._agent_dir = agent_dir or images.agent_dir
         self._replenishing = threading.Lock()
         self._gateway: str | None = None  # the function network's gateway address (function_endpoint)
-        self._boosted: dict[str, str] = {}  # container id -> OCI runtime, while its init boost lasts
         self._log_dirs: dict[tuple[str, str], Path] = {}  # (account, function) -> its log directory
         self._conns = Connections(CONNECTIONS_PER_THREAD)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-env-bg")
@@ -259,6 +258,10 @@ class Environments:
             ), duration_ms=timeout_s * 1000.0, cold=cold)
         except _AgentUnreachable as err:
             self.forget(lease.env_id, container_id)
+            if cold and lease.sandbox_id and self.docker.sandbox_gone(lease.sandbox_id):
+                # Docker lost (or a sweep removed) the sandbox under the new container: start another.
+                log.warning("new environment %s of %s lost its network sandbox; starting again", lease.env_id, name)
+                raise EnvironmentUnusable() from None
             if cold:
                 log.warning("agent of new environment %s of %s never listened: %s", lease.env_id, name, err)
                 raise ServiceException(f"The execution environment of {name} did not start") from None
@@ -287,9 +290,9 @@ class Environments:
             released = self.pool.release(lease.env_id, time.time())
             if released.outcome == "retired":
                 self.remove_later(released.container_ids)
-            if cold and container_id in self._boosted:
-                # The first invoke ran with the init boost (Lambda-like); now the proportional share.
-                self.later(self.end_boost, container_id, int(spec.get("memory_size") or 128))
+            if cold and lease.decision is Decision.COLD:
+                # The first invoke ran with the init boost (Lambda-like), if any; now the proportional share.
+                self.later(self.end_boost, container_id)
         return RunOutput(
             payload=payload,
             content_type=reply.headers.get("content-type") or "application/json",
@@ -354,13 +357,10 @@ class Environments:
             self.later(self.replenish_sandboxes)  # one was used (or there was none): top the list up
         started = self.docker.start(cspec)
         if cspec.boosted:
-            # The boost lasts the first invoke or INIT_BOOST_S, whichever ends first (end_boost): a function
-            # that never answers, or crashes to be started again, gets no more than that.
-            self._boosted[started.container_id] = oci_runtime(lease.spec)
-            timer = threading.Timer(INIT_BOOST_S, self.later,
-                                    args=(self.end_boost, started.container_id, cspec.memory_mb))
-            timer.daemon = True
-            timer.start()
+            # The boost lasts the first invoke or INIT_BOOST_S, whichever ends first: a function that never
+            # answers, or crashes to be started again, gets no more than that (the reaper ends due boosts).
+            self.pool.boost(started.container_id, time.time() + INIT_BOOST_S, oci_runtime(lease.spec),
+                            cspec.memory_mb)
         if not self.pool.started(lease.env_id, started.ip, started.container_id):
             # The reaper gave up on this start (lease expired): do not run on a container nobody tracks.
             self.remove_later([started.container_id])
@@ -369,13 +369,11 @@ class Environments:
 
     def boosted(self, container_id: str) -> bool:
         """Whether the container still runs with its init boost."""
-        return container_id in self._boosted
+        return self.pool.is_boosted(container_id)
 
-    def end_boost(self, container_id: str, memory_mb: int) -> None:
+    def end_boost(self, container_id: str) -> None:
         """Give a boosted container its proportional CPU share (once, whoever comes first)."""
-        runtime = self._boosted.pop(container_id, None)
-        if runtime is not None:
-            self.docker.limit_cpu(container_id, ContainerSpec.cpu_for(memory_mb), runtime)
+        end_init_boost(self.pool, self.docker, container_id)
 
     def forget(self, env_id: str, container_id: str = "") -> None:
         """Drop ``env_id`` from the pool and remove its containers in the background."""
@@ -390,7 +388,7 @@ class Environments:
         """Remove containers on a background thread, in order (an environment before its sandbox)."""
         ids = [c for c in container_ids if c]
         for cid in ids:  # a container on its way out needs no end to its init boost
-            self._boosted.pop(cid, None)
+            self.pool.end_boost(cid)
         if ids:
             self.later(self._remove_all, ids)
 
@@ -403,7 +401,10 @@ class Environments:
             except Exception:
                 log.exception("background task %s failed", getattr(fn, "__name__", fn))
 
-        self._background.submit(run)
+        try:
+            self._background.submit(run)
+        except RuntimeError:  # closed: the process is stopping; the reaper sweeps what this leaves
+            log.debug("not running %s: environments are closed", getattr(fn, "__name__", fn))
 
     def replenish_sandboxes(self) -> int:
         """Start network sandboxes until ``self.sandboxes`` are ready; return how many were started."""

@@ -110,6 +110,16 @@ def sandboxes_creating() -> str:
     return f"{PREFIX}:sandboxes:creating"
 
 
+def init_boosts() -> str:
+    """Sorted set: containers running with their init boost, scored by when the boost must end."""
+    return f"{PREFIX}:boosts"
+
+
+def init_boost_shares() -> str:
+    """Hash: boosted container id -> "<OCI runtime> <memory MB>", the share it gets when the boost ends."""
+    return f"{PREFIX}:boosts:shares"
+
+
 def _lua_function(name: str, build: Callable[..., str], arity: int) -> str:
     """``local function name(a0, ...)`` returning what ``build`` returns, with its arguments spliced in."""
     text = build(*(f"\0{i}\0" for i in range(arity)))
@@ -143,6 +153,8 @@ _LUA_CONSTANTS: tuple[tuple[str, str], ...] = (
     ("MEMORY", memory_used()),
     ("SANDBOXES", free_sandboxes()),
     ("SANDBOXES_CREATING", sandboxes_creating()),
+    ("BOOSTS", init_boosts()),
+    ("BOOST_SHARES", init_boost_shares()),
 )
 
 LUA_KEYS = "\n".join(

@@ -251,6 +251,13 @@ redis.call('DEL', SANDBOXES)
 return all
 """
 
+_BOOST_END = _PRELUDE + """
+if redis.call('ZREM', BOOSTS, ARGV[1]) == 0 then return false end
+local share = redis.call('HGET', BOOST_SHARES, ARGV[1]) or ''
+redis.call('HDEL', BOOST_SHARES, ARGV[1])
+return share
+"""
+
 _BEGIN_FREEZE = _PRELUDE + """
 local id, now, after = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local ek = env_key(id)
@@ -413,7 +420,7 @@ class Pool:
                           ("discard", _DISCARD), ("begin_freeze", _BEGIN_FREEZE),
                           ("end_freeze", _END_FREEZE), ("reap_if", _REAP_IF),
                           ("sandbox_reserve", _SANDBOX_RESERVE), ("sandbox_add", _SANDBOX_ADD),
-                          ("sandbox_take_all", _SANDBOX_TAKE_ALL)):
+                          ("sandbox_take_all", _SANDBOX_TAKE_ALL), ("boost_end", _BOOST_END)):
             self._scripts[name] = self.redis.register_script(src)
         # The two scripts of every warm invoke skip redis-py's command layer.
         conns = ThreadConnections.of(self.redis)
@@ -503,6 +510,30 @@ class Pool:
     def take_all_sandboxes(self) -> list[str]:
         """Empty the free list atomically; return the sandbox container ids (to remove)."""
         return [_s(e).split(" ", 1)[0] for e in self._scripts["sandbox_take_all"](args=[])]
+
+    # -- init boosts (kept here, not in one process, so a boost ends even if its API process dies)
+
+    def boost(self, container_id: str, until: float, oci_runtime: str, memory_mb: int) -> None:
+        """Record that ``container_id`` runs boosted until ``until``, then gets ``memory_mb``'s share."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.init_boost_shares(), container_id, f"{oci_runtime} {memory_mb}")
+        pipe.zadd(keys.init_boosts(), {container_id: until})
+        pipe.execute()
+
+    def end_boost(self, container_id: str) -> tuple[str, int] | None:
+        """Take ``container_id``'s boost (once: whoever comes first); (OCI runtime, memory MB) or None."""
+        share = self._scripts["boost_end"](args=[container_id])
+        if share is None or share is False:
+            return None
+        runtime, _, memory = _s(share).partition(" ")
+        return runtime or "runc", int(memory or 128)
+
+    def is_boosted(self, container_id: str) -> bool:
+        return self.redis.zscore(keys.init_boosts(), container_id) is not None
+
+    def boosts_due(self, now: float) -> list[str]:
+        """Containers whose init boost should have ended by ``now``."""
+        return [_s(c) for c in self.redis.zrangebyscore(keys.init_boosts(), "-inf", repr(now))]
 
     def snapshot(self) -> Snapshot:
         """Read every environment (for the reaper and for tests; not used on the invoke path)."""

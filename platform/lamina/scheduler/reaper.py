@@ -27,6 +27,7 @@ from lamina.executor.docker_env import (
     DockerEnv,
     ExecutorError,
 )
+from lamina.scheduler.init_boost import end_init_boost
 from lamina.scheduler.placement import plan_idle
 from lamina.scheduler.pool import Pool
 from lamina.scheduler.sandboxes import replenish
@@ -52,6 +53,7 @@ class TickReport:
     retired: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
     collected: list[str] = field(default_factory=list)  # code directories deleted (relative to data_dir)
+    unboosted: list[str] = field(default_factory=list)  # containers whose init boost ran out
 
 
 @dataclass
@@ -111,6 +113,12 @@ class Reaper:
                     self._remove(*(c.container_id for c in
                                    self.docker.list_managed(self.instance, [f"{LABEL_ENV}={env_id}"])))
                 self._remove(*removed)
+        for cid in self.pool.boosts_due(now):  # its API process never saw the first invoke answer
+            try:
+                if end_init_boost(self.pool, self.docker, cid):
+                    report.unboosted.append(cid)
+            except ExecutorError as err:  # gone meanwhile
+                log.debug("cannot end the init boost of %s: %s", cid[:12], err)
         if self.sandboxes:
             replenish(self.pool, self.docker, self.sandbox_image, self.network, self.instance, self.sandboxes)
         if self.code_in_use is not None and now >= self._next_collect:
