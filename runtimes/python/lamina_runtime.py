@@ -47,7 +47,7 @@ class RuntimeAPI:
         """Send one request; return ``(status, headers dict with lower-case names, body)``."""
         head = [f"{method} {path} HTTP/1.1\r\nHost: {self.addr[0]}:{self.addr[1]}\r\n".encode()]
         for name, value in headers:
-            head.append(f"{name}: {value}\r\n".encode("utf-8"))
+            head.append(f"{name}: {value}\r\n".encode())
         head.append(b"Content-Length: %d\r\n\r\n" % len(body))
         data = b"".join(head) + body
         for attempt in (0, 1):
