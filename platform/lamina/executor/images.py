@@ -77,12 +77,14 @@ def context_hash(context: Path, base_id: str) -> str:
 
 
 def ensure_base_image(client: docker.DockerClient, settings: Settings, log: Callable[[str], object] = print,
-                      suite: str = BASE_SUITE) -> str:
-    """Return the id of ``suite``'s base image, building it offline (mmdebstrap + import) when missing.
+                      suite: str = BASE_SUITE, name: str | None = None,
+                      packages: tuple[str, ...] | None = None) -> str:
+    """Return the id of base image ``name`` (default: ``suite``'s shared one), building it offline from
+    Debian ``suite`` with ``packages`` (mmdebstrap + import) when missing.
 
     With ``settings.base_image`` set, that image must already exist: lamina never pulls.
     """
-    tag = base_image_tag(settings, suite)
+    tag = base_image_tag(settings, name or suite)
     try:
         return str(client.images.get(tag).id)
     except docker.errors.ImageNotFound:
@@ -97,7 +99,7 @@ def ensure_base_image(client: docker.DockerClient, settings: Settings, log: Call
         cmd = [
             "mmdebstrap",
             "--variant=apt",
-            f"--include={','.join(runtimes.base_packages(suite))}",
+            f"--include={','.join(packages or runtimes.base_packages(suite))}",
             "--format=tar",
             suite,
             str(tar),
@@ -223,12 +225,13 @@ def ensure_images(
     built: dict[str, str] = {}
     for family in families:
         row = runtimes.BY_FAMILY[family]
-        if row.suite not in base_ids:
-            base_ids[row.suite] = ensure_base_image(client, settings, log=log, suite=row.suite)
+        if row.base_name not in base_ids:
+            base_ids[row.base_name] = ensure_base_image(client, settings, log=log, suite=row.suite,
+                                                        name=row.base_name, packages=row.all_base_packages)
         tag = f"{settings.image_prefix}/{family}:latest"
         with _overlaid(runtimes_dir() / row.folder, row.overlay) as context:
-            build_context_image(client, context, tag, base_image_tag(settings, row.suite), base_ids[row.suite],
-                                force=force, log=log)
+            build_context_image(client, context, tag, base_image_tag(settings, row.base_name),
+                                base_ids[row.base_name], force=force, log=log)
         built[family] = tag
     return built
 
