@@ -126,3 +126,52 @@ def _host_cpu_s(cid: str) -> float:
         return int(v1.read_text()) / 1e9
     stat = Path(f"/sys/fs/cgroup/docker/{cid}/cpu.stat").read_text()
     return int(dict(line.split() for line in stat.splitlines())["usage_usec"]) / 1e6
+
+
+SPAWNER = """
+import os, subprocess
+children = []
+
+
+def handler(event, context):
+    if event.get("spawn"):
+        children.append(subprocess.Popen(["sleep", "30"]))
+    return {"pid": os.getpid(), "children": [c.pid for c in children]}
+"""
+
+
+def test_the_function_gets_its_cpu_share_and_the_agent_does_not_spend_it(
+    client: Any, fns: Functions, invoker: Invoker, docker_client: Any,
+) -> None:
+    """Lambda's share is the function's own: its processes (and what they start later) share a child
+    cgroup limited to it; the agent relaying invokes and logs sits beside it, under the container's limit."""
+    from lamina.executor.docker_env import CGROUP_ROOT, FUNCTION_CGROUP, MB_PER_VCPU
+
+    fns.create("spawner", {"app.py": SPAWNER}, memory=256)
+    assert invoke(client, "spawner", {}).status_code == 200  # cold; the share applies after this invoke
+    [env] = [e for e in invoker.pool.snapshot().envs if e.function_name == "spawner"]
+    cid = invoker.pool.env(env.env_id)["container"]
+    parent = CGROUP_ROOT / "cpu" / "docker" / cid
+    child = parent / FUNCTION_CGROUP
+    deadline = time.monotonic() + 10
+    while not (child / "cgroup.procs").is_file() and time.monotonic() < deadline:  # the boost's end, in the background
+        time.sleep(0.05)
+    spawned = invoke(client, "spawner", {"spawn": True}).get_json()
+    quota = int((child / "cpu.cfs_quota_us").read_text()) / int((child / "cpu.cfs_period_us").read_text())
+    assert abs(quota - 256 / MB_PER_VCPU) < 0.01, quota
+    in_child = set((child / "cgroup.procs").read_text().split())
+    in_parent = set((parent / "cgroup.procs").read_text().split())
+    uids = {pid: _uid(pid) for pid in in_child | in_parent}
+    assert in_child and all(uids[p] == 993 for p in in_child), uids  # the runtime and its children
+    assert in_parent and all(uids[p] != 993 for p in in_parent), uids  # the agent
+    # The process the handler started after the split is in the function's cgroup too (by its host pid:
+    # the container's own pid namespace numbers differ, so match on the command).
+    assert len(spawned["children"]) == 1
+    assert any(Path(f"/proc/{p}/cmdline").read_bytes().startswith(b"sleep\0") for p in in_child), in_child
+
+
+def _uid(pid: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    return -1

@@ -56,6 +56,12 @@ ICC_OPTION = "com.docker.network.bridge.enable_icc"
 MB_PER_VCPU = 1769  # Lambda gives one vCPU at 1 769 MB
 BOOST_NANO_CPUS = 1_000_000_000  # the init boost: at least one vCPU, never the whole host
 CFS_PERIOD_US = 20_000
+# The agent's own CPU, beside the function's share (issue 14): the function's processes (the runtime's user)
+# get a child cgroup with the memory-proportional share, as on Lambda; the container as a whole gets that
+# plus this allowance, so relaying invokes and logs never spends the function's CPU.
+PLATFORM_NANO_CPUS = 250_000_000
+FUNCTION_CGROUP = "function"
+RUNTIME_UID = int(SANDBOX_USER.split(":", 1)[0])
 
 
 class ExecutorError(RuntimeError):
@@ -133,6 +139,65 @@ def _write_cpu_quota(container_id: str, quota_us: int, period_us: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def _function_cgroup_v1(container_id: str) -> Path | None:
+    """The container's cgroup v1 cpu directory on this host, if there is one."""
+    path = CGROUP_ROOT / "cpu" / "docker" / container_id
+    return path if (path / "cpu.cfs_quota_us").is_file() else None
+
+
+def _uid_of(pid: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def split_function_cpu(container_id: str, quota_us: int, period_us: int) -> bool:
+    """Put the function's processes of the container (the runtime's user) into a child cgroup limited to
+    ``quota_us`` per ``period_us``; False where that cannot be done here (cgroup v2, a remote engine).
+
+    New processes of the function inherit the child; the agent stays in the container's own cgroup.
+    """
+    parent = _function_cgroup_v1(container_id)
+    if parent is None:
+        return False
+    child = parent / FUNCTION_CGROUP
+    try:
+        child.mkdir(exist_ok=True)
+        # The child's quota may not exceed the parent's: the parent still has its boost (or more) here.
+        (child / "cpu.cfs_period_us").write_text(str(period_us))
+        (child / "cpu.cfs_quota_us").write_text(str(quota_us))
+        if (child / "cpu.cfs_burst_us").is_file():
+            # A function idle for a period may spend up to one more period's share at once (the average
+            # stays its share): a sporadic invoke at 128 MB is not cut into 20 ms slices.
+            (child / "cpu.cfs_burst_us").write_text(str(quota_us))
+        for _ in range(5):  # again, for what forked while the others moved
+            moving = [pid for pid in (parent / "cgroup.procs").read_text().split() if _uid_of(pid) == RUNTIME_UID]
+            if not moving:
+                break
+            for pid in moving:
+                try:
+                    (child / "cgroup.procs").write_text(pid)
+                except ProcessLookupError:
+                    pass  # exited meanwhile
+    except OSError as err:
+        log.warning("cannot give the function of %s its own CPU cgroup: %s", container_id[:12], err)
+        return False
+    return True
+
+
+def function_cpu_quota(container_id: str) -> tuple[int, int] | None:
+    """(quota, period) in µs of the container's function cgroup, None when it has none."""
+    parent = _function_cgroup_v1(container_id)
+    child = parent / FUNCTION_CGROUP if parent is not None else None
+    if child is None or not child.is_dir():
+        return None
+    return int((child / "cpu.cfs_quota_us").read_text()), int((child / "cpu.cfs_period_us").read_text())
 
 
 def socket_dir(data_dir: Path, env_id: str) -> Path:
@@ -362,6 +427,8 @@ class DockerEnv:
             if not _write_cpu_quota(container_id, cfs["cpu_quota"], cfs["cpu_period"]):
                 log.warning("cannot limit CPU of gVisor container %s: no cgroup of it on this host", container_id[:12])
             return
+        if split_function_cpu(container_id, cfs["cpu_quota"], cfs["cpu_period"]):
+            cfs = _cfs(nano_cpus + PLATFORM_NANO_CPUS)  # the whole container: the share and the agent's
         try:
             self.api.update_container(container_id, **cfs)
         except docker.errors.NotFound:
