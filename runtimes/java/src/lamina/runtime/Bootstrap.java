@@ -131,7 +131,6 @@ public final class Bootstrap {
         mapper.readValue(json, Map.class);
         mapper.readTree(json);
         Errors.body("java.lang.RuntimeException", "warm", new RuntimeException("warm"), mapper);
-        new URL("http://127.0.0.1:9/").openConnection();
         WarmUp.run(mapper, System.out);
     }
 }
