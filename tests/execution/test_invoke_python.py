@@ -11,6 +11,7 @@ from typing import Any
 import docker
 import pytest
 from lamina.config import Settings
+from lamina.executor.docker_env import AGENT_MEMORY_MB
 from lamina.services.invoke.invocations import Invoker
 from support.functions import Functions
 from support.invoking import container_ids, invoke, wait_gone
@@ -251,7 +252,8 @@ def test_sandbox_read_only_root_writable_tmp(client: Any, fns: Functions, docker
     assert int(out["caps"], 16) == 0
     [cid] = container_ids(docker_client, settings)
     host = docker_client.api.inspect_container(cid)["HostConfig"]
-    assert host["Memory"] == 512 * 1024 * 1024 and host["MemorySwap"] == 512 * 1024 * 1024
+    # MemorySize for the function, and the agent's own memory on top of it.
+    assert host["Memory"] == (512 + AGENT_MEMORY_MB) * 1024 * 1024 == host["MemorySwap"]
     assert host["ReadonlyRootfs"] and host["CapDrop"] == ["ALL"] and host["PidsLimit"] == 1024
     assert "no-new-privileges" in host["SecurityOpt"]
 
@@ -308,3 +310,40 @@ def test_log_tail_and_logs_api(client: Any, fns: Functions) -> None:
     follow = client.get(f"/lamina/v1/functions/talky/logs?nextToken={logs['nextToken']}").get_json()
     assert [m["message"] for m in follow["events"]][1] == "count is 4"
     assert client.get("/lamina/v1/functions/nobody/logs").status_code == 404
+
+
+MEMORY_USER = """
+import os
+held = []
+
+
+def handler(event, context):
+    if event.get("write_mb"):  # page cache (tmpfs) the function does not hold
+        with open("/tmp/big", "wb") as f:
+            for _ in range(event["write_mb"]):
+                f.write(os.urandom(1 << 20))
+    if event.get("hold_mb"):
+        block = bytearray(event["hold_mb"] << 20)
+        block[::4096] = b"x" * len(block[::4096])  # touch every page
+        held.append(block)
+    return {}
+"""
+
+
+def _max_memory_used(resp: Any) -> int:
+    report = next(line for line in base64.b64decode(resp.headers["X-Amz-Log-Result"]).decode().splitlines()
+                  if line.startswith("REPORT"))
+    return int(report.split("Max Memory Used: ")[1].split(" MB")[0])
+
+
+def test_max_memory_used_counts_what_the_function_holds_not_the_page_cache_nor_the_agent(
+    client: Any, fns: Functions,
+) -> None:
+    fns.create("memory-user", {"app.py": MEMORY_USER}, memory=256, ephemeral_mb=1024)
+    base = _max_memory_used(invoke(client, "memory-user", {}, tail=True))
+    assert 5 <= base <= 40, base  # the Python runtime alone (the agent's ~12 MiB is not counted)
+    cached = _max_memory_used(invoke(client, "memory-user", {"write_mb": 100}, tail=True))
+    assert cached <= base + 10, (base, cached)  # 100 MiB written to /tmp: page cache, not the function's
+    held = _max_memory_used(invoke(client, "memory-user", {"hold_mb": 80}, tail=True))
+    assert base + 75 <= held <= base + 100, (base, held)
+    assert _max_memory_used(invoke(client, "memory-user", {}, tail=True)) >= held  # a peak, as on Lambda

@@ -312,6 +312,33 @@ def _rfc3339(ts):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
 
 
+def _tree_peak_kb(root_pid):
+    """The summed peak RSS (VmHWM, kB) of process ``root_pid`` and its descendants; None if unreadable.
+
+    What the function's processes held at most: not the page cache, not the agent (``Max Memory Used``
+    counts this, so users size memory from it as on Lambda).
+    """
+    total, seen, todo = 0, set(), [root_pid]
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"VmHWM:"):
+                        total += int(line.split()[1])
+                        break
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            if pid == root_pid:
+                return None
+    return total
+
+
 def _read_int_file(path):
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -363,6 +390,7 @@ class Agent:
             limit = next((v for v in map(_read_int_file, CGROUP_LIMIT_FILES) if v), None)
             self.memory_size = str(limit // 1048576) if limit and limit < 1 << 50 else "0"
         self.peak_file = next((p for p in CGROUP_PEAK_FILES if os.path.exists(p)), None)
+        self.max_rss_kb = 0
         self.init_timeout_s = float(env.get("LAMINA_INIT_TIMEOUT_S") or 10)
         arn = env.get("AWS_LAMBDA_FUNCTION_NAME")
         self.default_arn = (
@@ -642,8 +670,13 @@ class Agent:
             self.init_reported = True
             end = self.init_end if self.init_end is not None else now
             init_ms = (end - self.started) * 1000.0
-        peak = _read_int_file(self.peak_file) if self.peak_file else None
-        max_mb = (peak + 1048575) // 1048576 if peak else 0
+        tree_kb = _tree_peak_kb(self.runtime_pid) if self.runtime_pid else None
+        if tree_kb:
+            self.max_rss_kb = max(self.max_rss_kb, tree_kb)  # children that exited keep their peak here
+            max_mb = (self.max_rss_kb + 1023) // 1024
+        else:  # no /proc view of the runtime (gone, or a sandbox without it): the cgroup's peak
+            peak = _read_int_file(self.peak_file) if self.peak_file else None
+            max_mb = (peak + 1048575) // 1048576 if peak else 0
         rid = inv.request_id
         init_part = f"Init Duration: {init_ms:.2f} ms\t" if init_ms is not None else ""
         billed = max(1, -int(-duration_ms // 1))

@@ -61,6 +61,7 @@ CFS_PERIOD_US = 20_000
 # plus this allowance, so relaying invokes and logs never spends the function's CPU.
 PLATFORM_NANO_CPUS = 250_000_000
 FUNCTION_CGROUP = "function"
+AGENT_MEMORY_MB = 16  # the agent's resident memory (about 12 MiB), beside the function's MemorySize
 RUNTIME_UID = int(SANDBOX_USER.split(":", 1)[0])
 
 
@@ -342,9 +343,10 @@ class DockerEnv:
             mounts.append(Mount("/opt", str(spec.opt_dir), type="bind", read_only=True))
         host_config = self.api.create_host_config(
             mounts=mounts,
-            mem_limit=spec.memory_mb * 1024 * 1024,
-            # No swap: at MemorySize the kernel OOM-kills, as Lambda does.
-            memswap_limit=spec.memory_mb * 1024 * 1024,
+            # MemorySize is the function's; the agent's own memory comes on top. No swap: at the limit the
+            # kernel OOM-kills, as Lambda does.
+            mem_limit=(spec.memory_mb + AGENT_MEMORY_MB) * 1024 * 1024,
+            memswap_limit=(spec.memory_mb + AGENT_MEMORY_MB) * 1024 * 1024,
             **(_cfs(spec.nano_cpus) if spec.nano_cpus else {}),
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={spec.tmp_mb}m,mode=1777"},
             read_only=True,
