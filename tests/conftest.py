@@ -83,6 +83,9 @@ def settings(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPat
         redis_url=redis_url,
         instance=INSTANCE,
         migrate_on_start=False,
+        # Stem cells off unless a test turns them on (tests/execution/test_stem_cells.py): a test's
+        # containers are then exactly the ones it started.
+        stem_cells=0,
     )
 
 

@@ -29,6 +29,7 @@ def remove_and_report(
             env_ids.add(view.env_id)
             known.update(c for c in (view.container_id, view.sandbox_id) if c)
         known.update(cid for cid, _ip in inv.pool.free_sandboxes())
+        known.update(cid for _cell, cid, _ip in inv.pool.free_cells())
 
     def unknown() -> list[dict[str, Any]]:
         found = docker_client.api.containers(all=True, filters={"label": f"lamina.instance={instance}"})

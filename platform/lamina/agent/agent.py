@@ -360,10 +360,8 @@ class Agent:
     """The whole agent's state. ``lock`` guards the phase and invocation fields; ``log_lock`` the log stream."""
 
     def __init__(self, env):
-        self.env = env
         self.lock = threading.Lock()
         self.log_lock = threading.Lock()
-        self.started = time.monotonic()
         # init -> ready, or init -> failed (init error / crash / init timeout); ready -> dead (exit, timeout)
         self.phase = "init"
         self.init_end = None
@@ -379,23 +377,57 @@ class Agent:
         self.log_buf = []  # encoded JSON lines not yet handed to the platform
         self.log_len = 0
         self.log_dropped = 0
-        # The stream's file name on the platform (its date and environment id), as the platform named it.
-        self.log_stream = (env.get("AWS_LAMBDA_LOG_STREAM_NAME") or "").replace("/", "-").encode("latin-1", "replace")
+        self.peak_file = next((p for p in CGROUP_PEAK_FILES if os.path.exists(p)), None)
+        self.max_rss_kb = 0
         self.log_r = None
         self.log_partial = b""
         self.log_eof = False
         self.tail = None  # list of log lines of the current invocation when the caller asked for the tail
+        # A stem cell (LAMINA_CELL=1) waits, function-less, for the platform's claim (its environment).
+        self.claim_env = None
+        self.claimed = threading.Event()
+        self.claim_done = threading.Event()
+        if env.get("LAMINA_CELL") == "1":
+            self.phase = "cell"
+        self._configure(env)
+
+    def _configure(self, env):
+        """Read the function's settings from ``env`` (at start, or at a stem cell's claim)."""
+        self.env = env
+        self.started = time.monotonic()
+        # The stream's file name on the platform (its date and environment id), as the platform named it.
+        self.log_stream = (env.get("AWS_LAMBDA_LOG_STREAM_NAME") or "").replace("/", "-").encode("latin-1", "replace")
         self.memory_size = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or ""
         if not self.memory_size:
             limit = next((v for v in map(_read_int_file, CGROUP_LIMIT_FILES) if v), None)
             self.memory_size = str(limit // 1048576) if limit and limit < 1 << 50 else "0"
-        self.peak_file = next((p for p in CGROUP_PEAK_FILES if os.path.exists(p)), None)
-        self.max_rss_kb = 0
         self.init_timeout_s = float(env.get("LAMINA_INIT_TIMEOUT_S") or 10)
         arn = env.get("AWS_LAMBDA_FUNCTION_NAME")
         self.default_arn = (
             f"arn:aws:lambda:{env.get('AWS_REGION', 'us-east-1')}:000000000000:function:{arn}".encode() if arn else b""
         )
+
+    def claim(self, conn, body):
+        """POST /claim {"env": {...}}: a stem cell becomes the function's environment. The main thread
+        starts the runtime (it holds the capabilities to start it as the runtime's user)."""
+        try:
+            doc = json.loads(body)
+            env = doc["env"]
+            if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+                raise ValueError("env must map strings to strings")
+        except (ValueError, KeyError, TypeError) as exc:
+            conn.send(400, b"Content-Type: application/json\r\n", _api_error("InvalidRequest", f"bad claim: {exc}"))
+            return
+        with self.lock:
+            if self.phase != "cell":
+                conn.send(409, b"Content-Type: application/json\r\n",
+                          _api_error("ResourceConflictException", "This environment is not a free cell"))
+                return
+            self.phase = "claiming"
+            self.claim_env = env
+        self.claimed.set()
+        self.claim_done.wait(10)
+        conn.send(200, b"Content-Type: application/json\r\n", b'{"claimed": true}')
 
     # ---------------------------------------------------------------- logs
 
@@ -794,6 +826,8 @@ class Agent:
                 )
                 return
             self.invoke(conn, headers, body)
+        elif target == b"/claim" and method == b"POST":
+            self.claim(conn, body)
         elif target == b"/ready":
             conn.send(200, b"Content-Type: application/json\r\n", b'{"ready": true}')
         else:
@@ -1185,10 +1219,19 @@ def main():
     agent.serve(RUNTIME_API_ADDR, agent.runtime_api, "runtime-api")
     front = agent.env.get("LAMINA_AGENT_SOCKET") or ("0.0.0.0", int(agent.env.get("LAMINA_AGENT_PORT") or 8080))
     agent.serve(front, agent.front_door, "front-door")
+    if agent.phase == "cell":
+        agent.claimed.wait()  # the function's environment arrives with the claim; its Init begins then
+        cell_env = dict(os.environ)
+        cell_env.update(agent.claim_env or {})
+        cell_env.pop("LAMINA_CELL", None)
+        with agent.lock:
+            agent._configure(cell_env)
+            agent.phase = "init"
     agent.spawn()
     if AGENT_USER is not None:
         _become_agent_user()
         _not_dumpable()  # a change of user resets it
+    agent.claim_done.set()
     if agent.phase == "init":
         threading.Thread(target=agent.init_watchdog, name="init-watchdog", daemon=True).start()
     agent.reap_forever()

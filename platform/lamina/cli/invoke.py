@@ -150,6 +150,11 @@ def scheduler(interval: float, once: bool) -> None:
         data_dir=settings.data_dir,
         code_in_use=lambda: code_in_use(comps.sessions),
     )
+    if settings.stem_cells:
+        from lamina.scheduler.environments import Environments
+
+        cells_side = Environments(settings, reaper.pool, lambda: comps.docker, comps.code_store.path, sandboxes=0)
+        reaper.maintain_cells = cells_side.maintain_cells
     if once:
         swept = reaper.sweep()
         tick = reaper.tick()

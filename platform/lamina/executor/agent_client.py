@@ -8,6 +8,8 @@ client side (see bench/invoke.py).
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import threading
 from collections import OrderedDict
@@ -131,3 +133,19 @@ class Connections(threading.local):
         while len(self.by_env) > self.limit:
             _, old = self.by_env.popitem(last=False)
             old.close()
+
+
+def claim_cell(host: str, port: int, environment: Mapping[str, str], timeout: float) -> None:
+    """Hand a stem cell's agent the function's environment (POST /claim); raise OSError if it refuses."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("POST", "/claim", body=json.dumps({"env": dict(environment)}).encode(),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        body = resp.read()
+    except (OSError, http.client.HTTPException) as err:
+        raise OSError(f"cell at {host} did not take the claim: {err}") from err
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise OSError(f"cell at {host} refused the claim: HTTP {resp.status} {body[:200]!r}")

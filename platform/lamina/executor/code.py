@@ -110,6 +110,32 @@ def opt_dir(data_dir: Path, blob_path: BlobPath, layer_keys: Sequence[str]) -> P
     return _build_once(data_dir / "opt" / digest, build)
 
 
+def link_tree(source: Path, target: Path) -> int:
+    """Hard-link every file of ``source`` into the existing directory ``target`` (symlinks copied as
+    links); return how many entries. Both live under the data directory, so no byte is copied: a stem
+    cell gets a function's code in about a millisecond per thousand files."""
+    count = 0
+    for root, dirs, files in os.walk(source):
+        rel = Path(root).relative_to(source)
+        dest = target / rel
+        for name in dirs:
+            path = Path(root) / name
+            if path.is_symlink():
+                os.symlink(os.readlink(path), dest / name)
+            else:
+                (dest / name).mkdir(exist_ok=True)
+                shutil.copymode(path, dest / name)
+            count += 1
+        for name in files:
+            path = Path(root) / name
+            if path.is_symlink():
+                os.symlink(os.readlink(path), dest / name)
+            else:
+                os.link(path, dest / name)
+            count += 1
+    return count
+
+
 def log_dir(data_dir: Path, account_id: str, function_name: str) -> Path:
     """Return the host directory of a function's log streams. Only the platform writes there: no container
     mounts it (the agent hands its lines over with each answer)."""

@@ -438,6 +438,14 @@ class DockerEnv:
         except docker.errors.APIError as err:
             log.warning("cannot limit CPU of %s: %s", container_id[:12], err)
 
+    def set_memory(self, container_id: str, memory_mb: int) -> None:
+        """Give a running container (a claimed stem cell) the function's memory limit; raise ExecutorError."""
+        limit = (memory_mb + AGENT_MEMORY_MB) * 1024 * 1024
+        try:
+            self.api.update_container(container_id, mem_limit=limit, memswap_limit=limit)
+        except docker.errors.APIError as err:
+            raise ExecutorError(f"cannot set the memory of {container_id[:12]}: {err.explanation or err}") from err
+
     @staticmethod
     def cpu_limit_later(oci_runtime: str) -> bool:
         """Whether a container of ``oci_runtime`` can get its CPU limit after it started (the init boost):

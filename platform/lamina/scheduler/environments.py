@@ -45,10 +45,11 @@ from lamina.executor.docker_env import (
     ExecutorError,
     ImageInfo,
     SandboxLost,
+    Started,
     env_labels,
     socket_dir,
 )
-from lamina.scheduler import sandboxes
+from lamina.scheduler import cells, sandboxes
 from lamina.scheduler.init_boost import INIT_BOOST_S, end_init_boost
 from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Pool
@@ -349,23 +350,62 @@ class Environments:
         return payload
 
     def start(self, lease: Lease, cspec: ContainerSpec) -> tuple[str, str]:
-        """Cold start: create and start the container of ``lease``; return (address, container id)."""
+        """Cold start: claim a stem cell for ``lease``, or create and start its container; return
+        (address, container id)."""
         name = str(lease.spec.get("function_name") or "")
         if lease.sandbox_id:
             cspec = replace(cspec, sandbox_id=lease.sandbox_id, sandbox_ip=lease.address)
+        family = cells.family_of(self, cspec, str(lease.spec.get("runtime") or ""))
+        if family is not None:
+            self.pool.record_cold_start(family, time.time(), cells.IDLE_FAMILY_S)
+            try:
+                claimed = cells.claim(self, lease.env_id, cspec, family)
+            except cells.CellLost:
+                claimed, cspec = None, cells.ordinary(cspec)  # the cell took (and gave back) the sandbox
+            self.later(self.replenish_cells, family)  # one was used (or there was none): top the pool up
+            if claimed is not None:
+                return self._started(lease, cspec, Started(claimed[1], claimed[0]), name, cell=True)
         if self.sandboxes:
             self.later(self.replenish_sandboxes)  # one was used (or there was none): top the list up
-        started = self.docker.start(cspec)
+        return self._started(lease, cspec, self.docker.start(cspec), name)
+
+    def _started(self, lease: Lease, cspec: ContainerSpec, started: Started, name: str, cell: bool = False,
+                 ) -> tuple[str, str]:
         if cspec.boosted:
             # The boost lasts the first invoke or INIT_BOOST_S, whichever ends first: a function that never
             # answers, or crashes to be started again, gets no more than that (the reaper ends due boosts).
             self.pool.boost(started.container_id, time.time() + INIT_BOOST_S, oci_runtime(lease.spec),
                             cspec.memory_mb)
+        elif cell:  # a cell waits with the boost's CPU: this function gets its share at once
+            self.docker.limit_cpu(started.container_id, cspec.nano_cpus or ContainerSpec.cpu_for(cspec.memory_mb))
         if not self.pool.started(lease.env_id, started.ip, started.container_id):
             # The reaper gave up on this start (lease expired): do not run on a container nobody tracks.
             self.remove_later([started.container_id])
             raise ServiceException(f"Execution environment of {name} was reclaimed while starting")
         return started.ip, started.container_id
+
+    def replenish_cells(self, family: str | None = None) -> int:
+        """Top the stem-cell pools (of ``family``, or of every family) up to their targets; return how many
+        cells were started."""
+        wanted = cells.targets(self, time.time())
+        started = 0
+        for fam, target in wanted.items():
+            if family is None or fam == family:
+                started += cells.replenish(self, fam, target)
+        return started
+
+    def maintain_cells(self) -> None:
+        """One round of stem-cell upkeep (the reaper's): trim pools whose demand fell, refill the others."""
+        self.trim_cells()
+        self.replenish_cells()
+
+    def trim_cells(self) -> list[str]:
+        """Remove free cells beyond each family's target (demand fell); return their container ids."""
+        removed: list[str] = []
+        for fam, target in cells.targets(self, time.time()).items():
+            removed += self.pool.trim_cells(fam, target)
+        self.remove_later(removed)
+        return removed
 
     def boosted(self, container_id: str) -> bool:
         """Whether the container still runs with its init boost."""

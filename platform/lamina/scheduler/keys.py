@@ -110,6 +110,26 @@ def sandboxes_creating() -> str:
     return f"{PREFIX}:sandboxes:creating"
 
 
+def free_cells(family: str) -> str:
+    """List: stem cells of a runtime family no function has claimed yet, as "<cell id> <container id> <ip>"."""
+    return f"{PREFIX}:cells:free:{family}"
+
+
+def cells_creating(family: str) -> str:
+    """Sorted set: claims to create a stem cell of ``family``, scored by when the claim lapses."""
+    return f"{PREFIX}:cells:creating:{family}"
+
+
+def cell_demand(family: str) -> str:
+    """Sorted set: recent cold starts of ``family``'s functions (member and score: their time)."""
+    return f"{PREFIX}:cells:demand:{family}"
+
+
+def cell_families() -> str:
+    """Set: the runtime families that had cold starts (whose cell pools the reaper keeps)."""
+    return f"{PREFIX}:cells:families"
+
+
 def init_boosts() -> str:
     """Sorted set: containers running with their init boost, scored by when the boost must end."""
     return f"{PREFIX}:boosts"

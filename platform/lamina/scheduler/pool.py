@@ -251,6 +251,37 @@ redis.call('DEL', SANDBOXES)
 return all
 """
 
+# KEYS: free cells, cells being created. ARGV: now, target, token, ttl.
+_CELL_RESERVE = """
+local now, target, token, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= target then return 0 end
+redis.call('ZADD', KEYS[2], now + ttl, token)
+return 1
+"""
+
+_CELL_ADD = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[1], ARGV[2]) end
+return 1
+"""
+
+# A cold start takes a free cell of its family and records the cell's container on its environment in one
+# step (the sweep then finds it in one of the two); a network sandbox the environment took is given back.
+# KEYS: free cells. ARGV: env id.
+_CELL_TAKE = _PRELUDE + """
+local ek = env_key(ARGV[1])
+if redis.call('HGET', ek, 'state') ~= 'starting' then return false end
+local entry = redis.call('LPOP', KEYS[1])
+if not entry then return false end
+local cell, rest = string.match(entry, '^(%S+) (.*)$')
+local cid, ip = string.match(rest, '^(%S+) ?(.*)$')
+local f = redis.call('HMGET', ek, 'sandbox', 'address')
+if f[1] and f[1] ~= '' then redis.call('LPUSH', SANDBOXES, f[1] .. ' ' .. (f[2] or '')) end
+redis.call('HSET', ek, 'container', cid, 'address', ip, 'sandbox', '', 'cell', cell)
+return entry
+"""
+
 _BOOST_END = _PRELUDE + """
 if redis.call('ZREM', BOOSTS, ARGV[1]) == 0 then return false end
 local share = redis.call('HGET', BOOST_SHARES, ARGV[1]) or ''
@@ -420,7 +451,8 @@ class Pool:
                           ("discard", _DISCARD), ("begin_freeze", _BEGIN_FREEZE),
                           ("end_freeze", _END_FREEZE), ("reap_if", _REAP_IF),
                           ("sandbox_reserve", _SANDBOX_RESERVE), ("sandbox_add", _SANDBOX_ADD),
-                          ("sandbox_take_all", _SANDBOX_TAKE_ALL), ("boost_end", _BOOST_END)):
+                          ("sandbox_take_all", _SANDBOX_TAKE_ALL), ("boost_end", _BOOST_END),
+                          ("cell_reserve", _CELL_RESERVE), ("cell_add", _CELL_ADD), ("cell_take", _CELL_TAKE)):
             self._scripts[name] = self.redis.register_script(src)
         # The two scripts of every warm invoke skip redis-py's command layer.
         conns = ThreadConnections.of(self.redis)
@@ -510,6 +542,71 @@ class Pool:
     def take_all_sandboxes(self) -> list[str]:
         """Empty the free list atomically; return the sandbox container ids (to remove)."""
         return [_s(e).split(" ", 1)[0] for e in self._scripts["sandbox_take_all"](args=[])]
+
+    # -- stem cells (pre-started, function-less environments of a runtime family: lamina.scheduler.cells)
+
+    def reserve_cell(self, family: str, now: float, target: int, token: str, ttl_s: float = 60.0) -> bool:
+        """Claim the right to create one cell of ``family`` if free + being created < ``target``."""
+        return bool(self._scripts["cell_reserve"](keys=[keys.free_cells(family), keys.cells_creating(family)],
+                                                  args=[repr(now), target, token, repr(ttl_s)]))
+
+    def add_cell(self, family: str, token: str, cell_id: str = "", container_id: str = "", ip: str = "") -> None:
+        """Finish (or, without a container, abandon) the creation claimed with ``token``."""
+        entry = f"{cell_id} {container_id} {ip}" if container_id else ""
+        self._scripts["cell_add"](keys=[keys.free_cells(family), keys.cells_creating(family)], args=[token, entry])
+
+    def take_cell(self, family: str, env_id: str) -> tuple[str, str, str] | None:
+        """Give starting environment ``env_id`` a free cell of ``family``: (cell id, container id, ip)."""
+        entry = self._scripts["cell_take"](keys=[keys.free_cells(family)], args=[env_id])
+        if not entry:
+            return None
+        cell, cid, ip = (_s(entry).split(" ") + ["", ""])[:3]
+        return cell, cid, ip
+
+    def free_cells(self, family: str | None = None) -> list[tuple[str, str, str]]:
+        """Free cells (of ``family``, or of every family): (cell id, container id, ip)."""
+        families = [family] if family else self.cell_families()
+        out = []
+        for fam in families:
+            for e in self.redis.lrange(keys.free_cells(fam), 0, -1):
+                cell, cid, ip = (_s(e).split(" ") + ["", ""])[:3]
+                out.append((cell, cid, ip))
+        return out
+
+    def take_all_cells(self) -> list[str]:
+        """Empty every family's free list; return the cells' container ids (to remove)."""
+        taken = []
+        for fam in self.cell_families():
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.lrange(keys.free_cells(fam), 0, -1)
+            pipe.delete(keys.free_cells(fam))
+            entries, _ = pipe.execute()
+            taken += [(_s(e).split(" ") + [""])[1] for e in entries]
+        return [c for c in taken if c]
+
+    def trim_cells(self, family: str, keep: int) -> list[str]:
+        """Take the newest free cells of ``family`` beyond ``keep`` off its list; return their container ids."""
+        key = keys.free_cells(family)
+        taken = []
+        while self.redis.llen(key) > keep:
+            entry = self.redis.rpop(key)
+            if entry is None:
+                break
+            taken.append((_s(entry).split(" ") + [""])[1])
+        return [c for c in taken if c]
+
+    def record_cold_start(self, family: str, now: float, window_s: float) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(keys.cell_families(), family)
+        pipe.zadd(keys.cell_demand(family), {f"{now!r}:{os.getpid()}:{threading.get_ident()}": now})
+        pipe.zremrangebyscore(keys.cell_demand(family), "-inf", repr(now - window_s))
+        pipe.execute()
+
+    def cold_starts_since(self, family: str, since: float) -> int:
+        return int(self.redis.zcount(keys.cell_demand(family), repr(since), "+inf"))
+
+    def cell_families(self) -> list[str]:
+        return sorted(_s(f) for f in self.redis.smembers(keys.cell_families()))
 
     # -- init boosts (kept here, not in one process, so a boost ends even if its API process dies)
 

@@ -27,6 +27,7 @@ from lamina.executor.docker_env import (
     DockerEnv,
     ExecutorError,
 )
+from lamina.scheduler.cells import CELL_DIRS, CELL_ROLE
 from lamina.scheduler.init_boost import end_init_boost
 from lamina.scheduler.placement import plan_idle
 from lamina.scheduler.pool import Pool
@@ -80,6 +81,9 @@ class Reaper:
     code_in_use: CodeInUse | None = None
     collect_every_s: float = 600.0
     code_grace_s: float = CODE_GRACE_S
+    # Stem cells (lamina.scheduler.cells): refill and trim every pool each round (an Environments'
+    # ``maintain_cells``); None leaves that to the API processes' cold starts.
+    maintain_cells: Callable[[], object] | None = None
     _next_collect: float = field(default=0.0, repr=False)
 
     def tick(self) -> TickReport:
@@ -121,6 +125,8 @@ class Reaper:
                 log.debug("cannot end the init boost of %s: %s", cid[:12], err)
         if self.sandboxes:
             replenish(self.pool, self.docker, self.sandbox_image, self.network, self.instance, self.sandboxes)
+        if self.maintain_cells is not None:
+            self.maintain_cells()
         if self.code_in_use is not None and now >= self._next_collect:
             self._next_collect = now + self.collect_every_s
             report.collected = self.collect_code()
@@ -157,12 +163,25 @@ class Reaper:
         # one script, so every sandbox is then in one of the two (read the other way round, a sandbox taken
         # between them is in neither and would be removed under its cold start).
         free = {cid for cid, _ip in self.pool.free_sandboxes()}
+        free_cells = {cid for _cell, cid, _ip in self.pool.free_cells()}  # (a take records it on its env)
         snapshot = {e.env_id: e for e in self.pool.snapshot().envs}
         seen: set[str] = set()
         in_use = {e.sandbox_id for e in (*before.values(), *snapshot.values()) if e.sandbox_id}
+        claimed = {e.container_id: e.env_id for e in snapshot.values() if e.container_id}
         young = self.clock() - SANDBOX_GRACE_S
+        cells_seen: set[str] = set()
         for c in containers:
-            if c.labels.get(LABEL_ROLE) == SANDBOX_ROLE:
+            role = c.labels.get(LABEL_ROLE)
+            if role == CELL_ROLE and c.container_id not in claimed:
+                # A free cell, or one so new that its creator has not listed it yet: keep; else it is lost.
+                created = float(c.labels.get(LABEL_CREATED) or 0)
+                if c.container_id in free_cells or created > young:
+                    cells_seen.add(c.labels.get(LABEL_ENV, ""))
+                    continue
+                self._remove(c.container_id)
+                report.removed.append(c.container_id)
+                continue
+            if role == SANDBOX_ROLE:
                 # Free, in use, or so new that its creator has not listed it yet: keep; else it is lost.
                 created = float(c.labels.get(LABEL_CREATED) or 0)
                 if c.container_id in free or c.container_id in in_use or created > young:
@@ -170,7 +189,9 @@ class Reaper:
                 self._remove(c.container_id)
                 report.removed.append(c.container_id)
                 continue
-            env_id = c.labels.get(LABEL_ENV, "")
+            if role == CELL_ROLE:
+                cells_seen.add(c.labels.get(LABEL_ENV, ""))
+            env_id = claimed[c.container_id] if role == CELL_ROLE else c.labels.get(LABEL_ENV, "")
             view = snapshot.get(env_id)
             if view is None or (view.container_id and view.container_id != c.container_id):
                 # Redis does not know it (lost state, or a start that was given up): nobody can use it.
@@ -193,6 +214,7 @@ class Reaper:
                     self._remove(*removed)  # its sandbox, if any
                     report.forgotten.append(env_id)
         self._sweep_socket_dirs({*before, *snapshot})
+        self._sweep_cell_dirs(cells_seen)
         if report.removed or report.forgotten:
             log.info("sweep: adopted %d, removed %d containers, forgot %d environments",
                      len(report.adopted), len(report.removed), len(report.forgotten))
@@ -222,6 +244,20 @@ class Reaper:
         for path in root.iterdir():
             try:
                 stale = path.name not in known and path.stat().st_mtime < young
+            except OSError:
+                continue
+            if stale:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _sweep_cell_dirs(self, alive: set[str]) -> None:
+        """Delete the directories of stem cells whose container is gone."""
+        root = self.data_dir / CELL_DIRS if self.data_dir is not None else None
+        if root is None or not root.is_dir():
+            return
+        young = self.clock() - SANDBOX_GRACE_S  # a cell being created has its directory before its container
+        for path in root.iterdir():
+            try:
+                stale = path.name not in alive and path.stat().st_mtime < young
             except OSError:
                 continue
             if stale:
