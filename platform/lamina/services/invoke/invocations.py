@@ -281,6 +281,8 @@ class Invoker:
                 fresh=fresh, admit=admission,
             )
             admission = None  # the script ran the checks, whatever it answered
+            if got is None:  # only for idle_only
+                continue
             if isinstance(got, Miss):
                 self.fill(account_id, name, got.qualifier)
                 continue
@@ -294,6 +296,16 @@ class Invoker:
             return got
         # Only reachable when the function is being changed faster than we can read it.
         raise ServiceException(f"Function {name} is changing; retry the invocation")
+
+    def _take_idle(self, account_id: str, name: str, qualifier: str | None) -> Lease | None:
+        """A warm or frozen environment of the function, taken now; None when there is none (or a limit
+        or a stale cache says no: the caller's own cold start goes on)."""
+        try:
+            got = self.pool.acquire(account_id, name, qualifier or "$LATEST", now=time.time(), rand=1.0,
+                                    new_env_id=_new_env_id(), idle_only=True)
+        except TooManyRequestsException:
+            return None
+        return got if isinstance(got, Lease) else None
 
     def _run(
         self,
@@ -315,7 +327,9 @@ class Invoker:
             client_context=client_context,
             log_tail=req.log_type == "Tail",
         )
-        out = self.environments.run(lease, call, self.container_spec, redeliver=redeliver)
+        # A re-run after a dead runtime (not redeliver) wants a new environment, like Lambda's re-init.
+        take_idle = (lambda: self._take_idle(req.account_id, name, qualifier)) if redeliver else None
+        out = self.environments.run(lease, call, self.container_spec, redeliver=redeliver, take_idle=take_idle)
         return InvocationResult(
             status=200, payload=out.payload, content_type=out.content_type, executed_version=version,
             function_error=out.function_error, log_result=out.log_result, duration_ms=out.duration_ms,
