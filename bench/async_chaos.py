@@ -212,6 +212,7 @@ def _no_orphans(r: redis.Redis, docker_client: Any, instance: str, everything: l
         envs = pool.snapshot().envs
         known = {e.container_id for e in envs} | {e.sandbox_id for e in envs}
         known |= {cid for cid, _ip in pool.free_sandboxes()}
+        known |= {cid for _cell, cid, _ip in pool.free_cells()}
         # The low-level list: containers.list() inspects each one and fails on one removed meanwhile.
         running = {c["Id"] for c in docker_client.api.containers(
             all=True, filters={"label": f"lamina.instance={instance}"})}

@@ -189,6 +189,42 @@ def new_functions_rate(lam: Any, count: int, clients: int) -> float:
     return count / (time.perf_counter() - t0)
 
 
+def creation_rate(lam: Any, count: int, parallel: int) -> float:
+    """Containers a second Docker creates and starts with lamina's full container spec (a stem cell's)."""
+    import uuid
+
+    from lamina.executor.docker_env import DockerEnv
+    from lamina.scheduler import cells
+    from lamina.scheduler.environments import Environments
+
+    envs = Environments(lam.settings, lam.pool, lambda: lam.client, lambda key: Path(key), sandboxes=0)
+    docker_env = DockerEnv(lam.client)
+    made: list[str] = []
+    todo = list(range(count))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                todo.pop()
+            started = docker_env.start(cells.template(envs, "python", uuid.uuid4().hex))
+            with lock:
+                made.append(started.container_id)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(parallel)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rate = count / (time.perf_counter() - t0)
+    for cid in made:
+        docker_env.remove(cid)
+    return rate
+
+
 def density(lam: Any, count: int) -> tuple[float, float]:
     """(cgroup memory MiB, processes' RSS MiB) per frozen environment, over ``count`` environments."""
     for i in range(count):
@@ -286,6 +322,10 @@ def main() -> None:
         rows.append(("64 concurrent first invokes of a 0.5 s function, p50 / p99",
                      f"{pct(burst, 0.5):.1f} / {pct(burst, 0.99):.1f} s",
                      "target p99 <= 3.0 s (2.5 s beyond the handler)"))
+        serial, parallel = creation_rate(lam, 12, 1), creation_rate(lam, 24, 8)
+        rows.append(("Docker's create + start of lamina's container, serial / 8 in parallel",
+                     f"{serial:.1f} / {parallel:.1f} per second",
+                     "what environment creation beyond the pools is bound by"))
         fresh = new_functions_rate(lam, n_fresh, 8)
         rows.append((f"{n_fresh} new functions invoked once, 8 clients", f"{fresh:.1f} per second", "target >= 20/s"))
         print("burst rows done", file=sys.stderr)

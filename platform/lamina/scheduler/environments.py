@@ -18,6 +18,7 @@ Contract with the caller:
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -56,7 +57,8 @@ from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Pool
 
 __all__ = [
-    "AGENT_PORT", "BOOST_NANO_CPUS", "AgentCall", "ContainerSpec", "EnvironmentUnusable", "Environments", "ImageInfo",
+    "AGENT_PORT", "BOOST_NANO_CPUS", "AgentCall", "ContainerSpec", "EnvironmentUnusable", "Environments",
+    "ExecutorError", "ImageInfo",
     "RunOutput", "SpecBuilder", "env_labels", "layers_digest", "network_open_to",
 ]
 
@@ -99,6 +101,7 @@ class RunOutput:
     init_duration_ms: float | None = None
     max_memory_mb: int | None = None
     cold: bool = False
+    env_id: str = ""  # the environment that ran it (a cold start may end on another one)
 
 
 class EnvironmentUnusable(Exception):
@@ -319,6 +322,7 @@ class Environments:
             init_duration_ms=_float_header(reply.headers.get("x-lamina-init-duration-ms")),
             max_memory_mb=_int_header(reply.headers.get("x-lamina-max-memory-mb")),
             cold=cold,
+            env_id=lease.env_id,
         )
 
     def _store_logs(self, lease: Lease, reply: Reply) -> bytes:
@@ -372,7 +376,8 @@ class Environments:
         cspec = build_spec(lease.env_id, lease.spec)
         if take_idle is None:
             return self.start(lease, cspec)
-        future = self._starts.submit(self.start, lease, cspec)
+        # The caller's context (its trace span) goes with the start.
+        future = self._starts.submit(contextvars.copy_context().run, self.start, lease, cspec)
         while True:
             try:
                 return future.result(timeout=IDLE_POLL_S)
@@ -534,6 +539,28 @@ class Environments:
                 log.warning("%s", err)
 
     # -- the agent transport
+
+    def await_init(self, address: str, timeout_s: float = INIT_TIMEOUT_S) -> str:
+        """Wait until the agent at ``address`` has initialized its runtime; return its phase ("ready", or
+        "failed" / "init" when it did not get there in ``timeout_s``)."""
+        deadline = time.monotonic() + timeout_s
+        phase = "init"
+        while time.monotonic() < deadline:
+            conn = AgentConnection(address, AGENT_PORT, 2.0)
+            try:
+                conn.connect()
+                assert conn.sock is not None
+                conn.sock.sendall(b"GET /ready HTTP/1.1\r\nHost: agent\r\nContent-Length: 0\r\n\r\n")
+                raw = conn.sock.recv(4096)
+                phase = json.loads(raw.split(b"\r\n\r\n", 1)[1] or b"{}").get("phase", "ready")
+            except (OSError, ValueError, IndexError):
+                pass
+            finally:
+                conn.close()
+            if phase in ("ready", "failed", "dead"):
+                return str(phase)
+            time.sleep(0.01)
+        return str(phase)
 
     def post(self, env_id: str, address: str, body: bytes, headers: dict[str, str], timeout: float,
              cold: bool) -> Reply:

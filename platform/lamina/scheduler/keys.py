@@ -130,6 +130,27 @@ def cell_families() -> str:
     return f"{PREFIX}:cells:families"
 
 
+def provisioned_envs(account_id: str, function_name: str, qualifier: str) -> str:
+    """Set: the environments provisioned for one configuration (a version or an alias)."""
+    return f"{PREFIX}:provisioned:{account_id}:{function_name}:{qualifier}"
+
+
+def provisioned_failure(account_id: str, function_name: str, qualifier: str) -> str:
+    """String: why provisioning that configuration last failed (its StatusReason), while it does."""
+    return f"{PREFIX}:provisioned:failed:{account_id}:{function_name}:{qualifier}"
+
+
+def provisioned_lock(account_id: str, function_name: str, qualifier: str) -> str:
+    """String with a TTL: one process provisions a configuration at a time."""
+    return f"{PREFIX}:provisioned:lock:{account_id}:{function_name}:{qualifier}"
+
+
+def provisioned_counts(account_id: str, function_name: str) -> str:
+    """Hash: "provisioned" / "spillover" -> invocations of the function's provisioned qualifiers that ran on
+    a provisioned environment, or spilled over to an on-demand one."""
+    return f"{PREFIX}:provisioned:counts:{account_id}:{function_name}"
+
+
 def init_boosts() -> str:
     """Sorted set: containers running with their init boost, scored by when the boost must end."""
     return f"{PREFIX}:boosts"

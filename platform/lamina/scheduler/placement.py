@@ -37,6 +37,7 @@ class EnvView:
     container_id: str = ""
     sandbox_id: str = ""
     unreserved: bool = False  # its slot was taken by a function without reserved concurrency
+    provisioned: bool = False  # provisioned concurrency: never frozen or reaped while configured
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,8 @@ def plan_idle(snapshot: Snapshot, now: float, freeze_after_s: float, idle_timeou
         current = snapshot.current_revisions.get((e.account_id, e.function_name, e.version))
         if current is not None and current != e.revision_id:
             retire.append(e.env_id)
+        elif e.provisioned:
+            continue  # initialized ahead and kept ready (lamina.scheduler.provisioned removes surplus)
         elif now - e.last_used >= idle_timeout_s:
             reap.append(e.env_id)
         elif e.state is ContainerState.WARM and now - e.last_used >= freeze_after_s:

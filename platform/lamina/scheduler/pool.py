@@ -683,4 +683,5 @@ def _view(env_id: str, raw: dict[Any, Any]) -> EnvView | None:
         unreserved=f.get("unreserved") == "1",
         container_id=f.get("container", ""),
         sandbox_id=f.get("sandbox", ""),
+        provisioned=f.get("provisioned") == "1",
     )

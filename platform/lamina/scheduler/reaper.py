@@ -84,6 +84,9 @@ class Reaper:
     # Stem cells (lamina.scheduler.cells): refill and trim every pool each round (an Environments'
     # ``maintain_cells``); None leaves that to the API processes' cold starts.
     maintain_cells: Callable[[], object] | None = None
+    # Provisioned concurrency (lamina.scheduler.provisioned): bring every configuration to its count,
+    # replacing environments that died (``Invoker.provision`` over every configuration).
+    maintain_provisioned: Callable[[], object] | None = None
     _next_collect: float = field(default=0.0, repr=False)
 
     def tick(self) -> TickReport:
@@ -127,6 +130,8 @@ class Reaper:
             replenish(self.pool, self.docker, self.sandbox_image, self.network, self.instance, self.sandboxes)
         if self.maintain_cells is not None:
             self.maintain_cells()
+        if self.maintain_provisioned is not None:
+            self.maintain_provisioned()
         if self.code_in_use is not None and now >= self._next_collect:
             self._next_collect = now + self.collect_every_s
             report.collected = self.collect_code()

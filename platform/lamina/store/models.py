@@ -98,6 +98,9 @@ class Function(ConfigColumns, Base):
     event_invoke_configs: Mapped[list[EventInvokeConfig]] = relationship(
         back_populates="function", cascade="all, delete-orphan", passive_deletes=True
     )
+    provisioned_configs: Mapped[list[ProvisionedConcurrencyConfig]] = relationship(
+        back_populates="function", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class FunctionVersion(FunctionOwned, ConfigColumns, Base):
@@ -133,6 +136,18 @@ class EventInvokeConfig(FunctionOwned, Base):
     destination_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     function: Mapped[Function] = relationship(back_populates="event_invoke_configs")
+
+
+class ProvisionedConcurrencyConfig(FunctionOwned, Base):
+    """PutProvisionedConcurrencyConfig on a version or an alias: environments initialized ahead."""
+
+    __tablename__ = "provisioned_concurrency_configs"
+    __table_args__ = (UniqueConstraint("function_id", "qualifier"),)
+
+    qualifier: Mapped[str] = mapped_column(String(128))
+    requested: Mapped[int] = mapped_column(Integer)
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    function: Mapped[Function] = relationship(back_populates="provisioned_configs")
 
 
 class Layer(Base):

@@ -23,6 +23,7 @@ from lamina.store.models import (
     FunctionVersion,
     Layer,
     LayerVersion,
+    ProvisionedConcurrencyConfig,
 )
 
 SessionFactory = sessionmaker[Session]
@@ -215,6 +216,37 @@ def get_event_invoke_config(session: Session, function_id: int, qualifier: str) 
             EventInvokeConfig.function_id == function_id, EventInvokeConfig.qualifier == qualifier
         )
     ).one_or_none()
+
+
+def get_provisioned_config(session: Session, function_id: int,
+                           qualifier: str) -> ProvisionedConcurrencyConfig | None:
+    return session.scalars(
+        select(ProvisionedConcurrencyConfig).where(
+            ProvisionedConcurrencyConfig.function_id == function_id, ProvisionedConcurrencyConfig.qualifier == qualifier
+        )
+    ).one_or_none()
+
+
+def list_provisioned_configs(session: Session, function_id: int | None = None, after: str | None = None,
+                             limit: int | None = None) -> list[ProvisionedConcurrencyConfig]:
+    """A function's configurations by qualifier (``function_id`` None: every function's, for the provisioner)."""
+    stmt = select(ProvisionedConcurrencyConfig).order_by(ProvisionedConcurrencyConfig.function_id,
+                                                         ProvisionedConcurrencyConfig.qualifier)
+    if function_id is not None:
+        stmt = stmt.where(ProvisionedConcurrencyConfig.function_id == function_id)
+    if after is not None:
+        stmt = stmt.where(ProvisionedConcurrencyConfig.qualifier > after)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def provisioned_total(session: Session, function_id: int, exclude_qualifier: str | None = None) -> int:
+    stmt = select(func.coalesce(func.sum(ProvisionedConcurrencyConfig.requested), 0)).where(
+        ProvisionedConcurrencyConfig.function_id == function_id)
+    if exclude_qualifier is not None:
+        stmt = stmt.where(ProvisionedConcurrencyConfig.qualifier != exclude_qualifier)
+    return int(session.scalar(stmt) or 0)
 
 
 def list_event_invoke_configs(session: Session, function_id: int, after: str | None,

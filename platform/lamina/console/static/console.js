@@ -448,8 +448,37 @@ const Lamina = (() => {
         f.Network.value = ((c.VpcConfig || {}).SubnetIds || []).join(", ");
         const conc = await api("GET", `/2019-09-30/functions/${enc(name)}/concurrency`);
         $("#concurrency-form").elements.reserved.value = conc.ReservedConcurrentExecutions ?? "";
+        await loadProvisioned();
       } catch (e) { showError(e); }
     }
+    const pcPath = `/2019-09-30/functions/${enc(name)}/provisioned-concurrency`;
+    async function loadProvisioned() {
+      const list = (await api("GET", `${pcPath}?List=ALL`)).ProvisionedConcurrencyConfigs || [];
+      const body = $("#provisioned tbody");
+      body.textContent = "";
+      for (const c of list) {
+        const qualifier = c.FunctionArn.split(":").pop(), tr = document.createElement("tr");
+        for (const v of [qualifier, c.RequestedProvisionedConcurrentExecutions, c.AllocatedProvisionedConcurrentExecutions,
+                         c.AvailableProvisionedConcurrentExecutions, c.Status + (c.StatusReason ? ` (${c.StatusReason})` : "")]) {
+          const td = document.createElement("td"); td.textContent = String(v); tr.appendChild(td);
+        }
+        const td = document.createElement("td"), del = document.createElement("button");
+        del.textContent = "Remove";
+        del.onclick = async () => {
+          try { await api("DELETE", `${pcPath}?Qualifier=${enc(qualifier)}`); message("Provisioned concurrency removed.", "ok"); await loadProvisioned(); } catch (e) { showError(e); }
+        };
+        td.appendChild(del); tr.appendChild(td); body.appendChild(tr);
+      }
+    }
+    $("#provisioned-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = $("#provisioned-form").elements;
+      try {
+        await api("PUT", `${pcPath}?Qualifier=${enc(f.qualifier.value)}`, { json: { ProvisionedConcurrentExecutions: +f.count.value } });
+        message("Provisioning started.", "ok");
+        await loadProvisioned();
+      } catch (e) { showError(e); }
+    };
     $("#config-form").onsubmit = async (ev) => {
       ev.preventDefault();
       const f = $("#config-form").elements, vars = {};

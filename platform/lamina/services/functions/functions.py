@@ -464,6 +464,7 @@ def resolve_for_invoke(session_factory: queries.SessionFactory, account_id: str,
                     raise common.not_found(region, account_id, fn.name, qual)
                 src = found
         eic = queries.get_event_invoke_config(session, fn.id, qual)
+        pc = queries.get_provisioned_config(session, fn.id, qual) if ref.qualifier else None
         sandbox = isolation.effective(isolation.of_account(session.get(Account, account_id)), fn.isolation)
         # Auto runs the runtime's current image (its tag); the other modes the recorded one, by id.
         pinned = (runtime_versions.image_of(src.runtime_version_arn)
@@ -501,6 +502,8 @@ def resolve_for_invoke(session_factory: queries.SessionFactory, account_id: str,
             "code_key": src.code_key,
             "code_sha256": src.code_sha256,
             "reserved_concurrency": fn.reserved_concurrency,
+            # Provisioned concurrency of the qualifier invoked (its invocations count as spillover or not).
+            "provisioned_concurrency": pc.requested if pc is not None else None,
             "event_invoke_config": {
                 "maximum_retry_attempts": eic.maximum_retry_attempts,
                 "maximum_event_age_s": eic.maximum_event_age_s,

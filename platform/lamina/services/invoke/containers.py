@@ -57,7 +57,7 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": str(spec.get("initialization_type") or "on-demand"),
         "AWS_REGION": s.region,
         "AWS_DEFAULT_REGION": s.region,
         "LAMBDA_TASK_ROOT": "/var/task",

@@ -39,9 +39,15 @@ from lamina.errors import (
     ServiceException,
     TooManyRequestsException,
 )
-from lamina.scheduler import catalog
+from lamina.scheduler import catalog, keys, provisioned
 from lamina.scheduler.admission import Admission, AdmissionChecker
-from lamina.scheduler.environments import AgentCall, ContainerSpec, Environments, EnvironmentUnusable
+from lamina.scheduler.environments import (
+    AgentCall,
+    ContainerSpec,
+    Environments,
+    EnvironmentUnusable,
+    ExecutorError,
+)
 from lamina.scheduler.pool import Lease, Miss, Pool, ReservationsMiss
 from lamina.services import arns
 from lamina.services.iam import secrets as secrets_at_rest
@@ -297,6 +303,74 @@ class Invoker:
         # Only reachable when the function is being changed faster than we can read it.
         raise ServiceException(f"Function {name} is changing; retry the invocation")
 
+    # -- provisioned concurrency (lamina.scheduler.provisioned)
+
+    def provision_later(self, account_id: str, name: str, qualifier: str, requested: int) -> None:
+        """``provision`` on a background thread (after a Put or a Delete of the configuration)."""
+        self.environments.later(self.provision, account_id, name, qualifier, requested)
+
+    def provision(self, account_id: str, name: str, qualifier: str, requested: int) -> int:
+        """Bring the configuration's environments to ``requested`` (0: none); return how many were started.
+
+        Idle surplus environments are let go; busy ones are let go as ordinary environments. One process
+        provisions a configuration at a time; a failed initialization is the configuration's StatusReason.
+        """
+        lock = keys.provisioned_lock(account_id, name, qualifier)
+        if not self.redis.set(lock, "1", nx=True, ex=120):
+            return 0
+        try:
+            live = provisioned.live(self.redis, account_id, name, qualifier)
+            surplus = len(live) - requested
+            for env_id, state in sorted(live.items(), key=lambda kv: kv[1] == "busy"):
+                if surplus <= 0:
+                    break
+                provisioned.unmark(self.redis, account_id, name, qualifier, env_id)
+                if state in ("warm", "frozen"):
+                    removed = self.pool.reap_if(env_id, time.time(), "idle", 0.0)
+                    if removed:
+                        self.environments.remove_later(removed)
+                surplus -= 1
+            started = 0
+            for _ in range(requested - len(live)):
+                reason = self._provision_one(account_id, name, qualifier)
+                provisioned.set_failure(self.redis, account_id, name, qualifier, reason)
+                if reason:
+                    break
+                started += 1
+            return started
+        finally:
+            self.redis.delete(lock)
+
+    def _provision_one(self, account_id: str, name: str, qualifier: str) -> str | None:
+        """Start and initialize one provisioned environment; None, or why it failed."""
+        try:
+            lease = self._acquire(account_id, name, qualifier, fresh=True)
+        except LambdaError as err:
+            return f"{err.error_type}: {err.message}"
+        provisioned.mark(self.redis, account_id, name, qualifier, lease.env_id)
+        spec = dict(lease.spec, initialization_type="provisioned-concurrency")
+        try:
+            address, container_id = self.environments.start(lease, self.container_spec(lease.env_id, spec))
+            phase = self.environments.await_init(address)
+        except (LambdaError, ExecutorError, OSError) as err:
+            self.environments.forget(lease.env_id)
+            return f"FUNCTION_ERROR_INIT_FAILURE: {err}"
+        if phase != "ready":
+            self.environments.forget(lease.env_id, container_id)
+            return "FUNCTION_ERROR_INIT_FAILURE: the function's initialization failed" + (
+                " (it timed out)" if phase == "init" else "")
+        self.environments.end_boost(container_id)  # initialized: the share from now on
+        released = self.pool.release(lease.env_id, time.time())
+        if released.outcome == "retired":
+            self.environments.remove_later(released.container_ids)
+        return None
+
+    def count_provisioned(self, account_id: str, name: str, qualifier: str | None, env_id: str) -> None:
+        """For a qualifier with provisioned concurrency: did this invocation run on one of its environments
+        or spill over to an on-demand one (``/metrics``: lamina_provisioned_invocations_total)?"""
+        members = keys.provisioned_envs(account_id, name, qualifier or "$LATEST")
+        provisioned.count_invocation(self.redis, account_id, name, bool(self.redis.sismember(members, env_id)))
+
     def _take_idle(self, account_id: str, name: str, qualifier: str | None) -> Lease | None:
         """A warm or frozen environment of the function, taken now; None when there is none (or a limit
         or a stale cache says no: the caller's own cold start goes on)."""
@@ -330,6 +404,8 @@ class Invoker:
         # A re-run after a dead runtime (not redeliver) wants a new environment, like Lambda's re-init.
         take_idle = (lambda: self._take_idle(req.account_id, name, qualifier)) if redeliver else None
         out = self.environments.run(lease, call, self.container_spec, redeliver=redeliver, take_idle=take_idle)
+        if lease.spec.get("provisioned_concurrency") and out.env_id:
+            self.count_provisioned(req.account_id, name, qualifier, out.env_id)
         return InvocationResult(
             status=200, payload=out.payload, content_type=out.content_type, executed_version=version,
             function_error=out.function_error, log_result=out.log_result, duration_ms=out.duration_ms,

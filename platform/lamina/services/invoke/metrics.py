@@ -470,3 +470,52 @@ def worker_totals_text(redis_client: Any) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector())
     return bytes(generate_latest(registry))
+
+
+def provisioned_text(redis_client: Any) -> bytes:
+    """Provisioned concurrency at scrape time: per configuration its allocated and busy environments
+    (utilization is busy / allocated), per function its invocations on them and those that spilled over."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    from lamina.scheduler import keys, provisioned
+
+    def text(value: Any) -> str:
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    allocated = GaugeMetricFamily("lamina_provisioned_concurrency_allocated",
+                                  "Environments initialized for a provisioned concurrency configuration",
+                                  labels=["account", "function", "qualifier"])
+    busy = GaugeMetricFamily("lamina_provisioned_concurrency_busy", "Of those, the ones running an invocation now",
+                             labels=["account", "function", "qualifier"])
+    invocations = CounterMetricFamily("lamina_provisioned_invocations",
+                                      "Invocations of qualifiers with provisioned concurrency, by where they ran",
+                                      labels=["account", "function", "on"])
+    prefix = keys.provisioned_envs("", "", "").split("::")[0] + ":"
+    found = False
+    for raw in redis_client.scan_iter(match=prefix + "*", count=500):
+        key = text(raw)
+        rest = key[len(prefix):]
+        if rest.startswith(("failed:", "lock:", "counts:")):
+            if rest.startswith("counts:"):
+                account, _, function = rest[len("counts:"):].partition(":")
+                on_pc, spill = provisioned.invocation_counts(redis_client, account, function)
+                invocations.add_metric([account, function, "provisioned"], on_pc)
+                invocations.add_metric([account, function, "spillover"], spill)
+                found = True
+            continue
+        account, function, qualifier = (rest.split(":", 2) + ["", ""])[:3]
+        got = provisioned.counts(redis_client, account, function, qualifier)
+        allocated.add_metric([account, function, qualifier], got.allocated)
+        busy.add_metric([account, function, qualifier], got.busy)
+        found = True
+    if not found:
+        return b""
+
+    class _Collector:
+        def collect(self) -> Iterable[Any]:
+            return [allocated, busy, invocations]
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector())
+    return bytes(generate_latest(registry))
