@@ -103,7 +103,7 @@ class Settings:
     sandboxes: int = 4  # network sandboxes kept ready for cold starts (0: cold starts use the bridge)
     # Stem cells (lamina.scheduler.cells): at most this many pre-started environments per runtime family
     # (0: none), sized by recent cold starts, within stem_cell_budget_mb of host memory for all of them.
-    stem_cells: int = 32
+    stem_cells: int = 64
     stem_cell_budget_mb: int = 1024
     memory_budget_mb: int | None = None  # None: MEMORY_OVERCOMMIT x this host's memory
     max_environments: int = 1000  # one Linux bridge holds at most 1023 ports
@@ -166,7 +166,7 @@ class Settings:
             base_image=env.get("LAMINA_BASE_IMAGE") or None,
             instance=env.get("LAMINA_INSTANCE", "default"),
             sandboxes=_int(env, "LAMINA_SANDBOXES", 4, 0, 64),
-            stem_cells=_int(env, "LAMINA_STEM_CELLS", 32, 0, 256),
+            stem_cells=_int(env, "LAMINA_STEM_CELLS", 64, 0, 256),
             stem_cell_budget_mb=_int(env, "LAMINA_STEM_CELL_BUDGET_MB", 1024, 0, 1 << 20),
             memory_budget_mb=_int(env, "LAMINA_MEMORY_BUDGET_MB", 0, 0) or None,
             max_environments=_int(env, "LAMINA_MAX_ENVIRONMENTS", 1000, 1, 1000),

@@ -429,6 +429,7 @@ class Environments:
         family = cells.family_of(self, cspec, str(lease.spec.get("runtime") or ""))
         if family is not None:
             self.pool.record_cold_start(family, time.time(), cells.IDLE_FAMILY_S)
+            self.later(self.replenish_cells, family)  # demand grew: the pool may have to grow with it
             try:
                 claimed = cells.claim(self, lease.env_id, cspec, family)
             except cells.CellLost:
