@@ -421,9 +421,11 @@ class Agent:
             conn.send(400, b"Content-Type: application/json\r\n", _api_error("InvalidRequest", f"bad claim: {exc}"))
             return
         with self.lock:
-            if self.phase != "cell":
+            # The cell id guards against a reused address: a claim meant for a cell that is gone must not
+            # land on another one that got its IP.
+            if self.phase != "cell" or doc.get("cell") != self.env.get("LAMINA_CELL_ID"):
                 conn.send(409, b"Content-Type: application/json\r\n",
-                          _api_error("ResourceConflictException", "This environment is not a free cell"))
+                          _api_error("ResourceConflictException", "This environment is not that free cell"))
                 return
             self.phase = "claiming"
             self.claim_env = env

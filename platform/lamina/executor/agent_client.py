@@ -135,11 +135,12 @@ class Connections(threading.local):
             old.close()
 
 
-def claim_cell(host: str, port: int, environment: Mapping[str, str], timeout: float) -> None:
-    """Hand a stem cell's agent the function's environment (POST /claim); raise OSError if it refuses."""
+def claim_cell(host: str, port: int, cell_id: str, environment: Mapping[str, str], timeout: float) -> None:
+    """Hand stem cell ``cell_id``'s agent the function's environment (POST /claim); raise OSError if it
+    refuses (it is not that cell, or not free)."""
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.request("POST", "/claim", body=json.dumps({"env": dict(environment)}).encode(),
+        conn.request("POST", "/claim", body=json.dumps({"cell": cell_id, "env": dict(environment)}).encode(),
                      headers={"Content-Type": "application/json"})
         resp = conn.getresponse()
         body = resp.read()

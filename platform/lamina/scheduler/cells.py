@@ -78,7 +78,7 @@ def template(envs: Environments, family: str, cell_id: str) -> ContainerSpec:
     base = cell_dir(s.data_dir, cell_id)
     (base / "task").mkdir(parents=True, exist_ok=True)
     (base / "opt").mkdir(exist_ok=True)
-    environment = {"LAMINA_CELL": "1", "LAMINA_AGENT_PORT": str(AGENT_PORT)}
+    environment = {"LAMINA_CELL": "1", "LAMINA_CELL_ID": cell_id, "LAMINA_AGENT_PORT": str(AGENT_PORT)}
     row = runtimes.BY_FAMILY[family]
     if row.prestart and row.bootstrap is not None:  # its runtime loads now and waits for the claim
         environment.update(LAMINA_CELL_PRESTART="1", LAMINA_RUNTIME_CMD=json.dumps(list(row.bootstrap)))
@@ -129,7 +129,7 @@ def claim(envs: Environments, env_id: str, cspec: ContainerSpec, family: str) ->
             code.link_tree(cspec.opt_dir, base / "opt")
         if cspec.memory_mb != CELL_MEMORY_MB:  # Lambda's default needs no Docker call
             envs.docker.set_memory(container_id, cspec.memory_mb)
-        claim_cell(ip, AGENT_PORT, cspec.environment, CLAIM_TIMEOUT_S)
+        claim_cell(ip, AGENT_PORT, cell_id, cspec.environment, CLAIM_TIMEOUT_S)
     except (OSError, ExecutorError, AssertionError) as err:
         log.warning("stem cell %s of %s could not be claimed (%s); starting a container instead",
                     container_id[:12], family, err)
@@ -167,6 +167,9 @@ def replenish(envs: Environments, family: str, target: int) -> int:
         cell_id = uuid.uuid4().hex
         try:
             box = envs.docker.start(template(envs, family, cell_id))
+            if not envs.wait_listening(box.ip):  # listed only once its agent takes claims
+                envs.remove_later([box.container_id])
+                raise ExecutorError(f"the agent of cell {box.container_id[:12]} never listened")
         except (ExecutorError, OSError) as err:
             envs.pool.add_cell(family, token)  # give the claim back
             shutil.rmtree(cell_dir(envs.settings.data_dir, cell_id), ignore_errors=True)

@@ -18,7 +18,6 @@ Contract with the caller:
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import os
@@ -26,8 +25,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,10 +69,7 @@ CONNECTIONS_PER_THREAD = 128
 
 # (environment id, resolved function spec) -> the container to start for it
 SpecBuilder = Callable[[str, Mapping[str, Any]], ContainerSpec]
-# A look for a warm (or frozen) environment of the caller's pool, taken for it; None when there is none.
-TakeIdle = Callable[[], Lease | None]
-IDLE_POLL_S = 0.025  # how often a caller waiting for its cold start looks for a freed environment
-STARTS_PER_PROCESS = 32  # cold starts one process runs at once (Docker itself does about 6-10 a second)
+
 
 
 @dataclass(frozen=True)
@@ -156,8 +151,6 @@ class Environments:
         self._log_dirs: dict[tuple[str, str], Path] = {}  # (account, function) -> its log directory
         self._conns = Connections(CONNECTIONS_PER_THREAD)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-env-bg")
-        # Cold starts run here while their callers look for an environment freed meanwhile (_cold_start).
-        self._starts = ThreadPoolExecutor(max_workers=STARTS_PER_PROCESS, thread_name_prefix="lamina-env-start")
 
     @property
     def docker(self) -> DockerEnv:
@@ -167,7 +160,6 @@ class Environments:
         return self._docker
 
     def close(self) -> None:
-        self._starts.shutdown(wait=True)
         self._background.shutdown(wait=True)
 
     # -- what a ContainerSpec is built from (the host side of it)
@@ -212,12 +204,8 @@ class Environments:
 
     # -- the lifecycle
 
-    def run(self, lease: Lease, call: AgentCall, build_spec: SpecBuilder, *, redeliver: bool = True,
-            take_idle: TakeIdle | None = None) -> RunOutput:
+    def run(self, lease: Lease, call: AgentCall, build_spec: SpecBuilder, *, redeliver: bool = True) -> RunOutput:
         """Run ``call`` on ``lease``'s environment and give the environment back.
-
-        A cold start may end on another environment: ``take_idle`` (a look for a warm one of the same
-        pool) is tried while the new one starts, and the first ready wins (the other serves later calls).
 
         Raises EnvironmentUnusable (place the call again), ServiceException (a cold start failed) or
         another LambdaError the spec builder raised.
@@ -227,7 +215,7 @@ class Environments:
         name = str(spec.get("function_name") or "")
         if lease.decision is Decision.COLD:
             try:
-                started = self._cold_start(lease, build_spec, take_idle)
+                started = self._cold_start(lease, build_spec)
             except SandboxLost as err:
                 # Docker lost the sandbox this cold start took: forget it, and the caller starts another.
                 log.warning("cold start of %s lost its network sandbox (%s); starting again", name, err)
@@ -240,10 +228,7 @@ class Environments:
                 self.forget(lease.env_id)
                 log.exception("cannot start an environment for %s", name)
                 raise ServiceException(f"Cannot start an execution environment for {name}: {err}") from None
-            if isinstance(started, Lease):
-                lease = started  # a warm environment was freed first
-            else:
-                lease = replace(lease, address=started[0], container_id=started[1])
+            lease = replace(lease, address=started[0], container_id=started[1])
         address, container_id = lease.address, lease.container_id
         cold = lease.decision is Decision.COLD
         if lease.decision is Decision.FROZEN:
@@ -369,56 +354,9 @@ class Environments:
             break
         return payload
 
-    def _cold_start(self, lease: Lease, build_spec: SpecBuilder, take_idle: TakeIdle | None,
-                    ) -> tuple[str, str] | Lease:
-        """Start ``lease``'s environment; meanwhile take a warm one of its pool if one is freed first
-        (a burst is then served by the environments as they free up, not each call by its own start)."""
-        cspec = build_spec(lease.env_id, lease.spec)
-        if take_idle is None:
-            return self.start(lease, cspec)
-        # The caller's context (its trace span) goes with the start.
-        future = self._starts.submit(contextvars.copy_context().run, self.start, lease, cspec)
-        while True:
-            try:
-                return future.result(timeout=IDLE_POLL_S)
-            except FutureTimeout:
-                pass
-            other = take_idle()
-            if other is None:
-                continue
-            if other.spec.get("revision_id") != lease.spec.get("revision_id") or other.spec.get(
-                    "version") != lease.spec.get("version"):
-                self.pool.release(other.env_id, time.time())  # another version of an alias: not ours
-                continue
-            if future.cancel():  # not begun: nobody needs it
-                self.forget(lease.env_id)
-            else:
-                future.add_done_callback(lambda done: self._unclaimed_start(lease, done))
-            return other
-
-    def _unclaimed_start(self, lease: Lease, done: Future[tuple[str, str]]) -> None:
-        """A start whose caller went elsewhere: its environment joins the pool as warm (or is forgotten)."""
-        if done.cancelled() or done.exception() is not None:
-            self.forget(lease.env_id)
-            return
-        address, container_id = done.result()
-        deadline = time.monotonic() + AGENT_CONNECT_WINDOW_S
-        while True:  # warm means its agent listens: whoever takes it does not wait for a new container
-            conn = AgentConnection(address, AGENT_PORT, 1.0)
-            try:
-                conn.connect()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    log.warning("new environment %s never listened; removing it", lease.env_id)
-                    self.forget(lease.env_id, container_id)
-                    return
-                time.sleep(0.005)
-            finally:
-                conn.close()
-        released = self.pool.release(lease.env_id, time.time())
-        if released.outcome == "retired":
-            self.remove_later(released.container_ids)
+    def _cold_start(self, lease: Lease, build_spec: SpecBuilder) -> tuple[str, str]:
+        """Start ``lease``'s environment: claim a stem cell, or create and start its container."""
+        return self.start(lease, build_spec(lease.env_id, lease.spec))
 
     def start(self, lease: Lease, cspec: ContainerSpec) -> tuple[str, str]:
         """Cold start: claim a stem cell for ``lease``, or create and start its container; return
@@ -540,6 +478,21 @@ class Environments:
                 log.warning("%s", err)
 
     # -- the agent transport
+
+    def wait_listening(self, address: str, timeout_s: float = AGENT_CONNECT_WINDOW_S) -> bool:
+        """Whether the agent at ``address`` accepts connections within ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            conn = AgentConnection(address, AGENT_PORT, 1.0)
+            try:
+                conn.connect()
+                return True
+            except OSError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.005)
+            finally:
+                conn.close()
 
     def await_init(self, address: str, timeout_s: float = INIT_TIMEOUT_S) -> str:
         """Wait until the agent at ``address`` has initialized its runtime; return its phase ("ready", or

@@ -148,9 +148,6 @@ for _, kind in ipairs(fresh and {} or {'warm', 'frozen'}) do
   end
 end
 
--- ARGV[18] '1': a request whose own cold start is under way looks for an environment freed meanwhile.
-if ARGV[18] == '1' then return {'none'} end
-
 -- Cold start: make room first, least recently used idle environments of any pool.
 local used = tonumber(redis.call('GET', MEMORY) or '0')
 local count = redis.call('SCARD', ENVS)
@@ -464,13 +461,12 @@ class Pool:
 
     def acquire(
         self, account_id: str, function_name: str, qualifier: str, *, now: float, rand: float, new_env_id: str,
-        fresh: bool = False, admit: Admission | None = None, idle_only: bool = False,
-    ) -> Lease | Miss | ReservationsMiss | None:
+        fresh: bool = False, admit: Admission | None = None,
+    ) -> Lease | Miss | ReservationsMiss:
         """Take an environment for one invocation, or say which spec is missing from the cache.
 
         ``fresh`` skips idle environments: the invocation gets a cold start. ``admit``: the request's
-        authentication checks, run first in the same round trip. ``idle_only``: take a warm or frozen
-        environment if there is one, else None (no cold start).
+        authentication checks, run first in the same round trip.
 
         Raises TooManyRequestsException (with Lambda's Reason) when a concurrency limit is reached, and
         the error of ``admission.raise_denied`` when ``admit`` refuses the request.
@@ -478,12 +474,9 @@ class Pool:
         reply = self._scripts["acquire"](
             [account_id, function_name, qualifier, repr(rand), repr(now), new_env_id,
              self.account_limit, self.memory_budget_mb, self.max_envs, self.lease_margin_s,
-             "1" if fresh else "0", *(admit.args() if admit else admission.NO_ADMISSION),
-             "1" if idle_only else "0"]
+             "1" if fresh else "0", *(admit.args() if admit else admission.NO_ADMISSION)]
         )
         kind = _s(reply[0])
-        if kind == "none":
-            return None
         if kind == "denied":
             admission.raise_denied(_s(reply[1]))
         if kind == "miss_reserved":

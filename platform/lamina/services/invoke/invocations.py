@@ -287,8 +287,6 @@ class Invoker:
                 fresh=fresh, admit=admission,
             )
             admission = None  # the script ran the checks, whatever it answered
-            if got is None:  # only for idle_only
-                continue
             if isinstance(got, Miss):
                 self.fill(account_id, name, got.qualifier)
                 continue
@@ -371,16 +369,6 @@ class Invoker:
         members = keys.provisioned_envs(account_id, name, qualifier or "$LATEST")
         provisioned.count_invocation(self.redis, account_id, name, bool(self.redis.sismember(members, env_id)))
 
-    def _take_idle(self, account_id: str, name: str, qualifier: str | None) -> Lease | None:
-        """A warm or frozen environment of the function, taken now; None when there is none (or a limit
-        or a stale cache says no: the caller's own cold start goes on)."""
-        try:
-            got = self.pool.acquire(account_id, name, qualifier or "$LATEST", now=time.time(), rand=1.0,
-                                    new_env_id=_new_env_id(), idle_only=True)
-        except TooManyRequestsException:
-            return None
-        return got if isinstance(got, Lease) else None
-
     def _run(
         self,
         req: InvocationRequest,
@@ -401,9 +389,7 @@ class Invoker:
             client_context=client_context,
             log_tail=req.log_type == "Tail",
         )
-        # A re-run after a dead runtime (not redeliver) wants a new environment, like Lambda's re-init.
-        take_idle = (lambda: self._take_idle(req.account_id, name, qualifier)) if redeliver else None
-        out = self.environments.run(lease, call, self.container_spec, redeliver=redeliver, take_idle=take_idle)
+        out = self.environments.run(lease, call, self.container_spec, redeliver=redeliver)
         if lease.spec.get("provisioned_concurrency") and out.env_id:
             self.count_provisioned(req.account_id, name, qualifier, out.env_id)
         return InvocationResult(
