@@ -27,6 +27,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -164,29 +165,36 @@ def concurrent(port: int, names: list[str]) -> list[float]:
     return took
 
 
-def new_functions_rate(lam: Any, count: int, clients: int) -> float:
-    names = [f"fresh-{i}" for i in range(count)]
-    for name in names:
-        create(lam.api, name)
-    todo = list(names)
+def drain(items: list[Any], work: Callable[[Any, Any], None], workers: int, setup: Callable[[], Any]) -> float:
+    """Run ``work(state, item)`` for every item on ``workers`` threads (each with its own ``setup()``
+    state, e.g. a connection); return the seconds it took."""
+    todo = list(items)
     lock = threading.Lock()
 
-    def client() -> None:
-        api = bench.Api(lam.api.port)
+    def worker() -> None:
+        state = setup()
         while True:
             with lock:
                 if not todo:
                     return
-                name = todo.pop()
-            invoke_ms(api, name)
+                item = todo.pop()
+            work(state, item)
 
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return count / (time.perf_counter() - t0)
+    return time.perf_counter() - t0
+
+
+def new_functions_rate(lam: Any, count: int, clients: int) -> float:
+    names = [f"fresh-{i}" for i in range(count)]
+    for name in names:
+        create(lam.api, name)
+    took = drain(names, lambda api, name: invoke_ms(api, name), clients, lambda: bench.Api(lam.api.port))
+    return count / took
 
 
 def creation_rate(lam: Any, count: int, parallel: int) -> float:
@@ -200,29 +208,14 @@ def creation_rate(lam: Any, count: int, parallel: int) -> float:
     envs = Environments(lam.settings, lam.pool, lambda: lam.client, lambda key: Path(key), sandboxes=0)
     docker_env = DockerEnv(lam.client)
     made: list[str] = []
-    todo = list(range(count))
-    lock = threading.Lock()
 
-    def worker() -> None:
-        while True:
-            with lock:
-                if not todo:
-                    return
-                todo.pop()
-            started = docker_env.start(cells.template(envs, "python", uuid.uuid4().hex))
-            with lock:
-                made.append(started.container_id)
+    def start(_state: Any, _item: Any) -> None:
+        made.append(docker_env.start(cells.template(envs, "python", uuid.uuid4().hex)).container_id)
 
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(parallel)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    rate = count / (time.perf_counter() - t0)
+    took = drain(list(range(count)), start, parallel, lambda: None)
     for cid in made:
         docker_env.remove(cid)
-    return rate
+    return count / took
 
 
 def settle_cells(lam: Any, family: str = "python", timeout_s: float = 30.0) -> int:

@@ -74,7 +74,7 @@ class Env:
                 conn = self.connection(2.0)
                 conn.request("GET", "/ready")
                 resp = conn.getresponse()
-                assert resp.status == 200 and json.loads(resp.read()) == {"ready": True}
+                assert resp.status == 200 and json.loads(resp.read())["ready"] is True
                 return
             except (OSError, http.client.HTTPException):
                 self.close()

@@ -241,28 +241,22 @@ class Reaper:
 
     def _sweep_socket_dirs(self, known: set[str]) -> None:
         """Delete the socket directories of network-less environments the pool no longer knows."""
-        root = self.data_dir / SOCKET_DIRS if self.data_dir is not None else None
-        if root is None or not root.is_dir():
-            return
-        known = known | {e.env_id for e in self.pool.snapshot().envs}
-        young = self.clock() - SANDBOX_GRACE_S  # made by a cold start that began after these snapshots
-        for path in root.iterdir():
-            try:
-                stale = path.name not in known and path.stat().st_mtime < young
-            except OSError:
-                continue
-            if stale:
-                shutil.rmtree(path, ignore_errors=True)
+        self._sweep_dirs(SOCKET_DIRS, known | {e.env_id for e in self.pool.snapshot().envs})
 
     def _sweep_cell_dirs(self, alive: set[str]) -> None:
         """Delete the directories of stem cells whose container is gone."""
-        root = self.data_dir / CELL_DIRS if self.data_dir is not None else None
+        self._sweep_dirs(CELL_DIRS, alive)
+
+    def _sweep_dirs(self, folder: str, keep: set[str]) -> None:
+        """Delete the directories under ``data_dir/folder`` not named in ``keep``, unless very new (made by a
+        cold start or a cell's creation that began after the snapshots ``keep`` was read from)."""
+        root = self.data_dir / folder if self.data_dir is not None else None
         if root is None or not root.is_dir():
             return
-        young = self.clock() - SANDBOX_GRACE_S  # a cell being created has its directory before its container
+        young = self.clock() - SANDBOX_GRACE_S
         for path in root.iterdir():
             try:
-                stale = path.name not in alive and path.stat().st_mtime < young
+                stale = path.name not in keep and path.stat().st_mtime < young
             except OSError:
                 continue
             if stale:
