@@ -37,12 +37,18 @@ def live(client: redis.Redis, account_id: str, function_name: str, qualifier: st
     ids = sorted(_s(i) for i in client.smembers(key))
     pipe = client.pipeline(transaction=False)
     for env_id in ids:
-        pipe.hget(keys.env(env_id), "state")
-    states = [_s(s) for s in pipe.execute()]
+        pipe.hmget(keys.env(env_id), "state", "provisioning")
+    # One still being initialized counts as allocated, not yet available.
+    states = [("initializing" if _s(init) == "1" and _s(state) else _s(state)) for state, init in pipe.execute()]
     gone = [env_id for env_id, state in zip(ids, states, strict=True) if not state]
     if gone:
         client.srem(key, *gone)
     return {env_id: state for env_id, state in zip(ids, states, strict=True) if state}
+
+
+def initialized(client: redis.Redis, env_id: str) -> None:
+    """The provisioned environment ``env_id`` has initialized (it counts as available from now)."""
+    client.hdel(keys.env(env_id), "provisioning")
 
 
 def counts(client: redis.Redis, account_id: str, function_name: str, qualifier: str) -> Counts:
@@ -54,7 +60,7 @@ def counts(client: redis.Redis, account_id: str, function_name: str, qualifier: 
 def mark(client: redis.Redis, account_id: str, function_name: str, qualifier: str, env_id: str) -> None:
     """Record ``env_id`` (a starting environment) as provisioned for the configuration."""
     pipe = client.pipeline(transaction=True)
-    pipe.hset(keys.env(env_id), "provisioned", "1")
+    pipe.hset(keys.env(env_id), mapping={"provisioned": "1", "provisioning": "1"})
     pipe.sadd(keys.provisioned_envs(account_id, function_name, qualifier), env_id)
     pipe.execute()
 

@@ -359,6 +359,7 @@ class Invoker:
                 " (it timed out)" if phase == "init" else "")
         self.environments.end_boost(container_id)  # initialized: the share from now on
         released = self.pool.release(lease.env_id, time.time())
+        provisioned.initialized(self.redis, lease.env_id)
         if released.outcome == "retired":
             self.environments.remove_later(released.container_ids)
         return None
