@@ -19,9 +19,8 @@ def put_provisioned_concurrency_config(function_name: str) -> ResponseReturnValu
     requested = shapes.Reader(context.body()).integer("ProvisionedConcurrentExecutions", required=True)
     assert requested is not None
     account = context.account_id()
-    record = provisioned.put(context.deps(), account, function_name, context.qualifier(), requested)
-    fn, qualifier = record["FunctionArn"].split(":")[6], record["FunctionArn"].split(":")[7]
-    invoker_of(current_app).provision_later(account, fn, qualifier, requested)
+    record, name, qualifier = provisioned.put(context.deps(), account, function_name, context.qualifier(), requested)
+    invoker_of(current_app).provision_later(account, name, qualifier, requested)
     return shapes.provisioned_config(record, listing=False), 202
 
 

@@ -215,7 +215,7 @@ class Environments:
         name = str(spec.get("function_name") or "")
         if lease.decision is Decision.COLD:
             try:
-                started = self._cold_start(lease, build_spec)
+                started = self.start(lease, build_spec(lease.env_id, spec))
             except SandboxLost as err:
                 # Docker lost the sandbox this cold start took: forget it, and the caller starts another.
                 log.warning("cold start of %s lost its network sandbox (%s); starting again", name, err)
@@ -295,7 +295,7 @@ class Environments:
             released = self.pool.release(lease.env_id, time.time())
             if released.outcome == "retired":
                 self.remove_later(released.container_ids)
-            if cold and lease.decision is Decision.COLD:
+            if cold:
                 # The first invoke ran with the init boost (Lambda-like), if any; now the proportional share.
                 self.later(self.end_boost, container_id)
         return RunOutput(
@@ -354,10 +354,6 @@ class Environments:
             break
         return payload
 
-    def _cold_start(self, lease: Lease, build_spec: SpecBuilder) -> tuple[str, str]:
-        """Start ``lease``'s environment: claim a stem cell, or create and start its container."""
-        return self.start(lease, build_spec(lease.env_id, lease.spec))
-
     def start(self, lease: Lease, cspec: ContainerSpec) -> tuple[str, str]:
         """Cold start: claim a stem cell for ``lease``, or create and start its container; return
         (address, container id)."""
@@ -367,12 +363,11 @@ class Environments:
         family = cells.family_of(self, cspec, str(lease.spec.get("runtime") or ""))
         if family is not None:
             self.pool.record_cold_start(family, time.time(), cells.IDLE_FAMILY_S)
-            self.later(self.replenish_cells, family)  # demand grew: the pool may have to grow with it
             try:
                 claimed = cells.claim(self, lease.env_id, cspec, family)
             except cells.CellLost:
                 claimed, cspec = None, cells.ordinary(cspec)  # the cell took (and gave back) the sandbox
-            self.later(self.replenish_cells, family)  # one was used (or there was none): top the pool up
+            self.later(self.replenish_cells, family)  # one was used, or demand grew: top the pool up
             if claimed is not None:
                 return self._started(lease, cspec, Started(claimed[1], claimed[0]), name, cell=True)
         if self.sandboxes:

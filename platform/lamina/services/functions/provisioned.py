@@ -77,8 +77,9 @@ def _missing() -> ProvisionedConcurrencyConfigNotFoundException:
     return ProvisionedConcurrencyConfigNotFoundException("No Provisioned Concurrency Config found for this function")
 
 
-def put(deps: Deps, account_id: str, function_name: str, qualifier: str | None, requested: int) -> dict[str, Any]:
-    """PutProvisionedConcurrencyConfig; the configuration's record (Status IN_PROGRESS at first)."""
+def put(deps: Deps, account_id: str, function_name: str, qualifier: str | None,
+        requested: int) -> tuple[dict[str, Any], str, str]:
+    """PutProvisionedConcurrencyConfig: (the configuration's record, function name, qualifier)."""
     if isinstance(requested, bool) or not isinstance(requested, int):
         raise validate.invalid("ProvisionedConcurrentExecutions must be an integer.")
     validate.int_range(requested, "provisionedConcurrentExecutions", 1, MAX_PROVISIONED)
@@ -114,7 +115,7 @@ def put(deps: Deps, account_id: str, function_name: str, qualifier: str | None, 
         result = _record(deps, fn, row)
         name = fn.name
     common.changed(deps, account_id, name)  # its invocations' specs now carry the configuration
-    return result
+    return result, name, qual
 
 
 def get(deps: Deps, account_id: str, function_name: str, qualifier: str | None) -> dict[str, Any]:
