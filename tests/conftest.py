@@ -179,3 +179,21 @@ def lambda_client(live_server: LiveServer, credentials):  # type: ignore[no-unty
         aws_secret_access_key=credentials.secret_access_key,
         config=Config(read_timeout=910, retries={"max_attempts": 1}),
     )
+
+
+@pytest.fixture
+def aws_client(live_server: LiveServer, credentials):  # type: ignore[no-untyped-def]
+    """A factory of boto3's own clients of any service lamina serves (sqs, kinesis, logs), signing with the
+    test key for that service."""
+    import boto3
+    from botocore.config import Config
+
+    def make(service: str, **config: object):  # type: ignore[no-untyped-def]
+        return boto3.client(
+            service, endpoint_url=live_server.url, region_name="us-east-1",
+            aws_access_key_id=credentials.access_key_id, aws_secret_access_key=credentials.secret_access_key,
+            config=Config(read_timeout=60, retries={"max_attempts": 1}, **config),
+        )
+
+    return make
+

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lamina.services.queues import queues
+from lamina.services.queues import messages
 
 BASE = "/lamina/v1/queues"
 
@@ -57,10 +57,10 @@ def test_messages_move_to_the_dead_letter_queue_after_max_receive_count(client: 
     client.post(f"{BASE}/work/messages", json={"MessageBody": "poison"})
     acct = components.settings.account_id
     for count in (1, 2):
-        [m] = queues.receive(components, acct, "work")
+        [m] = messages.receive(components, acct, "work")
         assert m.receive_count == count
-    assert queues.receive(components, acct, "work") == []  # third receive: moved instead
-    [dead] = queues.receive(components, acct, "dlq")
+    assert messages.receive(components, acct, "work") == []  # third receive: moved instead
+    [dead] = messages.receive(components, acct, "dlq")
     assert dead.body == "poison"
     assert client.post(BASE, json={"QueueName": "x", "DeadLetterQueue": "missing"}).status_code == 404
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
 from support.functions import Functions
 
 APP = """
@@ -137,3 +140,30 @@ def test_json_and_space_delimited_filter_patterns(client: Any, fns: Functions) -
     assert ns("[ip = 10.0.0.2, ...]") == [2]
     status, err = logs_call(client, "FilterLogEvents", logGroupName=group, filterPattern="{ $.level = }")
     assert status == 400 and "Invalid filter pattern" in err["message"]
+
+
+def test_boto3_logs_client_and_the_aws_cli_read_the_streams(client: Any, fns: Functions, aws_client: Any,
+                                                           live_server: Any, credentials: Any) -> None:
+    fns.create("tailed", {"app.py": APP}, handler="app.handler")
+    for n in range(3):
+        assert client.post("/2015-03-31/functions/tailed/invocations", data=json.dumps({"n": n})).status_code == 200
+    logs = aws_client("logs")
+    group = "/aws/lambda/tailed"
+    groups = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    assert group in [g["logGroupName"] for g in groups]
+    [stream] = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, filterPattern="handled",
+                                                             PaginationConfig={"PageSize": 1})
+    assert [e["message"].split()[1] for p in pages for e in p["events"]] == ["0", "1", "2"]
+    events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True)
+    assert any("REPORT RequestId" in e["message"] for e in events["events"])
+    with pytest.raises(ClientError) as err:
+        logs.filter_log_events(logGroupName="/aws/lambda/none-such")
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    # The aws CLI, with its own signing for service logs.
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+           "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key, "AWS_DEFAULT_REGION": "us-east-1"}
+    out = subprocess.run(["aws", "logs", "filter-log-events", "--endpoint-url", live_server.url,
+                          "--log-group-name", group, "--filter-pattern", "handled"],
+                         capture_output=True, text=True, env=env, timeout=60, check=True).stdout
+    assert [e["message"].split()[1] for e in json.loads(out)["events"]] == ["0", "1", "2"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from lamina.app import create_app
 from lamina.services.events import events
-from lamina.services.queues import queues
+from lamina.services.queues import messages, queues
 from lamina.wiring import build_components
 from lamina.worker import context
 from lamina.worker.main import make_worker
@@ -53,7 +53,7 @@ def test_a_worker_killed_mid_invocation_leaves_the_event_to_another_worker(
     time.sleep(1.5)  # well inside the 4 s invocation
     first.kill()
     assert state(components.redis, rid)["state"] == "running"
-    assert not queues.receive(components, acct, "survived")
+    assert not messages.receive(components, acct, "survived")
 
     second = worker_processes()
     assert wait_for(lambda: state(components.redis, rid).get("state") == "done", 40), second.output()
@@ -61,7 +61,7 @@ def test_a_worker_killed_mid_invocation_leaves_the_event_to_another_worker(
     assert ev["condition"] == "Success"
     assert ev["recovered"] == "1"  # the sweep requeued it once the dead worker's lease ran out
     assert len(ev["starts"].split(",")) == 2
-    [msg] = queues.receive(components, acct, "survived")
+    [msg] = messages.receive(components, acct, "survived")
     record = json.loads(msg.body)
     assert record["requestContext"]["requestId"] == rid
     assert record["responsePayload"] == {"slept": 4, "rid": rid}

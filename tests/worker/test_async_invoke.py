@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from lamina.services.events import events
-from lamina.services.queues import queues
+from lamina.services.queues import messages, queues
 from support.invoking import invoke
 
 pytestmark = pytest.mark.docker
@@ -47,9 +47,9 @@ def qarn(components: Any, name: str) -> str:
 
 def drain(components: Any, name: str) -> list[dict[str, Any]]:
     acct = components.settings.account_id
-    msgs = queues.receive(components, acct, name, max_messages=100)
+    msgs = messages.receive(components, acct, name, max_messages=100)
     for m in msgs:
-        queues.delete_message(components, acct, name, m.receipt_handle)
+        messages.delete_message(components, acct, name, m.receipt_handle)
     return [json.loads(m.body) for m in msgs]
 
 

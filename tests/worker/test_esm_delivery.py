@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from lamina.services.invoke.requests import InvocationRequest
-from lamina.services.queues import queues
+from lamina.services.queues import messages, queues
 from lamina.services.triggers import event_sources
 from support.triggers import wait_for
 
@@ -74,7 +74,7 @@ def test_batches_arrive_in_sqs_shape_and_are_deleted_on_success(client: Any, fns
     fns.create("esm-ok", {"app.py": APP}, handler="app.ok")
     arn = _queue(components, "in")
     m = _mapping(client, "esm-ok", arn, BatchSize=3)
-    queues.send_messages(components, "000000000000", "in", [f"m{i}" for i in range(5)])
+    messages.send_messages(components, "000000000000", "in", [f"m{i}" for i in range(5)])
     spy = Spy(runtime.invoker)
     first = event_sources.poll(components, spy, m)
     assert (first.received, first.deleted, first.outcome) == (3, 3, "success")
@@ -101,7 +101,7 @@ def test_a_failed_batch_returns_after_the_visibility_timeout_then_goes_to_the_dl
     _queue(components, "dead")
     arn = _queue(components, "flaky", visibility_timeout_s=2, max_receive_count=2, dead_letter="dead")
     m = _mapping(client, "esm-fail", arn)
-    queues.send_messages(components, "000000000000", "flaky", ["x", "y"])
+    messages.send_messages(components, "000000000000", "flaky", ["x", "y"])
     assert event_sources.poll(components, runtime.invoker, m).outcome == "function_error"
     assert _count(components, "flaky") == (0, 2)  # hidden, not deleted
     assert event_sources.poll(components, runtime.invoker, m).outcome == "empty"
@@ -111,7 +111,7 @@ def test_a_failed_batch_returns_after_the_visibility_timeout_then_goes_to_the_dl
     time.sleep(2.05)
     assert event_sources.poll(components, runtime.invoker, m).outcome == "empty"  # both moved on receive
     assert _count(components, "flaky") == (0, 0)
-    dead = queues.receive(components, "000000000000", "dead", max_messages=10)
+    dead = messages.receive(components, "000000000000", "dead", max_messages=10)
     assert sorted(d.body for d in dead) == ["x", "y"]
 
 
@@ -122,20 +122,20 @@ def test_report_batch_item_failures_keeps_only_the_failed_messages(client: Any, 
     _warm(runtime, "esm-partial")
     arn = _queue(components, "mixed", visibility_timeout_s=1)
     m = _mapping(client, "esm-partial", arn, FunctionResponseTypes=["ReportBatchItemFailures"])
-    queues.send_messages(components, "000000000000", "mixed", ["good1", "bad1", "good2", "bad2"])
+    messages.send_messages(components, "000000000000", "mixed", ["good1", "bad1", "good2", "bad2"])
     result = event_sources.poll(components, runtime.invoker, m)
     assert (result.received, result.deleted, result.outcome) == (4, 2, "partial")
     time.sleep(1.05)
-    back = queues.receive(components, "000000000000", "mixed", max_messages=10, visibility_timeout_s=0)
+    back = messages.receive(components, "000000000000", "mixed", max_messages=10, visibility_timeout_s=0)
     assert sorted(b.body for b in back) == ["bad1", "bad2"]
     # Without the response type the report is ignored: the whole batch counts as handled.
     plain = _mapping(client, "esm-partial", _queue(components, "plain"))
-    queues.send_messages(components, "000000000000", "plain", ["bad3", "good3"])
+    messages.send_messages(components, "000000000000", "plain", ["bad3", "good3"])
     assert event_sources.poll(components, runtime.invoker, plain).deleted == 2
     # A report naming a message that is not in the batch fails the whole batch.
     liar = _mapping(client, "esm-liar", _queue(components, "lies", visibility_timeout_s=30),
                     FunctionResponseTypes=["ReportBatchItemFailures"])
-    queues.send_messages(components, "000000000000", "lies", ["a", "b"])
+    messages.send_messages(components, "000000000000", "lies", ["a", "b"])
     assert event_sources.poll(components, runtime.invoker, liar).outcome == "function_error"
     assert _count(components, "lies") == (0, 2)
 
@@ -143,10 +143,10 @@ def test_report_batch_item_failures_keeps_only_the_failed_messages(client: Any, 
 def test_batching_window_waits_to_fill_the_batch(client: Any, fns: Any, components: Any, runtime: Any) -> None:
     fns.create("esm-window", {"app.py": APP}, handler="app.ok")
     m = _mapping(client, "esm-window", _queue(components, "slow"), BatchSize=20, MaximumBatchingWindowInSeconds=1)
-    queues.send_messages(components, "000000000000", "slow", ["first"])
+    messages.send_messages(components, "000000000000", "slow", ["first"])
     import threading
 
-    later = threading.Timer(0.3, lambda: queues.send_messages(components, "000000000000", "slow", ["second"]))
+    later = threading.Timer(0.3, lambda: messages.send_messages(components, "000000000000", "slow", ["second"]))
     later.start()
     spy = Spy(runtime.invoker)
     started = time.monotonic()
@@ -162,9 +162,9 @@ def test_a_worker_process_drains_enabled_mappings(client: Any, fns: Any, compone
     on = _mapping(client, "esm-proc", _queue(components, "feed"))
     off = _mapping(client, "esm-proc", _queue(components, "paused"), Enabled=False)
     assert on.enabled and not off.enabled
-    queues.send_messages(components, "000000000000", "feed", [f"n{i}" for i in range(10)])
-    queues.send_messages(components, "000000000000", "feed", [f"o{i}" for i in range(10)])
-    queues.send_messages(components, "000000000000", "paused", ["stay"])
+    messages.send_messages(components, "000000000000", "feed", [f"n{i}" for i in range(10)])
+    messages.send_messages(components, "000000000000", "feed", [f"o{i}" for i in range(10)])
+    messages.send_messages(components, "000000000000", "paused", ["stay"])
     proc = worker_processes()
     assert wait_for(lambda: _count(components, "feed") == (0, 0), 30), proc.output()
     assert _count(components, "paused") == (1, 0)
@@ -175,7 +175,7 @@ def test_a_batch_is_cut_to_fit_one_invocation(client: Any, fns: Any, components:
     m = _mapping(client, "esm-big", _queue(components, "big"), BatchSize=40, MaximumBatchingWindowInSeconds=1)
     body = "x" * (250 * 1024)
     for _ in range(4):
-        queues.send_messages(components, "000000000000", "big", [body] * 10)
+        messages.send_messages(components, "000000000000", "big", [body] * 10)
     spy = Spy(runtime.invoker)
     first = event_sources.poll(components, spy, m)
     assert first.outcome == "success" and 20 <= first.received < 40  # 6 MB of 250 KB bodies

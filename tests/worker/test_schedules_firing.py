@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from lamina.services.events import events
-from lamina.services.queues import queues
+from lamina.services.queues import messages, queues
 from lamina.services.triggers import schedules
 from lamina.wiring import build_components
 from lamina.worker import schedules as worker_schedules
@@ -123,7 +123,7 @@ def test_a_schedule_on_an_alias_runs_the_alias_with_the_scheduled_event(
         due = schedules.parse_expression(row.expression).next_due(row.created.timestamp(), time.time())
     [rid] = worker_schedules.run_due(components, due + 0.1)
     got: list[Any] = []
-    work(until=lambda: got.extend(queues.receive(components, acct, "sched-out")) or got)
+    work(until=lambda: got.extend(messages.receive(components, acct, "sched-out")) or got)
     record = json.loads(got[0].body)
     assert record["requestContext"]["requestId"] == rid
     assert record["requestContext"]["functionArn"].endswith(":function:aliased:prod")

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from lamina.services.iam import iam
-from lamina.services.queues import queues
+from lamina.services.queues import messages, queues
 from lamina.services.triggers import event_sources, schedules
 from lamina.worker import schedules as worker_schedules
 from support.auth import sigv4_headers
@@ -63,7 +63,7 @@ def test_a_queue_mapping_delivers_only_while_its_statement_is_there(client: Any,
     sid = f"lamina-esm-{mapping.uuid}"
     assert _policy(client, "fed")[sid]["Principal"] == {"Service": "sqs.lamina"}
     _remove(client, "fed", sid)
-    queues.send_messages(components, "000000000000", "feed", ["one"])
+    messages.send_messages(components, "000000000000", "feed", ["one"])
     denied = event_sources.poll(components, runtime.invoker, mapping)
     assert (denied.received, denied.deleted, denied.outcome) == (1, 0, "denied")
     assert client.post("/2015-03-31/functions/fed/policy", json={

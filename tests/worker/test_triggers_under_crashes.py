@@ -32,9 +32,9 @@ def test_a_batch_in_flight_when_its_poller_dies_comes_back_and_is_processed(
 ) -> None:
     fns.create("esm-crash", {"app.py": APP}, handler="app.slow", timeout=10)
     _mapping(client, "esm-crash", _queue(components, "crash-feed", visibility_timeout_s=6))
-    from lamina.services.queues import queues
+    from lamina.services.queues import messages
 
-    queues.send_messages(components, components.settings.account_id, "crash-feed", ["one", "two"])
+    messages.send_messages(components, components.settings.account_id, "crash-feed", ["one", "two"])
     first = worker_processes()
     # The poller took the batch (it is in flight) and the function runs: SIGKILL the worker mid-batch.
     assert wait_for(lambda: _count(components, "crash-feed") == (0, 2), 60), first.output()

@@ -31,10 +31,10 @@ def register(app: Flask) -> None:
         app.register_blueprint(module.bp)
     invoke.init_app(app)
     app.register_blueprint(logs.bp)
-    from lamina.api import cloudwatch_logs, metrics
+    from lamina.api import aws_json, metrics
 
     app.register_blueprint(metrics.bp)
-    app.register_blueprint(cloudwatch_logs.bp)
+    app.register_blueprint(aws_json.bp)
     from lamina.api import event_sources, invoke_async, queues, schedules, urls
 
     for module in (schedules, queues, event_sources, urls, invoke_async):

@@ -2,7 +2,9 @@
 
 Two ways to prove who you are:
 
-* AWS Signature Version 4 (service ``lambda``), what boto3 and the aws CLI send. The canonical request
+* AWS Signature Version 4, what boto3 and the aws CLI send, scoped to the service the request speaks:
+  ``lambda`` for Lambda's REST API, ``sqs`` / ``kinesis`` / ``logs`` for the JSON protocols at ``POST /``
+  (``lamina.api.aws_json``), so a signature made for one service is refused by the others. The canonical request
   is rebuilt from the *raw* request (WSGI ``RAW_URI``/``REQUEST_URI``, the raw query string, the signed
   headers, a SHA-256 of the body) exactly as botocore's ``SigV4Auth`` builds it, and the signatures
   are compared with ``hmac.compare_digest``. The date must be within ``signature_skew_s`` (5 min) of
@@ -31,6 +33,7 @@ from typing import Any
 
 from flask import Flask, Request, current_app, g, has_request_context, request
 
+from lamina.api import aws_json
 from lamina.errors import (
     AccessDeniedException,
     InvalidSignatureException,
@@ -64,6 +67,8 @@ _QUEUE_ACTIONS = {
     "queues.purge_queue": "sqs:PurgeQueue", "queues.send_messages": "sqs:SendMessage",
     "queues.receive_messages": "sqs:ReceiveMessage", "queues.delete_message": "sqs:DeleteMessage",
 }
+# Endpoints whose operations name their resource in the body and call ``authorize`` themselves.
+SELF_AUTHORIZING = {"aws_json.dispatch"}
 REPLAY_GRACE_S = 2.0
 # Endpoints that must pass ``g.admission`` on and have it checked (``lamina.services.invoke.invocations``).
 DEFERRED_ADMISSION = {"invoke.invoke"}
@@ -96,8 +101,8 @@ def _before_request() -> None:
         g.admission = admission
     else:
         _checker(deps).check(admission, time.time())
-    if not endpoint:
-        return  # no route: the 404 handler answers
+    if not endpoint or endpoint in SELF_AUTHORIZING:
+        return  # no route (the 404 handler answers), or the operation authorizes its own resource
     action = action_of(endpoint)
     resource = _target(deps, principal)
     if principal.statements is not None and not _role_allows(principal, action, resource):
@@ -225,8 +230,11 @@ def _sigv4(req: Request, deps: Any, header: str) -> Principal:
     if len(parts) != 5 or parts[4] != "aws4_request":
         raise InvalidSignatureException(f"Credential is malformed: {m.group('cred')}")
     key_id, scope_date, region, service = parts[:4]
-    if service != "lambda":
-        raise InvalidSignatureException(f"Credential should be scoped to correct service: 'lambda', not {service!r}.")
+    expected = signing_service(req)
+    if service != expected:
+        raise InvalidSignatureException(
+            f"Credential should be scoped to correct service: '{expected}', not {service!r}."
+        )
     amz_date = req.headers.get("X-Amz-Date", "")
     try:
         signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
@@ -255,17 +263,32 @@ def _sigv4(req: Request, deps: Any, header: str) -> Principal:
             raise UnrecognizedClientException(INVALID_TOKEN)
     canonical = canonical_request(req, signed)
     string_to_sign = "\n".join([
-        "AWS4-HMAC-SHA256", amz_date, f"{scope_date}/{region}/lambda/aws4_request",
+        "AWS4-HMAC-SHA256", amz_date, f"{scope_date}/{region}/{service}/aws4_request",
         hashlib.sha256(canonical.encode()).hexdigest(),
     ])
-    expected = signature(secret, scope_date, region, "lambda", string_to_sign)
-    if not hmac.compare_digest(expected, m.group("sig")):
+    if not hmac.compare_digest(signature(secret, scope_date, region, service, string_to_sign), m.group("sig")):
         raise InvalidSignatureException(
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method."
         )
     g.sigv4_signature = m.group("sig")  # checked for replay with the other admission checks
     return principal
+
+
+def signing_service(req: Request) -> str:
+    """The SigV4 service name ``req`` must be signed for."""
+    protocol = aws_json.protocol_of(req.path, req.method, req.headers.get("X-Amz-Target", ""))
+    return "lambda" if protocol is None else protocol.signing_name
+
+
+def authorize(action: str, resource: str) -> None:
+    """Refuse a role session whose statements do not allow ``action`` on ``resource`` (for operations
+    that name their resource in the body, such as the JSON protocols')."""
+    principal: Principal = g.principal
+    if principal.statements is not None and not _role_allows(principal, action, resource):
+        raise AccessDeniedException(
+            f"User: {principal.arn} is not authorized to perform: {action} on resource: {resource}"
+        )
 
 
 def signature(secret: str, date: str, region: str, service: str, string_to_sign: str) -> str:

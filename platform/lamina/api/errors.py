@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Flask, Response, g, json, request
+from flask import Flask, Response, g, has_request_context, json, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from lamina.api import aws_json
 from lamina.errors import (
     InvalidRequestContentException,
     LambdaError,
@@ -22,6 +23,10 @@ log = logging.getLogger(__name__)
 
 
 def error_response(err: LambdaError) -> Response:
+    # A request in one of the JSON protocols (SQS, Kinesis, Logs) gets its error in that protocol's shape.
+    shaped = aws_json.error_response(err) if has_request_context() else None
+    if shaped is not None:
+        return shaped
     resp = Response(json.dumps(err.body()), status=err.status, mimetype="application/json")
     resp.headers["X-Amzn-ErrorType"] = err.error_type
     if isinstance(err, TooManyRequestsException):

@@ -10,8 +10,9 @@ from flask.typing import ResponseReturnValue
 from lamina.api import context
 from lamina.api.shapes import Reader, without_none
 from lamina.errors import InvalidParameterValueException
-from lamina.services.queues import queues
-from lamina.services.queues.queues import Message, QueueRecord
+from lamina.services.queues import messages, queues
+from lamina.services.queues.messages import Message
+from lamina.services.queues.queues import QueueRecord
 
 bp = context.blueprint("queues")
 BASE = "/lamina/v1/queues"
@@ -56,14 +57,14 @@ def send_messages(name: str) -> ResponseReturnValue:
     delay = r.integer("DelaySeconds") or 0
     entries = r.raw("Entries")
     if entries is None:
-        [(message_id, md5)] = queues.send_messages(context.deps(), context.account_id(), name,
+        [(message_id, md5)] = messages.send_messages(context.deps(), context.account_id(), name,
                                                    [r.string("MessageBody", required=True) or ""], delay)
         return {"MessageId": message_id, "MD5OfMessageBody": md5}
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise InvalidParameterValueException("Entries must be a list of objects.")
     readers = [Reader(e, f"Entries[{i}]") for i, e in enumerate(entries)]
     bodies = [er.string("MessageBody", required=True) or "" for er in readers]
-    sent = queues.send_messages(context.deps(), context.account_id(), name, bodies, delay)
+    sent = messages.send_messages(context.deps(), context.account_id(), name, bodies, delay)
     return {"Successful": [
         {"Id": er.string("Id") or str(i), "MessageId": mid, "MD5OfMessageBody": md5}
         for i, (er, (mid, md5)) in enumerate(zip(readers, sent, strict=True))
@@ -73,7 +74,7 @@ def send_messages(name: str) -> ResponseReturnValue:
 @bp.post(BASE + "/<name>/receive")
 def receive_messages(name: str) -> ResponseReturnValue:
     r = Reader(context.body())
-    msgs = queues.receive(context.deps(), context.account_id(), name,
+    msgs = messages.receive(context.deps(), context.account_id(), name,
                           max_messages=r.integer("MaxNumberOfMessages") or 1,
                           visibility_timeout_s=r.integer("VisibilityTimeout"))
     return {"Messages": [message_shape(m) for m in msgs]}
@@ -82,7 +83,7 @@ def receive_messages(name: str) -> ResponseReturnValue:
 @bp.post(BASE + "/<name>/delete-message")
 def delete_message(name: str) -> ResponseReturnValue:
     r = Reader(context.body())
-    if not queues.delete_message(context.deps(), context.account_id(), name,
+    if not messages.delete_message(context.deps(), context.account_id(), name,
                                  r.string("ReceiptHandle", required=True) or ""):
         raise InvalidParameterValueException("The receipt handle is no longer valid (received again since).")
     return "", 204

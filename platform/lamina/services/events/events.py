@@ -39,7 +39,7 @@ from lamina.errors import LambdaError, ResourceNotFoundException, TooManyRequest
 from lamina.services import arns
 from lamina.services.common import Deps
 from lamina.services.invoke.requests import InvocationRequest, InvocationResult, Invokes
-from lamina.services.queues import queues
+from lamina.services.queues import messages, queues
 from lamina.threads import BackgroundLoop
 
 log = logging.getLogger(__name__)
@@ -442,7 +442,7 @@ def _finish(deps: Deps, queue: Any, invoker: Invokes, request_id: str, gen: int,
                 if kind == "function":
                     accept(deps, queue, ev["account"], value, record.encode(), source="destination", pipe=pipe)
                 else:
-                    queues.stage_send(pipe, ev["account"], value, record)
+                    messages.stage_send(pipe, ev["account"], value, record)
             pipe.execute()
         except redis.WatchError:
             return False

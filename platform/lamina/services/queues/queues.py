@@ -1,133 +1,106 @@
-"""Lamina queues: SQS-like message queues kept in Redis (the event sources of event source mappings).
+"""Queues: SQS's queues kept in Redis, served by the SQS API and by lamina's own queue API alike.
 
-A queue is a hash of messages plus a sorted set scoring each message by the time (ms) it becomes
-visible. ``receive`` hides the messages it hands out for the visibility timeout and gives each a new
-receipt handle; only the latest handle deletes a message, so a consumer whose timeout ran out cannot
-delete a message someone else now holds. A message received ``max_receive_count`` times moves to the
-queue's dead-letter queue on the next receive, as SQS's redrive policy does. Every change to a
-message is one Lua script, so concurrent consumers never see a half-moved message.
+A queue's settings are SQS's attributes (``QueueSettings``), kept as one JSON document per queue in the
+account's index hash; its messages live beside it (``lamina.services.queues.messages``). Queue names
+follow SQS: 1 to 80 of ``[A-Za-z0-9_-]``, a FIFO queue's ending in ``.fifo``.
 
 Keys (all under ``lamina:sqs:<account>:``)::
 
-    queues          hash  name -> queue attributes (JSON)
-    <name>:m        hash  message id -> message (JSON: id, body, md5, sent, rc, first)
-    <name>:v        zset  message id -> visible-at (epoch ms)
-    <name>:h        hash  message id -> current receipt handle
+    queues          hash  name -> queue settings (JSON)
+    <name>:m / :v / :h / :s / :d:*   the queue's messages (see ``messages``)
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import secrets
 import time
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-import redis
-
-from lamina.errors import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
 from lamina.services.common import Deps
+from lamina.services.queues.errors import (
+    InvalidAttributeName,
+    InvalidAttributeValue,
+    InvalidParameterValue,
+    QueueDoesNotExist,
+    QueueNameExists,
+)
 
-NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,80}")
-ARN_RE = re.compile(r"arn:aws[a-zA-Z-]*:sqs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<name>[a-zA-Z0-9_-]{1,80})")
-MAX_BATCH = 10
-MAX_MESSAGE_BYTES = 256 * 1024
+NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,80}|[a-zA-Z0-9_-]{1,75}\.fifo")
+ARN_RE = re.compile(r"arn:aws[a-zA-Z-]*:sqs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<name>[a-zA-Z0-9_.-]{1,80})")
 DEFAULT_VISIBILITY_S = 30
+MAX_MESSAGE_BYTES = 256 * 1024
+MAX_TAGS = 50
+# Attributes SQS has that lamina refuses rather than accept and ignore (lamina does not encrypt queues
+# at rest, keeps no redrive-allow policy and runs no FIFO high-throughput mode).
+UNSUPPORTED = {"KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "RedriveAllowPolicy"}
+READ_ONLY = {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+             "ApproximateNumberOfMessagesDelayed", "CreatedTimestamp", "LastModifiedTimestamp", "QueueArn"}
 
-_RECEIVE = """
+# KEYS: v h; ARGV: now. {visible, in flight, delayed}
+_COUNTS = """
 local now = tonumber(ARGV[1])
-local want = tonumber(ARGV[2])
-local vis = tonumber(ARGV[3])
-local maxrc = tonumber(ARGV[4])
-local tag = ARGV[5]
-local out = {}
-local got = 0
-local seen = {}
-local nseen = 0
--- With a visibility timeout of 0 a message handed out stays visible: skip those seen in this call.
-while got < want do
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, want - got + nseen)
-  local fresh = 0
-  for _, id in ipairs(ids) do
-    if got < want and not seen[id] then
-      fresh = fresh + 1
-      local raw = redis.call('HGET', KEYS[1], id)
-      if not raw then
-        redis.call('ZREM', KEYS[2], id)
-        redis.call('HDEL', KEYS[3], id)
-      else
-        local msg = cjson.decode(raw)
-        if maxrc > 0 and KEYS[4] ~= '' and msg.rc >= maxrc then
-          redis.call('HDEL', KEYS[1], id)
-          redis.call('ZREM', KEYS[2], id)
-          redis.call('HDEL', KEYS[3], id)
-          redis.call('HSET', KEYS[4], id, raw)
-          redis.call('ZADD', KEYS[5], now, id)
-        else
-          msg.rc = msg.rc + 1
-          if msg.first == 0 then msg.first = now end
-          local enc = cjson.encode(msg)
-          redis.call('HSET', KEYS[1], id, enc)
-          redis.call('ZADD', KEYS[2], now + vis, id)
-          local handle = id .. ':' .. msg.rc .. ':' .. tag
-          redis.call('HSET', KEYS[3], id, handle)
-          table.insert(out, enc)
-          table.insert(out, handle)
-          got = got + 1
-          seen[id] = true
-          nseen = nseen + 1
-        end
-      end
-    end
-  end
-  if fresh == 0 then break end
+local visible = redis.call('ZCOUNT', KEYS[1], '-inf', now)
+local inflight, delayed = 0, 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
+  if redis.call('HEXISTS', KEYS[2], id) == 1 then inflight = inflight + 1 else delayed = delayed + 1 end
 end
-return out
+return {visible, inflight, delayed}
 """
 
-_DELETE = """
-if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-return 1
-"""
 
-_RELEASE = """
-if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-return 1
-"""
+@dataclass(frozen=True)
+class QueueSettings:
+    """A queue's SQS attributes, validated."""
+
+    visibility_timeout_s: int = DEFAULT_VISIBILITY_S
+    delay_s: int = 0
+    retention_s: int = 345600
+    wait_s: int = 0
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    max_receive_count: int | None = None
+    dead_letter: str | None = None  # queue name in the same account
+    fifo: bool = False
+    content_dedup: bool = False
+    dedup_scope: str = "queue"
+    throughput_limit: str = "perQueue"
+    sse: bool = False  # SqsManagedSseEnabled: Redis is lamina's at-rest store; reported, not a cipher
+    policy: str | None = None
 
 
 @dataclass(frozen=True)
 class QueueRecord:
     name: str
+    account_id: str
     arn: str
-    visibility_timeout_s: int
-    max_receive_count: int | None
-    dead_letter: str | None  # queue name
+    settings: QueueSettings
     created: float
+    modified: float
+    tags: dict[str, str] = field(default_factory=dict)
     visible: int = 0
     not_visible: int = 0
+    delayed: int = 0
+
+    # Shortcuts lamina's own queue API and the event sources use.
+    @property
+    def visibility_timeout_s(self) -> int:
+        return self.settings.visibility_timeout_s
+
+    @property
+    def max_receive_count(self) -> int | None:
+        return self.settings.max_receive_count
+
+    @property
+    def dead_letter(self) -> str | None:
+        return self.settings.dead_letter
+
+    @property
+    def fifo(self) -> bool:
+        return self.settings.fifo
 
 
-@dataclass(frozen=True)
-class Message:
-    message_id: str
-    receipt_handle: str
-    body: str
-    md5: str
-    sent_ms: int
-    receive_count: int
-    first_receive_ms: int
-
-
-def _k(account_id: str, name: str, part: str) -> str:
+def key(account_id: str, name: str, part: str) -> str:
     return f"lamina:sqs:{account_id}:{name}:{part}"
 
 
@@ -140,204 +113,307 @@ def queue_arn(region: str, account_id: str, name: str) -> str:
 
 
 def parse_arn(deps: Deps, arn: str) -> str:
-    """The queue name in ``arn`` (a lamina queue of this region and account); else InvalidParameterValue."""
+    """The queue name in ``arn`` (a queue of this region and the configured account); else an error."""
+    return parse_any_arn(deps, arn)[1]
+
+
+def parse_any_arn(deps: Deps, arn: str) -> tuple[str, str]:
+    """(account, name) of queue ARN ``arn`` of this region."""
     m = ARN_RE.fullmatch(arn or "")
-    if m is None:
-        raise InvalidParameterValueException(f"Invalid queue ARN: {arn}")
-    if m["region"] != deps.settings.region or m["account"] != deps.settings.account_id:
-        raise ResourceNotFoundException(f"The queue {arn} does not exist.")
-    return m["name"]
+    if m is None or not NAME_RE.fullmatch(m["name"]):
+        raise InvalidParameterValue(f"Invalid queue ARN: {arn}")
+    if m["region"] != deps.settings.region:
+        raise QueueDoesNotExist(f"The queue {arn} does not exist.")
+    return m["account"], m["name"]
 
 
-def _scripts(r: redis.Redis) -> dict[str, Any]:
-    # register_script is cheap (it hashes the source); EVALSHA falls back to EVAL when missing.
-    return {"receive": r.register_script(_RECEIVE), "delete": r.register_script(_DELETE),
-            "release": r.register_script(_RELEASE)}
+def check_name(value: str) -> str:
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
+        raise InvalidParameterValue(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length "
+            "(a FIFO queue's name ends in .fifo)."
+        )
+    return value
+
+
+def resolve_name(deps: Deps, value: str) -> str:
+    """A queue given by name or ARN."""
+    if isinstance(value, str) and value.startswith("arn:"):
+        return parse_arn(deps, value)
+    return check_name(value)
+
+
+def _int(name: str, value: Any, low: int, high: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise InvalidAttributeValue(f"Invalid value for the parameter {name}.") from None
+    if not low <= number <= high:
+        raise InvalidAttributeValue(f"Invalid value for the parameter {name}: must be between {low} and {high}.")
+    return number
+
+
+def _bool(name: str, value: Any) -> bool:
+    text = str(value).lower()
+    if text not in ("true", "false"):
+        raise InvalidAttributeValue(f"Invalid value for the parameter {name}: must be true or false.")
+    return text == "true"
+
+
+def apply_attributes(deps: Deps, account_id: str, name: str, base: QueueSettings, attrs: dict[str, Any],
+                     creating: bool) -> QueueSettings:
+    """``base`` with SQS attributes ``attrs`` applied (each validated as SQS does)."""
+    if not isinstance(attrs, dict):
+        raise InvalidParameterValue("Attributes must be a map of attribute name to value.")
+    changes: dict[str, Any] = {}
+    for attr, value in attrs.items():
+        if attr in UNSUPPORTED:
+            raise InvalidAttributeName(f"The attribute {attr} is not supported by lamina.")
+        if attr in READ_ONLY:
+            raise InvalidAttributeName(f"The attribute {attr} is read-only.")
+        if attr == "VisibilityTimeout":
+            changes["visibility_timeout_s"] = _int(attr, value, 0, 43200)
+        elif attr == "DelaySeconds":
+            changes["delay_s"] = _int(attr, value, 0, 900)
+        elif attr == "MessageRetentionPeriod":
+            changes["retention_s"] = _int(attr, value, 60, 1209600)
+        elif attr == "ReceiveMessageWaitTimeSeconds":
+            changes["wait_s"] = _int(attr, value, 0, 20)
+        elif attr == "MaximumMessageSize":
+            changes["max_message_bytes"] = _int(attr, value, 1024, MAX_MESSAGE_BYTES)
+        elif attr == "RedrivePolicy":
+            changes.update(_redrive(deps, account_id, name, value))
+        elif attr == "FifoQueue":
+            if not creating:
+                raise InvalidAttributeName("FifoQueue can only be set when the queue is created.")
+            changes["fifo"] = _bool(attr, value)
+        elif attr == "ContentBasedDeduplication":
+            changes["content_dedup"] = _bool(attr, value)
+        elif attr == "DeduplicationScope":
+            if value not in ("queue", "messageGroup"):
+                raise InvalidAttributeValue("DeduplicationScope must be queue or messageGroup.")
+            changes["dedup_scope"] = value
+        elif attr == "FifoThroughputLimit":
+            if value not in ("perQueue", "perMessageGroupId"):
+                raise InvalidAttributeValue("FifoThroughputLimit must be perQueue or perMessageGroupId.")
+            changes["throughput_limit"] = value
+        elif attr == "SqsManagedSseEnabled":
+            changes["sse"] = _bool(attr, value)
+        elif attr == "Policy":
+            changes["policy"] = _policy(value)
+        else:
+            raise InvalidAttributeName(f"Unknown Attribute {attr}.")
+    settings = replace(base, **changes)
+    fifo_only = {"ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"} & set(attrs)
+    if fifo_only and not settings.fifo:
+        raise InvalidAttributeName(f"{sorted(fifo_only)[0]} is only valid for FIFO queues.")
+    if settings.fifo != name.endswith(".fifo"):
+        raise InvalidParameterValue("The name of a FIFO queue can only include alphanumeric characters, hyphens, "
+                                    "or underscores, must end with .fifo suffix and be 1 to 80 in length."
+                                    if settings.fifo else "Only FIFO queues may have a name ending in .fifo "
+                                    "(set FifoQueue to true).")
+    if settings.dead_letter is not None:
+        dlq = load(deps, account_id, settings.dead_letter)
+        if dlq.fifo != settings.fifo:
+            raise InvalidParameterValue("The dead-letter queue of a FIFO queue must be a FIFO queue, and of a "
+                                        "standard queue a standard queue.")
+    return settings
+
+
+def _redrive(deps: Deps, account_id: str, name: str, value: Any) -> dict[str, Any]:
+    if value in ("", None):
+        return {"dead_letter": None, "max_receive_count": None}
+    try:
+        policy = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        raise InvalidAttributeValue("Invalid value for the parameter RedrivePolicy: not JSON.") from None
+    if not isinstance(policy, dict) or set(policy) - {"deadLetterTargetArn", "maxReceiveCount"} \
+            or "deadLetterTargetArn" not in policy or "maxReceiveCount" not in policy:
+        raise InvalidAttributeValue("Value for parameter RedrivePolicy is invalid. Reason: Redrive policy "
+                                    "needs deadLetterTargetArn and maxReceiveCount.")
+    owner, dlq = parse_any_arn(deps, str(policy["deadLetterTargetArn"]))
+    if owner != account_id:
+        raise InvalidAttributeValue("The dead-letter queue must be in the same account as the queue.")
+    if dlq == name:
+        raise InvalidAttributeValue("A queue cannot be its own dead-letter queue.")
+    load(deps, account_id, dlq)
+    return {"dead_letter": dlq, "max_receive_count": _int("maxReceiveCount", policy["maxReceiveCount"], 1, 1000)}
+
+
+def _policy(value: Any) -> str | None:
+    if value in ("", None):
+        return None
+    try:
+        doc = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        raise InvalidAttributeValue("Invalid value for the parameter Policy: not JSON.") from None
+    statements = doc.get("Statement") if isinstance(doc, dict) else None
+    if not isinstance(statements, list) or not all(isinstance(s, dict) for s in statements):
+        raise InvalidAttributeValue("Invalid value for the parameter Policy: it needs a Statement list.")
+    for st in statements:
+        if st.get("Effect") not in ("Allow", "Deny"):
+            raise InvalidAttributeValue("Invalid value for the parameter Policy: Effect must be Allow or Deny.")
+    return json.dumps(doc)
 
 
 def _meta(deps: Deps, account_id: str, name: str) -> dict[str, Any]:
     raw = deps.redis.hget(_index(account_id), name)
     if raw is None:
-        raise ResourceNotFoundException(
+        raise QueueDoesNotExist(
             f"The queue {queue_arn(deps.settings.region, account_id, name)} does not exist."
+            if NAME_RE.fullmatch(name) else "The specified queue does not exist."
         )
     return json.loads(raw)
 
 
-def _record(deps: Deps, account_id: str, meta: dict[str, Any], counts: bool = True) -> QueueRecord:
+def _settings_of(meta: dict[str, Any]) -> QueueSettings:
+    known = QueueSettings.__dataclass_fields__
+    # Queues written before the SQS API kept three settings at the top level.
+    stored = meta.get("settings") or {k: meta.get(k) for k in ("visibility_timeout_s", "max_receive_count",
+                                                              "dead_letter") if meta.get(k) is not None}
+    return QueueSettings(**{k: v for k, v in stored.items() if k in known})
+
+
+def _record(deps: Deps, account_id: str, meta: dict[str, Any], with_counts: bool = True) -> QueueRecord:
     name = meta["name"]
-    visible = not_visible = 0
-    if counts:
-        now = int(time.time() * 1000)
-        pipe = deps.redis.pipeline(transaction=False)
-        pipe.zcount(_k(account_id, name, "v"), "-inf", now)
-        pipe.zcount(_k(account_id, name, "v"), f"({now}", "+inf")
-        visible, not_visible = pipe.execute()
+    visible = not_visible = delayed = 0
+    if with_counts:
+        visible, not_visible, delayed = counts(deps, account_id, name)
     return QueueRecord(
-        name=name,
-        arn=queue_arn(deps.settings.region, account_id, name),
-        visibility_timeout_s=int(meta["visibility_timeout_s"]),
-        max_receive_count=meta.get("max_receive_count"),
-        dead_letter=meta.get("dead_letter"),
-        created=float(meta["created"]),
-        visible=int(visible),
-        not_visible=int(not_visible),
+        name=name, account_id=account_id, arn=queue_arn(deps.settings.region, account_id, name),
+        settings=_settings_of(meta), created=float(meta["created"]),
+        modified=float(meta.get("modified", meta["created"])), tags=dict(meta.get("tags", {})),
+        visible=visible, not_visible=not_visible, delayed=delayed,
     )
 
 
-def _queue_name(deps: Deps, value: str) -> str:
-    """A queue given by name or ARN."""
-    if value.startswith("arn:"):
-        return parse_arn(deps, value)
-    if not NAME_RE.fullmatch(value or ""):
-        raise InvalidParameterValueException(
-            "Queue names may only contain alphanumeric characters, hyphens and underscores (1 to 80)."
-        )
-    return value
+def load(deps: Deps, account_id: str, name: str, with_counts: bool = False) -> QueueRecord:
+    """Queue ``name`` of the account (without message counts unless asked); QueueDoesNotExist if none."""
+    return _record(deps, account_id, _meta(deps, account_id, name), with_counts=with_counts)
 
 
-def create_queue(deps: Deps, account_id: str, name: str, visibility_timeout_s: int | None = None,
-                 max_receive_count: int | None = None, dead_letter: str | None = None) -> QueueRecord:
-    """Create queue ``name``; creating it again with the same attributes returns it (as SQS does).
-
-    Raises InvalidParameterValueException for a bad name or attribute, ResourceNotFoundException for an
-    unknown dead-letter queue and ResourceConflictException for an existing queue with other attributes.
-    """
-    name = _queue_name(deps, name)
-    vt = DEFAULT_VISIBILITY_S if visibility_timeout_s is None else int(visibility_timeout_s)
-    if not 0 <= vt <= 43200:
-        raise InvalidParameterValueException("VisibilityTimeout must be between 0 and 43200 seconds.")
-    if max_receive_count is not None and not 1 <= int(max_receive_count) <= 1000:
-        raise InvalidParameterValueException("MaxReceiveCount must be between 1 and 1000.")
-    dlq = _queue_name(deps, dead_letter) if dead_letter else None
-    if dlq is not None:
-        if dlq == name:
-            raise InvalidParameterValueException("A queue cannot be its own dead-letter queue.")
-        _meta(deps, account_id, dlq)
-    meta = {"name": name, "visibility_timeout_s": vt,
-            "max_receive_count": int(max_receive_count) if max_receive_count is not None else None,
-            "dead_letter": dlq, "created": time.time()}
+def create(deps: Deps, account_id: str, name: str, attributes: dict[str, Any] | None = None,
+           tags: dict[str, str] | None = None) -> QueueRecord:
+    """Create queue ``name`` with SQS attributes; creating it again with the same given attributes returns
+    it (as SQS does); with other values it is QueueNameExists."""
+    name = check_name(name)
+    attributes = attributes or {}
+    if name.endswith(".fifo") and "FifoQueue" not in attributes:
+        raise InvalidParameterValue("The name of a FIFO queue needs the attribute FifoQueue set to true.")
+    settings = apply_attributes(deps, account_id, name, QueueSettings(), attributes, creating=True)
+    tag_map = check_tags(tags or {})
+    now = time.time()
+    meta = {"name": name, "settings": asdict(settings), "created": now, "modified": now, "tags": tag_map}
     if not deps.redis.hsetnx(_index(account_id), name, json.dumps(meta)):
         existing = _meta(deps, account_id, name)
-        same = all(existing.get(k) == meta[k] for k in ("visibility_timeout_s", "max_receive_count", "dead_letter"))
-        if not same:
-            raise ResourceConflictException(f"A queue named {name} already exists with different attributes.")
+        have = _settings_of(existing)
+        wanted = apply_attributes(deps, account_id, name, have, attributes, creating=True)
+        if wanted != have:
+            raise QueueNameExists(f"A queue already exists with the same name ({name}) and a different value "
+                                  "for an attribute.")
         meta = existing
     return _record(deps, account_id, meta)
 
 
+def create_queue(deps: Deps, account_id: str, name: str, visibility_timeout_s: int | None = None,
+                 max_receive_count: int | None = None, dead_letter: str | None = None) -> QueueRecord:
+    """lamina's own API: create with a visibility timeout and a dead-letter queue (by name or ARN)."""
+    attrs: dict[str, Any] = {}
+    if visibility_timeout_s is not None:
+        attrs["VisibilityTimeout"] = visibility_timeout_s
+    if dead_letter:
+        dlq = resolve_name(deps, dead_letter)
+        attrs["RedrivePolicy"] = {"deadLetterTargetArn": queue_arn(deps.settings.region, account_id, dlq),
+                                  "maxReceiveCount": max_receive_count or 10}
+    elif max_receive_count is not None:
+        raise InvalidParameterValue("MaxReceiveCount needs a DeadLetterQueue.")
+    if name.endswith(".fifo"):
+        attrs["FifoQueue"] = "true"
+    return create(deps, account_id, name, attrs)
+
+
+def set_attributes(deps: Deps, account_id: str, name: str, attributes: dict[str, Any]) -> QueueRecord:
+    meta = _meta(deps, account_id, name)
+    settings = apply_attributes(deps, account_id, name, _settings_of(meta), attributes, creating=False)
+    meta["settings"] = asdict(settings)
+    meta["modified"] = time.time()
+    _save(deps, account_id, name, meta)
+    return _record(deps, account_id, meta, with_counts=False)
+
+
+def _save(deps: Deps, account_id: str, name: str, meta: dict[str, Any]) -> None:
+    # Only if the queue still exists: a concurrent DeleteQueue wins.
+    script = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end"
+    deps.redis.eval(script, 1, _index(account_id), name, json.dumps(meta))
+
+
+def check_tags(tags: Any) -> dict[str, str]:
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise InvalidParameterValue("Tags must be a map of string keys to string values.")
+    for k, v in tags.items():
+        if not 1 <= len(k) <= 128 or len(v) > 256 or k.startswith("aws:"):
+            raise InvalidParameterValue(f"Invalid tag: {k!r} (keys 1 to 128 characters, values up to 256, "
+                                        "no aws: prefix).")
+    if len(tags) > MAX_TAGS:
+        raise InvalidParameterValue(f"A queue has at most {MAX_TAGS} tags.")
+    return dict(tags)
+
+
+def tag(deps: Deps, account_id: str, name: str, tags: dict[str, str]) -> None:
+    meta = _meta(deps, account_id, name)
+    meta["tags"] = check_tags({**meta.get("tags", {}), **check_tags(tags)})
+    _save(deps, account_id, name, meta)
+
+
+def untag(deps: Deps, account_id: str, name: str, keys: list[str]) -> None:
+    meta = _meta(deps, account_id, name)
+    meta["tags"] = {k: v for k, v in meta.get("tags", {}).items() if k not in keys}
+    _save(deps, account_id, name, meta)
+
+
 def get_queue(deps: Deps, account_id: str, name: str) -> QueueRecord:
-    return _record(deps, account_id, _meta(deps, account_id, _queue_name(deps, name)))
+    return _record(deps, account_id, _meta(deps, account_id, resolve_name(deps, name)))
 
 
-def list_queues(deps: Deps, account_id: str) -> list[QueueRecord]:
+def list_queues(deps: Deps, account_id: str, prefix: str = "", with_counts: bool = True) -> list[QueueRecord]:
     metas = [json.loads(v) for v in deps.redis.hvals(_index(account_id))]
-    return [_record(deps, account_id, m) for m in sorted(metas, key=lambda m: m["name"])]
+    return [_record(deps, account_id, m, with_counts=with_counts)
+            for m in sorted(metas, key=lambda m: m["name"]) if m["name"].startswith(prefix)]
+
+
+def dead_letter_sources(deps: Deps, account_id: str, name: str) -> list[QueueRecord]:
+    _meta(deps, account_id, name)
+    return [q for q in list_queues(deps, account_id, with_counts=False) if q.dead_letter == name]
 
 
 def delete_queue(deps: Deps, account_id: str, name: str) -> None:
-    name = _queue_name(deps, name)
+    name = resolve_name(deps, name)
     _meta(deps, account_id, name)
-    pipe = deps.redis.pipeline()
-    pipe.hdel(_index(account_id), name)
-    pipe.delete(*(_k(account_id, name, p) for p in ("m", "v", "h")))
-    pipe.execute()
+    deps.redis.hdel(_index(account_id), name)
+    drop_all(deps, account_id, name)
 
 
 def purge_queue(deps: Deps, account_id: str, name: str) -> None:
-    name = _queue_name(deps, name)
+    name = resolve_name(deps, name)
     _meta(deps, account_id, name)
-    deps.redis.delete(*(_k(account_id, name, p) for p in ("m", "v", "h")))
-
-
-def _check_body(body: Any) -> str:
-    if not isinstance(body, str) or body == "":
-        raise InvalidParameterValueException("MessageBody must be a non-empty string.")
-    if len(body.encode()) > MAX_MESSAGE_BYTES:
-        raise InvalidParameterValueException(f"MessageBody must be at most {MAX_MESSAGE_BYTES} bytes.")
-    return body
-
-
-def stage_send(pipe: Any, account_id: str, name: str, body: str, delay_s: float = 0.0) -> tuple[str, str]:
-    """Queue the writes that send ``body`` to queue ``name`` on ``pipe``; return (message id, MD5).
-
-    The caller has checked that the queue exists; this lets a sender make the send part of its own
-    transaction (a destination delivered together with the event's completion).
-    """
-    message_id = str(uuid.uuid4())
-    md5 = hashlib.md5(body.encode()).hexdigest()  # noqa: S324 - SQS's MD5OfMessageBody, not security
-    now = int(time.time() * 1000)
-    msg = {"id": message_id, "body": body, "md5": md5, "sent": now, "rc": 0, "first": 0}
-    pipe.hset(_k(account_id, name, "m"), message_id, json.dumps(msg))
-    pipe.zadd(_k(account_id, name, "v"), {message_id: now + int(delay_s * 1000)})
-    return message_id, md5
+    drop_all(deps, account_id, name, keep_dedup=True)
 
 
 def exists(deps: Deps, account_id: str, name: str) -> bool:
     return bool(deps.redis.hexists(_index(account_id), name))
 
 
-def send_messages(deps: Deps, account_id: str, name: str, bodies: Sequence[str],
-                  delay_s: float = 0.0) -> list[tuple[str, str]]:
-    """Send each body in ``bodies`` (at most 10) in one transaction; return [(message id, MD5)]."""
-    name = _queue_name(deps, name)
-    _meta(deps, account_id, name)
-    if not bodies or len(bodies) > MAX_BATCH:
-        raise InvalidParameterValueException(f"A batch holds 1 to {MAX_BATCH} messages.")
-    if not 0 <= delay_s <= 900:
-        raise InvalidParameterValueException("DelaySeconds must be between 0 and 900.")
-    pipe = deps.redis.pipeline()
-    sent = [stage_send(pipe, account_id, name, _check_body(b), delay_s) for b in bodies]
-    pipe.execute()
-    return sent
+def counts(deps: Deps, account_id: str, name: str) -> tuple[int, int, int]:
+    """(visible, in flight, delayed) messages of queue ``name``."""
+    out = deps.redis.register_script(_COUNTS)(keys=[key(account_id, name, "v"), key(account_id, name, "h")],
+                                         args=[int(time.time() * 1000)])
+    return int(out[0]), int(out[1]), int(out[2])
 
 
-def receive(deps: Deps, account_id: str, name: str, max_messages: int = 1,
-            visibility_timeout_s: int | None = None) -> list[Message]:
-    """Take up to ``max_messages`` visible messages, hiding them for the visibility timeout.
-
-    Messages past the queue's MaxReceiveCount move to its dead-letter queue instead of being returned.
-    """
-    name = _queue_name(deps, name)
-    meta = _meta(deps, account_id, name)
-    if not 1 <= max_messages <= 10000:
-        raise InvalidParameterValueException("MaxNumberOfMessages must be between 1 and 10000.")
-    vt = meta["visibility_timeout_s"] if visibility_timeout_s is None else int(visibility_timeout_s)
-    dlq = meta.get("dead_letter") or ""
-    keys = [_k(account_id, name, "m"), _k(account_id, name, "v"), _k(account_id, name, "h"),
-            _k(account_id, dlq, "m") if dlq else "", _k(account_id, dlq, "v") if dlq else ""]
-    now = int(time.time() * 1000)
-    out = _scripts(deps.redis)["receive"](
-        keys=keys,
-        args=[now, max_messages, vt * 1000, meta.get("max_receive_count") or 0, secrets.token_hex(8)],
-    )
-    messages = []
-    for i in range(0, len(out), 2):
-        msg = json.loads(out[i])
-        messages.append(Message(
-            message_id=msg["id"], receipt_handle=out[i + 1].decode(), body=msg["body"], md5=msg["md5"],
-            sent_ms=int(msg["sent"]), receive_count=int(msg["rc"]), first_receive_ms=int(msg["first"]),
-        ))
-    return messages
-
-
-def _handle_id(receipt_handle: str) -> str:
-    message_id = receipt_handle.split(":", 1)[0]
-    if not message_id:
-        raise InvalidParameterValueException(f"The receipt handle {receipt_handle!r} is not valid.")
-    return message_id
-
-
-def delete_message(deps: Deps, account_id: str, name: str, receipt_handle: str) -> bool:
-    """Delete the message ``receipt_handle`` was issued for; False if that handle is no longer current."""
-    name = _queue_name(deps, name)
-    keys = [_k(account_id, name, p) for p in ("m", "v", "h")]
-    return bool(_scripts(deps.redis)["delete"](keys=keys, args=[_handle_id(receipt_handle), receipt_handle]))
-
-
-def change_visibility(deps: Deps, account_id: str, name: str, receipt_handle: str, timeout_s: float) -> bool:
-    """Make the message visible again after ``timeout_s`` (0 = now); False if the handle is stale."""
-    name = _queue_name(deps, name)
-    keys = [_k(account_id, name, p) for p in ("m", "v", "h")]
-    at = int((time.time() + timeout_s) * 1000)
-    return bool(_scripts(deps.redis)["release"](keys=keys, args=[_handle_id(receipt_handle), receipt_handle, at]))
+def drop_all(deps: Deps, account_id: str, name: str, keep_dedup: bool = False) -> None:
+    """Delete every message of queue ``name`` (and, unless ``keep_dedup``, its deduplication window)."""
+    parts = ["m", "v", "h", "s"] + ([] if keep_dedup else ["n"])
+    deps.redis.delete(*(key(account_id, name, p) for p in parts))
+    if not keep_dedup:
+        for k in deps.redis.scan_iter(match=key(account_id, name, "d:*"), count=500):
+            deps.redis.delete(k)

@@ -31,7 +31,7 @@ from lamina.services.common import Deps
 from lamina.services.functions import validate
 from lamina.services.iam import policies
 from lamina.services.invoke.requests import MAX_SYNC_PAYLOAD, InvocationRequest, Invokes
-from lamina.services.queues import queues
+from lamina.services.queues import messages, queues
 from lamina.services.records import Page
 from lamina.services.triggers import schedules
 from lamina.store import triggers as store
@@ -221,7 +221,7 @@ def enabled_mappings(deps: Deps) -> list[MappingRecord]:
 # -- polling
 
 
-def sqs_record(deps: Deps, account_id: str, queue_arn: str, msg: queues.Message) -> dict[str, Any]:
+def sqs_record(deps: Deps, account_id: str, queue_arn: str, msg: messages.Message) -> dict[str, Any]:
     """One message as SQS's Lambda event record."""
     return {
         "messageId": msg.message_id,
@@ -273,12 +273,12 @@ def poll(deps: Deps, invoker: Invokes, mapping: MappingRecord, account_id: str |
     acct = account_id or mapping.function_arn.split(":")[4]
     try:
         qname = queues.parse_arn(deps, mapping.event_source_arn)
-        msgs = queues.receive(deps, acct, qname, max_messages=mapping.batch_size)
+        msgs = messages.receive(deps, acct, qname, max_messages=mapping.batch_size)
         if mapping.maximum_batching_window_s and len(msgs) < mapping.batch_size:
             until = time.monotonic() + mapping.maximum_batching_window_s
             while len(msgs) < mapping.batch_size and time.monotonic() < until:
                 time.sleep(0.05)
-                msgs += queues.receive(deps, acct, qname, max_messages=mapping.batch_size - len(msgs))
+                msgs += messages.receive(deps, acct, qname, max_messages=mapping.batch_size - len(msgs))
     except ResourceNotFoundException:
         return PollResult(0, 0, "gone")
     if not msgs:
@@ -298,7 +298,7 @@ def poll(deps: Deps, invoker: Invokes, mapping: MappingRecord, account_id: str |
         if records and size > MAX_SYNC_PAYLOAD:
             # The batch would not fit one invocation (6 MB): the rest go back to the queue at once.
             for later in msgs[i:]:
-                queues.change_visibility(deps, acct, qname, later.receipt_handle, 0)
+                messages.change_visibility(deps, acct, qname, later.receipt_handle, 0)
             msgs = msgs[:i]
             break
         records.append(rec)
@@ -321,6 +321,6 @@ def poll(deps: Deps, invoker: Invokes, mapping: MappingRecord, account_id: str |
         failed = reported
     deleted = 0
     for m in msgs:
-        if m.message_id not in failed and queues.delete_message(deps, acct, qname, m.receipt_handle):
+        if m.message_id not in failed and messages.delete_message(deps, acct, qname, m.receipt_handle):
             deleted += 1
     return PollResult(len(msgs), deleted, "partial" if failed else "success")
