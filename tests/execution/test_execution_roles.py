@@ -226,3 +226,60 @@ def test_functions_without_a_defined_role_get_no_credentials(client: Any, fns: A
                                   "if k.startswith('AWS_') and ('KEY' in k or 'TOKEN' in k))\n"})
     resp = invoke(client, "plain", {})
     assert resp.get_json() == []
+
+
+SQS_PY = r'''
+import boto3
+from botocore.exceptions import ClientError
+
+def handler(event, context):
+    sqs = boto3.client("sqs")  # AWS_ENDPOINT_URL_SQS, region and the role's credentials from the environment
+    url = sqs.get_queue_url(QueueName="allowed")["QueueUrl"]
+    sent = sqs.send_message(QueueUrl=url, MessageBody="from python",
+                            MessageAttributes={"lang": {"DataType": "String", "StringValue": "py"}})
+    try:
+        sqs.send_message(QueueUrl=url.replace("allowed", "forbidden"), MessageBody="no")
+        denied = None
+    except ClientError as err:
+        denied = err.response["Error"]["Code"]
+    return {"sent": sent["MessageId"], "denied": denied}
+'''
+
+SQS_NODE = """
+const { SQSClient, GetQueueUrlCommand, SendMessageCommand, ReceiveMessageCommand,
+        DeleteMessageCommand } = require('@aws-sdk/client-sqs');
+exports.handler = async () => {
+  const sqs = new SQSClient({});  // the SDK checks the MD5 digests of what it sends and receives
+  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'allowed' }));
+  await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'from node',
+    MessageAttributes: { lang: { DataType: 'String', StringValue: 'js' } } }));
+  const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10,
+    MessageAttributeNames: ['All'], WaitTimeSeconds: 1 }));
+  for (const m of got.Messages) {
+    await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle }));
+  }
+  return got.Messages.map((m) => [m.Body, m.MessageAttributes.lang.StringValue]).sort();
+};
+"""
+
+
+def test_the_sdks_inside_functions_reach_sqs_with_the_roles_grant(
+    client: Any, fns: Any, components: Any, reachable_server: str,
+) -> None:
+    account = components.settings.account_id
+    role = ROLE.rsplit("/", 1)[1]
+    allowed = f"arn:aws:sqs:us-east-1:{account}:allowed"
+    iam.put_role(components, account, role, [{"Action": ["sqs:*"], "Resource": [allowed]}])
+    for name in ("allowed", "forbidden"):
+        assert client.post("/lamina/v1/queues", json={"QueueName": name}).status_code == 201
+    fns.create("sqs-py", {"app.py": SQS_PY}, timeout=30, memory=512)
+    resp = invoke(client, "sqs-py", {})
+    assert resp.status_code == 200 and "X-Amz-Function-Error" not in resp.headers, resp.get_data(as_text=True)
+    assert resp.get_json()["denied"] == "AccessDenied"
+    fns.create("sqs-node", {"index.js": SQS_NODE}, runtime="nodejs20.x", handler="index.handler", timeout=30,
+               memory=512)
+    resp = invoke(client, "sqs-node", {})
+    assert resp.status_code == 200 and "X-Amz-Function-Error" not in resp.headers, resp.get_data(as_text=True)
+    assert resp.get_json() == [["from node", "js"], ["from python", "py"]]
+    forbidden = client.get("/lamina/v1/queues/forbidden").get_json()
+    assert forbidden["ApproximateNumberOfMessages"] == 0

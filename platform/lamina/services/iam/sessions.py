@@ -101,4 +101,13 @@ def environment(deps: Any, spec: Mapping[str, Any], env_id: str) -> dict[str, st
     ttl = s.idle_timeout_s + s.freeze_after_s + 900 + 60
     creds = create(deps, account_id, name, statements, ttl, session_name=str(spec.get("function_name") or "lamina"),
                    env_id=env_id)
-    return {**creds.env(), "AWS_ENDPOINT_URL_LAMBDA": s.public_url or s.base_url}
+    return {**creds.env(), **service_endpoints(s.public_url or s.base_url)}
+
+
+# The AWS services lamina serves, by the SDKs' service-specific endpoint variables (AWS_ENDPOINT_URL_<ID>).
+SERVED_SERVICE_IDS = ("LAMBDA", "SQS", "KINESIS", "CLOUDWATCH_LOGS")
+
+
+def service_endpoints(url: str) -> dict[str, str]:
+    """The variables that point the AWS SDKs' clients of every service lamina serves at ``url``."""
+    return {f"AWS_ENDPOINT_URL_{service}": url for service in SERVED_SERVICE_IDS}

@@ -71,7 +71,7 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
     # The execution role's credentials, valid only while this environment runs an invocation.
     env.update(sessions.environment(session_deps, spec, env_id))
     if "AWS_ENDPOINT_URL_LAMBDA" in env and not s.public_url:
-        env["AWS_ENDPOINT_URL_LAMBDA"] = envs.function_endpoint()
+        env.update(sessions.service_endpoints(envs.function_endpoint()))
     task_dir = opt_dir = None
     working_dir: str | None = None
     if spec.get("package_type") == "Image":
