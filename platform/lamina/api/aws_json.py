@@ -36,7 +36,7 @@ class JsonProtocol:
 SQS = JsonProtocol("AmazonSQS.", "sqs", "application/x-amz-json-1.0")
 KINESIS = JsonProtocol("Kinesis_20131202.", "kinesis", "application/x-amz-json-1.1")
 LOGS = JsonProtocol("Logs_20140328.", "logs", "application/x-amz-json-1.1")
-PROTOCOLS = (SQS, LOGS)
+PROTOCOLS = (SQS, KINESIS, LOGS)
 
 
 def protocol_of(path: str, method: str, target: str) -> JsonProtocol | None:
@@ -55,9 +55,9 @@ def answer(protocol: JsonProtocol, body: dict[str, Any], status: int = 200,
 
 
 def _services() -> dict[str, Any]:
-    from lamina.api import cloudwatch_logs, sqs
+    from lamina.api import cloudwatch_logs, kinesis, sqs
 
-    return {SQS.prefix: sqs, LOGS.prefix: cloudwatch_logs}
+    return {SQS.prefix: sqs, KINESIS.prefix: kinesis, LOGS.prefix: cloudwatch_logs}
 
 
 def error_response(err: LambdaError) -> Response | None:

@@ -1,0 +1,1 @@
+"""Kinesis data streams kept in Redis Streams, the stream event sources of event source mappings."""
