@@ -8,7 +8,8 @@ from flask import request
 from flask.typing import ResponseReturnValue
 
 from lamina.api import context, shapes
-from lamina.api.shapes import Reader
+from lamina.api.shapes import Reader, without_none
+from lamina.errors import InvalidParameterValueException
 from lamina.services.triggers import event_sources
 from lamina.services.triggers.event_sources import MappingInput, MappingRecord
 
@@ -53,8 +54,38 @@ def delete_event_source_mapping(mapping_uuid: str) -> ResponseReturnValue:
 # -- wire shapes
 
 
+# Members lamina implements; any other member of Lambda's request is refused by name, never dropped.
+_MEMBERS = {"FunctionName", "EventSourceArn", "BatchSize", "MaximumBatchingWindowInSeconds", "Enabled",
+            "FunctionResponseTypes", "StartingPosition", "StartingPositionTimestamp", "ParallelizationFactor",
+            "BisectBatchOnFunctionError", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds", "DestinationConfig",
+            "ScalingConfig", "FilterCriteria", "TumblingWindowInSeconds"}
+
+
 def mapping_input(body: dict[str, Any]) -> MappingInput:
+    unknown = sorted(set(body) - _MEMBERS)
+    if unknown:
+        raise InvalidParameterValueException(
+            f"{unknown[0]} is not supported by lamina's event source mappings (it polls SQS queues and Kinesis "
+            "streams)."
+        )
     r = Reader(body)
+    given: dict[str, Any] = {}
+    for member, read in (("StartingPosition", r.string), ("ParallelizationFactor", r.integer),
+                         ("BisectBatchOnFunctionError", r.boolean), ("MaximumRetryAttempts", r.integer),
+                         ("MaximumRecordAgeInSeconds", r.integer), ("TumblingWindowInSeconds", r.integer)):
+        if body.get(member) is not None:
+            given[member] = read(member)
+    stamp = body.get("StartingPositionTimestamp")
+    if stamp is not None:
+        if not isinstance(stamp, int | float) or isinstance(stamp, bool):
+            raise InvalidParameterValueException("StartingPositionTimestamp must be seconds since the epoch.")
+        given["StartingPositionTimestamp"] = float(stamp)
+    for member in ("DestinationConfig", "ScalingConfig", "FilterCriteria"):
+        if member in body:
+            obj = body[member]
+            if obj is not None and not isinstance(obj, dict):
+                raise InvalidParameterValueException(f"{member} must be an object.")
+            given[member] = obj
     return MappingInput(
         function_name=r.string("FunctionName"),
         event_source_arn=r.string("EventSourceArn"),
@@ -62,10 +93,29 @@ def mapping_input(body: dict[str, Any]) -> MappingInput:
         maximum_batching_window_s=r.integer("MaximumBatchingWindowInSeconds"),
         enabled=r.boolean("Enabled"),
         function_response_types=r.strings("FunctionResponseTypes"),
+        given=given,
     )
 
 
 def mapping_shape(rec: MappingRecord) -> dict[str, Any]:
+    opts = rec.options
+    kind = rec.source_kind
+    extra: dict[str, Any] = {}
+    if kind == "kinesis":
+        extra = {
+            "StartingPosition": opts.starting_position,
+            "StartingPositionTimestamp": opts.starting_position_timestamp,
+            "ParallelizationFactor": opts.parallelization_factor,
+            "BisectBatchOnFunctionError": opts.bisect_batch_on_function_error,
+            "MaximumRetryAttempts": opts.maximum_retry_attempts,
+            "MaximumRecordAgeInSeconds": opts.maximum_record_age_s,
+            "TumblingWindowInSeconds": 0,
+            "DestinationConfig": {"OnFailure": {"Destination": opts.on_failure} if opts.on_failure else {}},
+        }
+    elif opts.maximum_concurrency is not None:
+        extra["ScalingConfig"] = {"MaximumConcurrency": opts.maximum_concurrency}
+    if opts.filter_criteria:
+        extra["FilterCriteria"] = opts.filter_criteria
     return {
         "UUID": rec.uuid,
         "BatchSize": rec.batch_size,
@@ -77,4 +127,5 @@ def mapping_shape(rec: MappingRecord) -> dict[str, Any]:
         "StateTransitionReason": "USER_INITIATED",
         "FunctionResponseTypes": rec.function_response_types,
         "EventSourceMappingArn": rec.arn,
+        **without_none(extra),
     }

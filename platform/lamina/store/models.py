@@ -207,7 +207,7 @@ class Schedule(FunctionOwned, Base):
 
 
 class EventSourceMapping(FunctionOwned, Base):
-    """A lamina queue polled in batches for a function (Lambda's pull model)."""
+    """A queue or a stream polled in batches for a function (Lambda's pull model)."""
 
     __tablename__ = "event_source_mappings"
 
@@ -219,6 +219,8 @@ class EventSourceMapping(FunctionOwned, Base):
     maximum_batching_window_s: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     function_response_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The rest of Lambda's settings (lamina.services.triggers.event_sources.MappingOptions).
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

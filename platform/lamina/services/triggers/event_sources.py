@@ -1,13 +1,19 @@
-"""Event source mappings: lamina queues polled in batches for a function (Lambda's SQS pull model).
+"""Event source mappings: queues and streams polled in batches for a function (Lambda's pull model).
 
-CRUD follows Lambda's EventSourceMapping API. ``poll`` takes one batch: it receives up to BatchSize
-messages (hidden for the queue's visibility timeout, waiting up to MaximumBatchingWindowInSeconds to
-fill the batch), invokes the function synchronously with SQS's event document, and deletes the
-messages that were handled. A function error or a throttle deletes nothing: the batch comes back after
-the visibility timeout, and a message received more than the queue's MaxReceiveCount times moves to
-its dead-letter queue. With ``ReportBatchItemFailures`` the function may answer
-``{"batchItemFailures": [{"itemIdentifier": <messageId>}]}``: the others are deleted; an answer
-naming a message that is not in the batch fails the whole batch, as in Lambda.
+CRUD follows Lambda's EventSourceMapping API, for SQS queues and Kinesis streams of lamina; a member
+lamina does not implement, or one that does not apply to the source's kind, is refused naming it.
+Streams are polled by ``lamina.services.triggers.stream_poller``.
+
+For a queue, ``poll`` takes one batch: it receives up to BatchSize messages (hidden for the queue's
+visibility timeout, waiting up to MaximumBatchingWindowInSeconds to fill the batch), invokes the
+function synchronously with SQS's event document, and deletes the messages that were handled. A
+function error or a throttle deletes nothing: the batch comes back after the visibility timeout, and
+a message received more than the queue's MaxReceiveCount times moves to its dead-letter queue.
+Messages that no FilterCriteria pattern matches are deleted unseen, as Lambda does;
+ScalingConfig.MaximumConcurrency bounds how many batches of one queue are in flight at once. With
+``ReportBatchItemFailures`` the function may answer ``{"batchItemFailures": [{"itemIdentifier":
+<messageId>}]}``: the others are deleted; an answer naming a message that is not in the batch fails
+the whole batch, as in Lambda.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +39,9 @@ from lamina.services.iam import policies
 from lamina.services.invoke.requests import MAX_SYNC_PAYLOAD, InvocationRequest, Invokes
 from lamina.services.queues import messages, queues
 from lamina.services.records import Page
-from lamina.services.triggers import schedules
+from lamina.services.streams import streams
+from lamina.services.triggers import filters, schedules, stream_poller
+from lamina.services.triggers.outcomes import PollResult
 from lamina.store import triggers as store
 from lamina.store.models import EventSourceMapping
 
@@ -41,6 +49,32 @@ log = logging.getLogger(__name__)
 
 RESPONSE_TYPES = ("ReportBatchItemFailures",)
 MAX_PAGE = 100
+STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+STREAM_ONLY = ("StartingPosition", "StartingPositionTimestamp", "ParallelizationFactor", "BisectBatchOnFunctionError",
+               "MaximumRetryAttempts", "MaximumRecordAgeInSeconds", "DestinationConfig")
+
+
+@dataclass(frozen=True)
+class MappingOptions:
+    """A mapping's settings beyond batch size and window (kept as JSON on its row)."""
+
+    starting_position: str | None = None
+    starting_position_timestamp: float | None = None
+    parallelization_factor: int = 1
+    bisect_batch_on_function_error: bool = False
+    maximum_retry_attempts: int = -1
+    maximum_record_age_s: int = -1
+    on_failure: str | None = None  # an SQS queue ARN
+    maximum_concurrency: int | None = None
+    filter_criteria: dict[str, Any] | None = None
+
+    @staticmethod
+    def of(raw: dict[str, Any] | None) -> MappingOptions:
+        known = MappingOptions.__dataclass_fields__
+        return MappingOptions(**{k: v for k, v in (raw or {}).items() if k in known})
+
+    def patterns(self) -> list[dict[str, Any]]:
+        return filters.parse(self.filter_criteria)
 
 
 @dataclass(frozen=True)
@@ -57,6 +91,11 @@ class MappingRecord:
     function_response_types: list[str]
     last_modified: datetime
     state: str
+    options: MappingOptions = MappingOptions()
+
+    @property
+    def source_kind(self) -> str:
+        return source_kind(self.event_source_arn)
 
 
 @dataclass(frozen=True)
@@ -67,6 +106,18 @@ class MappingInput:
     maximum_batching_window_s: int | None = None
     enabled: bool | None = None
     function_response_types: list[str] | None = None
+    # Lambda's other members as given (None: not given): validated against the source's kind.
+    given: dict[str, Any] = field(default_factory=dict)
+
+
+def source_kind(arn: str) -> str:
+    """``sqs`` or ``kinesis``: which service an event source ARN names."""
+    service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+    if service not in ("sqs", "kinesis"):
+        raise InvalidParameterValueException(
+            f"Unsupported event source: {arn} (lamina polls its SQS queues and Kinesis streams)."
+        )
+    return service
 
 
 def mapping_arn(region: str, account_id: str, mapping_uuid: str) -> str:
@@ -81,13 +132,111 @@ def record(deps: Deps, row: EventSourceMapping, fn_name: str, state: str | None 
         qualifier=row.qualifier, batch_size=row.batch_size, maximum_batching_window_s=row.maximum_batching_window_s,
         enabled=row.enabled, function_response_types=list(row.function_response_types or []),
         last_modified=row.last_modified, state=state or ("Enabled" if row.enabled else "Disabled"),
+        options=MappingOptions.of(row.options),
     )
 
 
-def _check(batch_size: int, window: int, types: list[str]) -> None:
+def _options(deps: Deps, account_id: str, kind: str, base: MappingOptions, given: dict[str, Any],
+             creating: bool) -> MappingOptions:
+    """``base`` with the members in ``given`` applied, each validated for a source of ``kind``."""
+    changes: dict[str, Any] = {}
+    if kind == "sqs":
+        for member in STREAM_ONLY:
+            if member in given:
+                raise InvalidParameterValueException(f"{member} is not valid for SQS event sources.")
+    else:
+        if "ScalingConfig" in given:
+            raise InvalidParameterValueException("ScalingConfig is only valid for SQS event sources.")
+        position = given.get("StartingPosition")
+        if creating and position is None:
+            raise InvalidParameterValueException("StartingPosition is required for Kinesis event sources.")
+        if not creating and position is not None:
+            raise InvalidParameterValueException("StartingPosition cannot be updated.")
+        if position is not None:
+            if position not in STARTING_POSITIONS:
+                raise InvalidParameterValueException(
+                    f"1 validation error detected: Value '{position}' at 'startingPosition' failed to satisfy "
+                    "constraint: Member must satisfy enum value set: [TRIM_HORIZON, LATEST, AT_TIMESTAMP]"
+                )
+            stamp = given.get("StartingPositionTimestamp")
+            if (position == "AT_TIMESTAMP") != (stamp is not None):
+                raise InvalidParameterValueException(
+                    "StartingPositionTimestamp must be given with StartingPosition AT_TIMESTAMP, and only then."
+                )
+            changes.update(starting_position=position, starting_position_timestamp=stamp)
+        if "ParallelizationFactor" in given:
+            changes["parallelization_factor"] = validate.int_range(given["ParallelizationFactor"],
+                                                                   "parallelizationFactor", 1, 10)
+        if "BisectBatchOnFunctionError" in given:
+            changes["bisect_batch_on_function_error"] = bool(given["BisectBatchOnFunctionError"])
+        if "MaximumRetryAttempts" in given:
+            changes["maximum_retry_attempts"] = validate.int_range(given["MaximumRetryAttempts"],
+                                                                   "maximumRetryAttempts", -1, 10000)
+        if "MaximumRecordAgeInSeconds" in given:
+            age = given["MaximumRecordAgeInSeconds"]
+            if age != -1:
+                validate.int_range(age, "maximumRecordAgeInSeconds", 60, 604800)
+            changes["maximum_record_age_s"] = age
+        if "DestinationConfig" in given:
+            changes["on_failure"] = _on_failure(deps, account_id, given["DestinationConfig"])
+    if "ScalingConfig" in given:
+        scaling = given["ScalingConfig"] or {}
+        if not isinstance(scaling, dict) or set(scaling) - {"MaximumConcurrency"}:
+            raise InvalidParameterValueException("ScalingConfig supports only MaximumConcurrency.")
+        limit = scaling.get("MaximumConcurrency")
+        changes["maximum_concurrency"] = None if limit is None else validate.int_range(
+            limit, "maximumConcurrency", 2, 1000)
+    if "FilterCriteria" in given:
+        criteria = given["FilterCriteria"]
+        filters.parse(criteria)
+        changes["filter_criteria"] = criteria if criteria and criteria.get("Filters") else None
+    window = given.get("TumblingWindowInSeconds")
+    if window not in (None, 0):
+        raise InvalidParameterValueException("TumblingWindowInSeconds is not supported by lamina.")
+    return replace(base, **changes)
+
+
+def _on_failure(deps: Deps, account_id: str, config: Any) -> str | None:
+    if not isinstance(config, dict) or set(config) - {"OnFailure", "OnSuccess"}:
+        raise InvalidParameterValueException("DestinationConfig must be {\"OnFailure\": {\"Destination\": ARN}}.")
+    if config.get("OnSuccess"):
+        raise InvalidParameterValueException("DestinationConfig.OnSuccess is not supported for event source "
+                                             "mappings.")
+    target = (config.get("OnFailure") or {}).get("Destination")
+    if not target:
+        return None
+    if not isinstance(target, str) or source_kind(target) != "sqs":
+        raise InvalidParameterValueException(f"The on-failure destination {target} must be an SQS queue ARN "
+                                             "(lamina has no SNS topics or S3 buckets).")
+    owner, name = queues.parse_any_arn(deps, target)
+    if owner != account_id or not queues.exists(deps, account_id, name):
+        raise InvalidParameterValueException(f"The on-failure destination queue {target} does not exist.")
+    if queues.load(deps, account_id, name).fifo:
+        raise InvalidParameterValueException("The on-failure destination must be a standard queue, not FIFO.")
+    return target
+
+
+def _check_source(deps: Deps, account_id: str, arn: str) -> str:
+    kind = source_kind(arn)
+    if kind == "sqs":
+        qname = queues.parse_arn(deps, arn)
+        if not queues.exists(deps, account_id, qname):
+            raise InvalidParameterValueException(f"Queue {arn} does not exist.")
+    else:
+        owner, sname = streams.parse_arn(deps, arn)
+        try:
+            streams.load(deps, owner, sname)
+        except ResourceNotFoundException:
+            raise InvalidParameterValueException(f"Stream {arn} does not exist.") from None
+        if owner != account_id:
+            raise InvalidParameterValueException(f"Stream {arn} does not exist.")
+    return kind
+
+
+def _check(batch_size: int, window: int, types: list[str], kind: str = "sqs") -> None:
     validate.int_range(batch_size, "batchSize", 1, 10000)
     validate.int_range(window, "maximumBatchingWindowInSeconds", 0, 300)
-    if batch_size > 10 and window < 1:
+    if kind == "sqs" and batch_size > 10 and window < 1:
         raise InvalidParameterValueException(
             "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
         )
@@ -100,18 +249,17 @@ def _check(batch_size: int, window: int, types: list[str]) -> None:
 
 
 def create(deps: Deps, account_id: str, inp: MappingInput) -> MappingRecord:
-    """CreateEventSourceMapping for a lamina queue ARN; 409 if that queue already feeds that function."""
+    """CreateEventSourceMapping for a queue or stream ARN; 409 if that source already feeds that function."""
     if not inp.function_name:
         raise InvalidParameterValueException("FunctionName is required.")
     if not inp.event_source_arn:
-        raise InvalidParameterValueException("EventSourceArn is required (lamina polls lamina queues).")
-    qname = queues.parse_arn(deps, inp.event_source_arn)
-    if not queues.exists(deps, account_id, qname):
-        raise InvalidParameterValueException(f"Queue {inp.event_source_arn} does not exist.")
-    batch = 10 if inp.batch_size is None else inp.batch_size
+        raise InvalidParameterValueException("EventSourceArn is required (an SQS queue or a Kinesis stream).")
+    kind = _check_source(deps, account_id, inp.event_source_arn)
+    batch = (10 if kind == "sqs" else 100) if inp.batch_size is None else inp.batch_size
     window = inp.maximum_batching_window_s or 0
     types = list(inp.function_response_types or [])
-    _check(batch, window, types)
+    _check(batch, window, types, kind)
+    options = _options(deps, account_id, kind, MappingOptions(), inp.given, creating=True)
     with deps.sessions.begin() as session:
         fn, qual = schedules.target(deps, session, account_id, inp.function_name)
         for other, _ in store.list_mappings(session, account_id, function_id=fn.id,
@@ -126,11 +274,13 @@ def create(deps: Deps, account_id: str, inp: MappingInput) -> MappingRecord:
             uuid=str(uuid.uuid4()), account_id=account_id, function_id=fn.id, qualifier=qual,
             event_source_arn=inp.event_source_arn, batch_size=batch, maximum_batching_window_s=window,
             enabled=True if inp.enabled is None else inp.enabled, function_response_types=types,
-            last_modified=common.now(),
+            options=asdict(options), last_modified=common.now(),
         )
         session.add(row)
         session.flush()
         rec = record(deps, row, fn.name)
+    if kind == "kinesis":
+        stream_poller.start_positions(deps, rec)
     # The mapping delivers only while the function's policy lets the queue invoke it (checked in poll).
     policies.grant_trigger(deps, account_id, fn.name, qual, grant_sid(rec.uuid), policies.QUEUE_PRINCIPAL,
                            source_arn=rec.event_source_arn)
@@ -189,7 +339,10 @@ def update(deps: Deps, account_id: str, mapping_uuid: str, inp: MappingInput) ->
             else inp.maximum_batching_window_s
         types = list(row.function_response_types or []) if inp.function_response_types is None \
             else list(inp.function_response_types)
-        _check(batch, window, types)
+        kind = source_kind(row.event_source_arn)
+        _check(batch, window, types, kind)
+        options = _options(deps, account_id, kind, MappingOptions.of(row.options), inp.given, creating=False)
+        row.options = asdict(options)
         if inp.function_name:
             fn, qual = schedules.target(deps, session, account_id, inp.function_name)
             row.function_id, row.qualifier, fn_name = fn.id, qual, fn.name
@@ -209,6 +362,8 @@ def delete(deps: Deps, account_id: str, mapping_uuid: str) -> MappingRecord:
         session.delete(row)
         session.flush()
     policies.revoke_trigger(deps, account_id, fn_name, rec.qualifier, grant_sid(mapping_uuid))
+    if rec.source_kind == "kinesis":
+        stream_poller.forget(deps, rec)
     return rec
 
 
@@ -223,29 +378,34 @@ def enabled_mappings(deps: Deps) -> list[MappingRecord]:
 
 def sqs_record(deps: Deps, account_id: str, queue_arn: str, msg: messages.Message) -> dict[str, Any]:
     """One message as SQS's Lambda event record."""
-    return {
+    attributes = {
+        "ApproximateReceiveCount": str(msg.receive_count),
+        "SentTimestamp": str(msg.sent_ms),
+        "SenderId": msg.sender or account_id,
+        "ApproximateFirstReceiveTimestamp": str(msg.first_receive_ms),
+    }
+    if msg.sequence is not None:
+        attributes.update(SequenceNumber=f"{msg.sequence:020d}", MessageGroupId=msg.group or "",
+                          MessageDeduplicationId=msg.dedup_id or "")
+    trace = (msg.system.get("AWSTraceHeader") or {}).get("StringValue")
+    if trace:
+        attributes["AWSTraceHeader"] = trace
+    rec: dict[str, Any] = {
         "messageId": msg.message_id,
         "receiptHandle": msg.receipt_handle,
         "body": msg.body,
-        "attributes": {
-            "ApproximateReceiveCount": str(msg.receive_count),
-            "SentTimestamp": str(msg.sent_ms),
-            "SenderId": account_id,
-            "ApproximateFirstReceiveTimestamp": str(msg.first_receive_ms),
-        },
-        "messageAttributes": {},
+        "attributes": attributes,
+        "messageAttributes": {name: {
+            "stringValue": v.get("StringValue"), "binaryValue": v.get("BinaryValue"), "stringListValues": [],
+            "binaryListValues": [], "dataType": v["DataType"]} for name, v in msg.attributes.items()},
         "md5OfBody": msg.md5,
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
         "awsRegion": deps.settings.region,
     }
-
-
-@dataclass(frozen=True)
-class PollResult:
-    received: int
-    deleted: int
-    outcome: str  # empty | success | partial | function_error | throttled | error | gone | denied
+    if msg.md5_of_attributes:
+        rec["md5OfMessageAttributes"] = msg.md5_of_attributes
+    return rec
 
 
 def _failed_ids(payload: bytes, batch_ids: set[str]) -> set[str] | None:
@@ -290,6 +450,18 @@ def poll(deps: Deps, invoker: Invokes, mapping: MappingRecord, account_id: str |
         log.warning("mapping %s did not deliver: the resource policy of %s does not let sqs.lamina invoke it "
                     "(SourceArn %s)", mapping.uuid, mapping.function_name, mapping.event_source_arn)
         return PollResult(len(msgs), 0, "denied")
+    patterns = mapping.options.patterns()
+    if patterns:
+        # Messages no filter matches are deleted unseen, as Lambda does.
+        kept = []
+        for m in msgs:
+            if filters.matches(patterns, filters.sqs_view(sqs_record(deps, acct, mapping.event_source_arn, m))):
+                kept.append(m)
+            else:
+                messages.delete_message(deps, acct, qname, m.receipt_handle)
+        if not kept:
+            return PollResult(len(msgs), len(msgs), "filtered")
+        msgs = kept
     records: list[dict[str, Any]] = []
     size = 20
     for i, m in enumerate(msgs):
