@@ -220,11 +220,11 @@ def test_openapi_documents_every_trigger_route(app: Any, client: Any) -> None:
 
     doc = client.get("/openapi.json").get_json()
     documented = {(m.upper(), re.sub(r"{\w+}", "{}", p)) for p, item in doc["paths"].items() for m in item}
-    mine = {"schedules", "queues", "event_sources", "invoke_async",
+    mine = {"schedules", "queues", "streams", "volumes", "aws_json", "event_sources", "invoke_async",
             "urls.create_function_url_config", "urls.get_function_url_config", "urls.update_function_url_config",
             "urls.delete_function_url_config", "urls.list_function_url_configs"}
     served = {
-        (method, re.sub(r"<(?:\w+:)?\w+>", "{}", rule.rule).rstrip("/"))
+        (method, re.sub(r"<(?:\w+:)?\w+>", "{}", rule.rule).rstrip("/") or "/")
         for rule in app.url_map.iter_rules()
         if rule.endpoint in mine or rule.endpoint.split(".")[0] in mine
         for method in rule.methods - {"HEAD", "OPTIONS"}

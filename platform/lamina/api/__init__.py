@@ -35,9 +35,9 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(metrics.bp)
     app.register_blueprint(aws_json.bp)
-    from lamina.api import event_sources, invoke_async, queues, schedules, urls
+    from lamina.api import event_sources, invoke_async, queues, schedules, streams, urls, volumes
 
-    for module in (schedules, queues, event_sources, urls, invoke_async):
+    for module in (schedules, queues, streams, volumes, event_sources, urls, invoke_async):
         app.register_blueprint(module.bp)
     from lamina.api import policies
 

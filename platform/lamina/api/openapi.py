@@ -37,6 +37,8 @@ ESM = "/2015-03-31/event-source-mappings"
 URL = "/2021-10-31/functions/{FunctionName}/url"
 SCHEDULES = "/lamina/v1/schedules"
 QUEUES = "/lamina/v1/queues"
+STREAMS = "/lamina/v1/streams"
+VOLUMES = "/lamina/v1/volumes"
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/2015-03-31/functions", "CreateFunction", 201, "Functions", body="json"),
@@ -118,6 +120,14 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", QUEUES + "/{QueueName}/messages", "SendMessages", 200, "Queues (lamina)", body="json"),
     Route("POST", QUEUES + "/{QueueName}/receive", "ReceiveMessages", 200, "Queues (lamina)", body="json"),
     Route("POST", QUEUES + "/{QueueName}/delete-message", "DeleteMessage", 204, "Queues (lamina)", body="json"),
+    Route("POST", STREAMS, "CreateStream", 201, "Streams (lamina)", body="json"),
+    Route("GET", STREAMS, "ListStreams", 200, "Streams (lamina)"),
+    Route("GET", STREAMS + "/{StreamName}", "GetStream", 200, "Streams (lamina)"),
+    Route("DELETE", STREAMS + "/{StreamName}", "DeleteStream", 204, "Streams (lamina)"),
+    Route("GET", VOLUMES, "ListVolumes", 200, "Volumes (lamina)"),
+    Route("DELETE", VOLUMES + "/{VolumeName}", "DeleteVolume", 204, "Volumes (lamina)"),
+    Route("POST", "/", "AwsJsonProtocols", 200, "SQS, Kinesis and CloudWatch Logs (AWS JSON protocols, "
+          "X-Amz-Target)", body="json"),
 )
 
 _ERROR = {

@@ -161,6 +161,7 @@ def config_input(r: Reader) -> ConfigInput:
     storage = r.obj("EphemeralStorage")
     image_config = r.obj("ImageConfig")
     vpc = r.obj("VpcConfig")
+    file_systems = r.raw("FileSystemConfigs")
     return ConfigInput(
         role=r.string("Role"),
         runtime=r.string("Runtime"),
@@ -174,6 +175,7 @@ def config_input(r: Reader) -> ConfigInput:
         architectures=r.strings("Architectures"),
         image_config=dict(image_config.data) if image_config is not None else None,
         vpc_config=dict(vpc.data) if vpc is not None else None,
+        file_system_configs=file_systems,
     )
 
 
@@ -281,6 +283,8 @@ def function_configuration(rec: FunctionRecord, listing: bool = False) -> dict[s
         out["VpcConfig"] = {"SubnetIds": list(rec.vpc_config.get("SubnetIds") or []),
                             "SecurityGroupIds": list(rec.vpc_config.get("SecurityGroupIds") or []),
                             "VpcId": "lamina"}
+    if rec.file_system_configs:
+        out["FileSystemConfigs"] = [dict(c) for c in rec.file_system_configs]
     out["TracingConfig"] = {"Mode": "PassThrough"}
     out["RevisionId"] = rec.revision_id
     if rec.layers:

@@ -31,11 +31,12 @@ cli.add_command(_logs_prune)
 from lamina.cli import event_sources as _event_sources  # noqa: E402
 from lamina.cli import queues as _queues  # noqa: E402
 from lamina.cli import schedules as _schedules  # noqa: E402
+from lamina.cli import streams as _streams  # noqa: E402
 from lamina.cli import triggers as _triggers  # noqa: E402
 from lamina.cli import urls as _urls  # noqa: E402
 
-for _command in (_schedules.schedules, _queues.queues, _event_sources.event_sources, _urls.urls,
-                 _triggers.triggers):
+for _command in (_schedules.schedules, _queues.queues, _streams.streams, _streams.volumes,
+                 _event_sources.event_sources, _urls.urls, _triggers.triggers):
     cli.add_command(_command)
 
 

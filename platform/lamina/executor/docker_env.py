@@ -101,6 +101,8 @@ class ContainerSpec:
     socket_dir: Path | None = None
     extra_networks: tuple[str, ...] = ()
     oci_runtime: str = "runc"  # "runsc": gVisor
+    # FileSystemConfigs: (host directory, mount path) pairs, mounted read-write.
+    volumes: tuple[tuple[Path, str], ...] = ()
     # Started with the init boost (``nano_cpus`` one vCPU or more); the scheduler applies the
     # proportional share after the first invoke (``Environments.end_boost``).
     boosted: bool = False
@@ -341,6 +343,8 @@ class DockerEnv:
             mounts.append(Mount("/var/task", str(spec.task_dir), type="bind", read_only=True))
         if spec.opt_dir is not None:
             mounts.append(Mount("/opt", str(spec.opt_dir), type="bind", read_only=True))
+        for host_dir, target in spec.volumes:
+            mounts.append(Mount(target, str(host_dir), type="bind", read_only=False))
         host_config = self.api.create_host_config(
             mounts=mounts,
             # MemorySize is the function's; the agent's own memory comes on top. No swap: at the limit the

@@ -104,7 +104,9 @@ def family_of(envs: Environments, cspec: ContainerSpec, runtime: str) -> str | N
     if envs.settings.stem_cells <= 0 or not runtimes.is_supported(runtime):
         return None
     family = runtimes.get(runtime).family
+    # A cell's mounts are fixed at its creation: functions with a file system start the ordinary way.
     if (cspec.task_dir is None or cspec.tmp_mb != CELL_TMP_MB or cspec.no_network or cspec.extra_networks
+            or cspec.volumes
             or cspec.oci_runtime != "runc" or cspec.user != "0:0" or cspec.working_dir != "/var/task"
             or cspec.network != envs.settings.docker_network or cspec.pids_limit != PIDS_LIMIT
             or cspec.image != family_image(envs, family)):

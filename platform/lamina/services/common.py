@@ -160,6 +160,7 @@ def record(deps: Deps, fn: Function, src: Function | FunctionVersion, arn_qualif
         image_uri=src.image_uri,
         image_config=src.image_config,
         vpc_config=src.vpc_config,
+        file_system_configs=src.file_system_configs,
         memory_size=src.memory_size,
         timeout=src.timeout,
         ephemeral_storage=src.ephemeral_storage,

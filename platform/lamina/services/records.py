@@ -39,6 +39,8 @@ class ConfigInput:
     image_config: dict[str, Any] | None = None
     # Lambda's VpcConfig (SubnetIds = Docker networks, or ["none"]); {} or empty SubnetIds = the default.
     vpc_config: dict[str, Any] | None = None
+    # Lambda's FileSystemConfigs ([{"Arn", "LocalMountPath"}], at most one); [] removes it.
+    file_system_configs: list[dict[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class FunctionRecord:
     image_uri: str | None
     image_config: dict[str, Any] | None
     vpc_config: dict[str, Any] | None
+    file_system_configs: list[dict[str, str]] | None
     memory_size: int
     timeout: int
     ephemeral_storage: int

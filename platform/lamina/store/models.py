@@ -60,6 +60,8 @@ class ConfigColumns:
     layers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # Lambda's VpcConfig ({"SubnetIds": [...], "SecurityGroupIds": [...]}): Docker networks; None = default.
     vpc_config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Lambda's FileSystemConfigs ([{"Arn", "LocalMountPath"}]): the account's volumes; None = none.
+    file_system_configs: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     code_sha256: Mapped[str] = mapped_column(String(64), default="")
     code_size: Mapped[int] = mapped_column(BigInteger, default=0)
     unzipped_size: Mapped[int] = mapped_column(BigInteger, default=0)

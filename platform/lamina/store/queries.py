@@ -273,6 +273,16 @@ def delete_event_invoke_configs(session: Session, function_id: int, qualifier: s
 # -- layers
 
 
+def file_system_users(session: Session, account_id: str) -> list[tuple[str, str, list[dict[str, str]]]]:
+    """(function name, version or $LATEST, FileSystemConfigs) of every config of the account with one."""
+    rows = [(fn.name, "$LATEST", fn.file_system_configs or []) for fn in session.scalars(
+        select(Function).where(Function.account_id == account_id, Function.file_system_configs.is_not(None)))]
+    rows += [(name, str(v.version), v.file_system_configs or []) for v, name in session.execute(
+        select(FunctionVersion, Function.name).join(Function, Function.id == FunctionVersion.function_id)
+        .where(Function.account_id == account_id, FunctionVersion.file_system_configs.is_not(None)))]
+    return rows
+
+
 def get_layer(session: Session, account_id: str, name: str, lock: bool = False) -> Layer | None:
     stmt = select(Layer).where(Layer.account_id == account_id, Layer.name == name)
     if lock:

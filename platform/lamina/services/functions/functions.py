@@ -27,6 +27,7 @@ from lamina.services.records import (
     FunctionRecord,
     Page,
 )
+from lamina.services.volumes import volumes
 from lamina.store import queries, triggers
 from lamina.store.models import Account, Function, FunctionVersion
 
@@ -61,7 +62,7 @@ _CONFIG_VALIDATORS = (
     ("description", validate.description), ("timeout", validate.timeout), ("memory_size", validate.memory_size),
     ("environment", validate.environment), ("ephemeral_storage", validate.ephemeral_storage),
     ("architectures", validate.architectures), ("image_config", validate.image_config),
-    ("vpc_config", validate.vpc_config),
+    ("vpc_config", validate.vpc_config), ("file_system_configs", validate.file_system_configs),
 )
 
 
@@ -156,6 +157,7 @@ def create_function(deps: Deps, account_id: str, req: CreateFunctionInput) -> Fu
     values = copy.deepcopy(DEFAULTS)
     _apply_config(values, req.config)
     _check_networks(deps, account_id, values.get("vpc_config"))
+    volumes.check_configs(deps, account_id, values.get("file_system_configs"))
     _check_package(package_type, values, req.config)
     tags = validate.tags(req.tags)
     code, archive = _code_values(deps, package_type, req.code)
@@ -347,6 +349,7 @@ def update_configuration(deps: Deps, account_id: str, function_name: str, cfg: C
     values: dict[str, Any] = {}
     _apply_config(values, cfg)
     _check_networks(deps, account_id, values.get("vpc_config"))
+    volumes.check_configs(deps, account_id, values.get("file_system_configs"))
     old_layer_keys: list[str] = []
     with deps.sessions.begin() as session:
         fn = common.load_function(deps, session, account_id, name, lock=True)
@@ -491,6 +494,7 @@ def resolve_for_invoke(session_factory: queries.SessionFactory, account_id: str,
             "image_uri": src.image_uri,
             "image_config": dict(src.image_config) if src.image_config else None,
             "vpc_config": dict(src.vpc_config) if src.vpc_config else None,
+            "file_system_configs": [dict(c) for c in src.file_system_configs or ()],
             "memory_size": src.memory_size,
             "timeout": src.timeout,
             "ephemeral_storage": src.ephemeral_storage,

@@ -196,6 +196,37 @@ def vpc_config(value: Mapping[str, Any]) -> dict[str, Any] | None:
     return out if subnets else None
 
 
+ACCESS_POINT_RE = re.compile(
+    r"arn:aws[a-zA-Z-]*:elasticfilesystem:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):access-point/"
+    r"(?P<name>[a-zA-Z0-9][a-zA-Z0-9_-]{0,63})"
+)
+MOUNT_PATH_RE = re.compile(r"/mnt/[a-zA-Z0-9._-]{1,155}")
+
+
+def file_system_configs(value: Any) -> list[dict[str, str]] | None:
+    """FileSystemConfigs: at most one {Arn (an access point: a lamina volume), LocalMountPath under /mnt/}.
+    An empty list removes it (None)."""
+    if not isinstance(value, list):
+        raise invalid("FileSystemConfigs must be a list")
+    if len(value) > 1:
+        raise invalid("FileSystemConfigs: a function mounts at most one file system")
+    out = []
+    for item in value:
+        if not isinstance(item, Mapping) or set(item) != {"Arn", "LocalMountPath"}:
+            raise invalid("FileSystemConfigs entries need exactly Arn and LocalMountPath")
+        arn, path = item["Arn"], item["LocalMountPath"]
+        if not isinstance(arn, str) or ACCESS_POINT_RE.fullmatch(arn) is None:
+            raise invalid(f"1 validation error detected: Value '{arn}' at 'fileSystemConfigs.1.member.arn' failed "
+                          "to satisfy constraint: Member must satisfy regular expression pattern: "
+                          "arn:aws:elasticfilesystem:REGION:ACCOUNT:access-point/NAME")
+        if not isinstance(path, str) or MOUNT_PATH_RE.fullmatch(path) is None:
+            raise invalid(f"1 validation error detected: Value '{path}' at "
+                          "'fileSystemConfigs.1.member.localMountPath' failed to satisfy constraint: Member must "
+                          "satisfy regular expression pattern: ^/mnt/[a-zA-Z0-9-_.]+$")
+        out.append({"Arn": arn, "LocalMountPath": path})
+    return out or None
+
+
 def alias_name(value: str) -> str:
     return pattern(max_len(value, "name", 128, 1), "name", ALIAS_RE)
 

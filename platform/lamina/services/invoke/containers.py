@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from lamina import runtimes
@@ -25,6 +26,7 @@ from lamina.scheduler.environments import (
 )
 from lamina.services.iam import secrets as secrets_at_rest
 from lamina.services.iam import sessions
+from lamina.services.volumes import volumes
 
 NO_NETWORK = "none"  # VpcConfig SubnetIds ["none"]: Docker's network mode none
 
@@ -117,6 +119,8 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         nano_cpus=max(full_cpu, BOOST_NANO_CPUS) if boost else full_cpu,
         boosted=boost,
         oci_runtime=oci,
+        volumes=tuple((Path(m["dir"]), m["path"]) for m in volumes.mounts_of(
+            s, account_id, spec.get("file_system_configs"))),
         **_network_of(envs, env_id, spec.get("vpc_config")),
     )
 

@@ -1,0 +1,1 @@
+"""Shared file systems (Lambda's EFS mounts): an account's volumes, mounted by its functions."""
