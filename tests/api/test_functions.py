@@ -132,6 +132,12 @@ def _too_big_env() -> dict:
         ({"Code": {}}, "ZipFile"),
         ({"Code": None}, "Code is required"),
         ({"Code": {"ZipFile": b64(make_zip()), "ImageUri": "x:1"}}, "ImageUri"),
+        # Members lamina does not implement are refused by name, never accepted and dropped.
+        ({"TenancyConfig": {"TenantIsolationMode": "PER_TENANT"}}, "TenancyConfig is not supported"),
+        ({"TracingConfig": {"Mode": "Active"}}, "TracingConfig is not supported by lamina with this value"),
+        ({"DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-east-1:000000000000:q"}}, "DeadLetterConfig"),
+        ({"KMSKeyArn": "arn:aws:kms:us-east-1:000000000000:key/1"}, "KMSKeyArn"),
+        ({"Bogus": 1}, "Bogus is not supported"),
     ],
 )
 def test_create_rejects_invalid_fields(client, components, changes, part):
@@ -140,6 +146,15 @@ def test_create_rejects_invalid_fields(client, components, changes, part):
     body = {k: v for k, v in body.items() if v is not None}
     assert_error(client.post(FUNCTIONS, json=body), 400, "InvalidParameterValueException", part)
     assert client.get(f"{FUNCTIONS}/valid-name").status_code == 404
+
+
+def test_create_accepts_the_off_values_tools_send(client):
+    body = create_body("neutral")
+    body.update(TracingConfig={"Mode": "PassThrough"}, SnapStart={"ApplyOn": "None"}, DeadLetterConfig={},
+                KMSKeyArn="")
+    assert client.post(FUNCTIONS, json=body).status_code == 201
+    resp = client.put(f"{FUNCTIONS}/neutral/configuration", json={"TracingConfig": {"Mode": "Active"}})
+    assert_error(resp, 400, "InvalidParameterValueException", "TracingConfig")
 
 
 def test_create_image_rejects_runtime_and_layers(client):

@@ -77,7 +77,9 @@ def update_function_code(function_name: str) -> ResponseReturnValue:
 
 @bp.put(FUNCTION + "/configuration")
 def update_function_configuration(function_name: str) -> ResponseReturnValue:
-    r = shapes.Reader(context.body())
+    body = context.body()
+    shapes.check_members(body, shapes.UPDATE_MEMBERS)
+    r = shapes.Reader(body)
     rec = functions.update_configuration(
         context.deps(), context.account_id(), function_name, shapes.config_input(r), r.string("RevisionId")
     )

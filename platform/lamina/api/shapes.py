@@ -156,6 +156,35 @@ def query_int(args: Mapping[str, str], key: str) -> int | None:
         raise InvalidParameterValueException(f"{key} must be an integer, got {value!r}") from None
 
 
+# CreateFunction / UpdateFunctionConfiguration members lamina implements, and those it accepts only with
+# the value that means "off" (what tools send by default); anything else is refused by name.
+_CONFIG_MEMBERS = {"Role", "Runtime", "Handler", "Description", "Timeout", "MemorySize", "Environment", "Layers",
+                   "EphemeralStorage", "Architectures", "ImageConfig", "VpcConfig", "FileSystemConfigs"}
+_CREATE_MEMBERS = _CONFIG_MEMBERS | {"FunctionName", "Code", "PackageType", "Publish", "Tags"}
+UPDATE_MEMBERS = _CONFIG_MEMBERS | {"RevisionId"}
+_NEUTRAL: dict[str, Callable[[Any], bool]] = {
+    "TracingConfig": lambda v: isinstance(v, dict) and v.get("Mode", "PassThrough") == "PassThrough"
+    and set(v) <= {"Mode"},
+    "SnapStart": lambda v: isinstance(v, dict) and v.get("ApplyOn", "None") == "None" and set(v) <= {"ApplyOn"},
+    "DeadLetterConfig": lambda v: isinstance(v, dict) and not v.get("TargetArn") and set(v) <= {"TargetArn"},
+    "KMSKeyArn": lambda v: v in (None, ""),
+    "CodeSigningConfigArn": lambda v: v in (None, ""),
+}
+
+
+def check_members(body: Mapping[str, Any], allowed: set[str]) -> None:
+    """Refuse a member lamina does not implement (naming it), rather than accept and drop it."""
+    for member, value in body.items():
+        if member in allowed:
+            continue
+        neutral = _NEUTRAL.get(member)
+        if neutral is not None and neutral(value):
+            continue
+        raise InvalidParameterValueException(
+            f"{member} is not supported by lamina" + (" with this value" if neutral is not None else "") + "."
+        )
+
+
 def config_input(r: Reader) -> ConfigInput:
     env = r.obj("Environment")
     storage = r.obj("EphemeralStorage")
@@ -188,6 +217,7 @@ def _code_input(r: Reader) -> CodeInput:
 
 
 def create_function_input(body: dict[str, Any]) -> CreateFunctionInput:
+    check_members(body, _CREATE_MEMBERS)
     r = Reader(body)
     code = r.obj("Code", required=True)
     assert code is not None
