@@ -116,6 +116,9 @@ def test_records_arrive_in_kinesis_shape_in_order_from_the_starting_position(
     assert shape["StartingPosition"] == "TRIM_HORIZON" and shape["ParallelizationFactor"] == 1
     assert shape["MaximumRetryAttempts"] == -1 and shape["BatchSize"] == 2
     assert stream_poller.iterator_ages(components, horizon.uuid) == {"shardId-000000000000": 0}
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert f'lamina_esm_iterator_age_milliseconds{{mapping="{horizon.uuid}",shard="shardId-000000000000"}} 0' \
+        in scraped
 
 
 def test_reported_failures_checkpoint_at_the_lowest_failed_record(client: Any, fns: Any, components: Any,

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from lamina.errors import InvalidParameterValueException
 from lamina.services.invoke import metrics
+from lamina.services.triggers import stream_poller
 
 bp = Blueprint("metrics", __name__)
 
@@ -44,8 +45,15 @@ def prometheus() -> Response:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = current_app.extensions["lamina.invoker"].metrics.registry
-    body = generate_latest(registry) + _async_queue_text() + _worker_text() + _provisioned_text()
+    body = generate_latest(registry) + _async_queue_text() + _worker_text() + _provisioned_text() + _stream_text()
     return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def _stream_text() -> bytes:
+    try:
+        return stream_poller.iterator_age_text(current_app.extensions["lamina"].redis)
+    except Exception:  # Redis unreachable: /metrics still answers with the in-process values
+        return b""
 
 
 def _provisioned_text() -> bytes:

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 LEASE_S = 960  # longer than the longest invocation (900 s)
 MAX_BACKOFF_S = 5.0
+LONG_POLL_MS = 1000  # how long a round on a shard with nothing new waits for a record
 _END = "18446744073709551615"
 
 
@@ -112,6 +113,18 @@ def iterator_ages(deps: Deps, mapping_uuid: str) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in raw.items()}
 
 
+def iterator_age_text(r: Any) -> bytes:
+    """Prometheus text of every stream mapping's iterator age per shard (read from Redis at scrape time)."""
+    lines = ["# HELP lamina_esm_iterator_age_milliseconds Age of the oldest stream record a mapping has not "
+             "delivered yet", "# TYPE lamina_esm_iterator_age_milliseconds gauge"]
+    for key in sorted(r.scan_iter(match="lamina:esm:*:age", count=500)):
+        mapping_uuid = key.decode().split(":")[2]
+        for shard, age in sorted(r.hgetall(key).items()):
+            lines.append(f'lamina_esm_iterator_age_milliseconds{{mapping="{mapping_uuid}",shard="{shard.decode()}"}} '
+                         f"{int(age)}")
+    return ("\n".join(lines) + "\n").encode()
+
+
 def kinesis_record(deps: Deps, mapping: MappingRecord, shard: Shard, rec: Record, role: str) -> dict[str, Any]:
     """One record as Kinesis's Lambda event record."""
     return {
@@ -160,6 +173,11 @@ def _round(deps: Deps, invoker: Invokes, mapping: MappingRecord, shard_id: str) 
     checkpoint = raw_cp.decode() if raw_cp is not None else _start_of(deps, mapping, stream, shard)
     slots = opts.parallelization_factor
     records, _, _ = streams.read(deps, stream, shard, checkpoint, mapping.batch_size * slots)
+    if not records:
+        # Wait for the next record (XREAD BLOCK wakes as it is written): delivery without a polling delay.
+        deps.redis.xread({streams.shard_key(stream.account_id, stream.name, shard_id): checkpoint}, count=1,
+                         block=LONG_POLL_MS)
+        records, _, _ = streams.read(deps, stream, shard, checkpoint, mapping.batch_size * slots)
     now_ms = int(time.time() * 1000)
     deps.redis.hset(_key(mapping.uuid, "age"), shard_id, now_ms - records[0].arrival_ms if records else 0)
     if not records:
