@@ -149,3 +149,27 @@ def test_records_older_than_the_retention_period_are_neither_returned_nor_kept(k
     kinesis.put_record(StreamName="old", Data=b"fresh", PartitionKey="k")  # each put trims its shard
     first = components.redis.xrange(key, count=1)[0][1]
     assert first[b"d"] == b"fresh"
+
+
+def test_the_lamina_cli_creates_lists_and_puts_to_streams(live_server: Any, kinesis: Any) -> None:
+    import json
+
+    from click.testing import CliRunner
+    from lamina.cli.main import cli
+
+    runner = CliRunner()
+    opts = ["--endpoint", live_server.url]
+    made = runner.invoke(cli, ["streams", "create", "cli-stream", "--shards", "2", *opts])
+    assert made.exit_code == 0, made.output
+    put = runner.invoke(cli, ["streams", "put", "cli-stream", "key-1", "hello", *opts, "--json"])
+    assert put.exit_code == 0, put.output
+    assert json.loads(put.output)["ShardId"].startswith("shardId-")
+    listed = runner.invoke(cli, ["streams", "list", *opts, "--json"])
+    [stream] = json.loads(listed.output)["Streams"]
+    assert (stream["StreamName"], stream["ShardCount"], stream["Records"]) == ("cli-stream", 2, 1)
+    detail = json.loads(runner.invoke(cli, ["streams", "get", "cli-stream", *opts, "--json"]).output)
+    assert sum(s["Records"] for s in detail["Shards"]) == 1 and detail["Consumers"] == []
+    # The same stream through boto3.
+    assert kinesis.describe_stream_summary(StreamName="cli-stream")["StreamDescriptionSummary"]["OpenShardCount"] == 2
+    assert runner.invoke(cli, ["streams", "delete", "cli-stream", *opts]).exit_code == 0
+    assert kinesis.list_streams()["StreamNames"] == []

@@ -151,7 +151,15 @@ def test_console_end_to_end(page: Any, live_server: Any, fns: Any, login_token: 
     page.fill("#queue-form input[name=name]", "jobs")
     page.click("button:has-text('Create queue')")
     expect(page.locator("#queues tbody")).to_contain_text("jobs")
+    expect(page.locator("#queues tbody")).to_contain_text("Standard")
     shoot(page, "queues")
+    page.goto(f"{url}/console/streams")
+    page.fill("#stream-form input[name=name]", "clicks")
+    page.fill("#stream-form input[name=shards]", "2")
+    page.click("button:has-text('Create stream')")
+    expect(page.locator("#streams tbody")).to_contain_text("clicks")
+    expect(page.locator("#shards tbody")).to_contain_text("shardId-000000000001")
+    shoot(page, "streams")
 
     # The in-browser editor deploys a single-file function.
     page.goto(f"{url}/console/functions/webfn?tab=code")

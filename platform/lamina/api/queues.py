@@ -93,12 +93,20 @@ def delete_message(name: str) -> ResponseReturnValue:
 
 
 def queue_shape(rec: QueueRecord) -> dict[str, Any]:
+    s = rec.settings
     return without_none({
         "QueueName": rec.name,
         "QueueArn": rec.arn,
+        "FifoQueue": s.fifo,
         "VisibilityTimeout": rec.visibility_timeout_s,
+        "DelaySeconds": s.delay_s,
+        "MessageRetentionPeriod": s.retention_s,
+        "ReceiveMessageWaitTimeSeconds": s.wait_s,
+        "MaximumMessageSize": s.max_message_bytes,
+        "ContentBasedDeduplication": s.content_dedup if s.fifo else None,
         "ApproximateNumberOfMessages": rec.visible,
         "ApproximateNumberOfMessagesNotVisible": rec.not_visible,
+        "ApproximateNumberOfMessagesDelayed": rec.delayed,
         "CreatedTimestamp": int(rec.created),
         "MaxReceiveCount": rec.max_receive_count,
         "DeadLetterQueueArn": rec.arn.rsplit(":", 1)[0] + ":" + rec.dead_letter if rec.dead_letter else None,

@@ -162,6 +162,11 @@ def queues() -> str:
     return _page("queues.html", title="Queues")
 
 
+@bp.get("/streams")
+def streams() -> str:
+    return _page("streams.html", title="Streams")
+
+
 @bp.get("/settings")
 def settings() -> str:
     s = current_app.extensions["lamina"].settings

@@ -666,14 +666,48 @@ const Lamina = (() => {
       try {
         const doc = await api("GET", "/lamina/v1/queues");
         fillTable($("#queues"), (doc.Queues || []).map((q) => el("tr", {}, el("td", {}, q.QueueName),
+          el("td", {}, q.FifoQueue ? "FIFO" : "Standard"),
           el("td", { class: "num" }, q.ApproximateNumberOfMessages), el("td", { class: "num" }, q.ApproximateNumberOfMessagesNotVisible),
-          el("td", {}, q.VisibilityTimeout + " s"), el("td", {}, q.DeadLetterQueueArn ? `${q.DeadLetterQueueArn.split(":").pop()} after ${q.MaxReceiveCount}` : "–"),
+          el("td", { class: "num" }, q.ApproximateNumberOfMessagesDelayed),
+          el("td", {}, q.VisibilityTimeout + " s"), el("td", {}, q.DelaySeconds + " s"),
+          el("td", {}, Math.round(q.MessageRetentionPeriod / 3600) + " h"), el("td", {}, q.ReceiveMessageWaitTimeSeconds + " s"),
+          el("td", {}, Math.round(q.MaximumMessageSize / 1024) + " KiB"),
+          el("td", {}, q.DeadLetterQueueArn ? `${q.DeadLetterQueueArn.split(":").pop()} after ${q.MaxReceiveCount}` : "–"),
           el("td", { class: "mono" }, q.QueueArn))), "No queues yet.");
       } catch (e) { showError(e); }
     }
     $("#queue-form").onsubmit = async (ev) => {
       ev.preventDefault();
       try { await api("POST", "/lamina/v1/queues", { json: { QueueName: $("#queue-form").elements.name.value } }); message("Queue created.", "ok"); load(); } catch (e) { showError(e); }
+    };
+    load();
+  }
+
+  async function streamsPage() {
+    async function load() {
+      try {
+        const doc = await api("GET", "/lamina/v1/streams");
+        const list = doc.Streams || [];
+        fillTable($("#streams"), list.map((st) => el("tr", {}, el("td", {}, st.StreamName), el("td", { class: "num" }, st.ShardCount),
+          el("td", { class: "num" }, st.Records), el("td", { class: "num" }, st.IncomingRecordsPerSecond),
+          el("td", {}, st.RetentionPeriodHours + " h"), el("td", { class: "mono" }, st.StreamARN))), "No streams yet.");
+        const rows = [];
+        for (const st of list) {
+          const d = await api("GET", `/lamina/v1/streams/${enc(st.StreamName)}`);
+          for (const sh of d.Shards || []) {
+            const ages = (d.Consumers || []).map((c) => `${c.FunctionArn.split(":").slice(6).join(":")}: ${(c.IteratorAgeMilliseconds || {})[sh.ShardId] ?? "–"} ms`);
+            rows.push(el("tr", {}, el("td", {}, st.StreamName), el("td", { class: "mono" }, sh.ShardId), el("td", { class: "num" }, sh.Records),
+              el("td", { class: "num" }, sh.IncomingRecordsPerSecond), el("td", { class: "mono" }, sh.LastSequenceNumber || "–"),
+              el("td", {}, ages.join(", ") || "no mapping reads it")));
+          }
+        }
+        fillTable($("#shards"), rows, "No shards yet.");
+      } catch (e) { showError(e); }
+    }
+    $("#stream-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = $("#stream-form").elements;
+      try { await api("POST", "/lamina/v1/streams", { json: { StreamName: f.name.value, ShardCount: Number(f.shards.value) } }); message("Stream created.", "ok"); load(); } catch (e) { showError(e); }
     };
     load();
   }
@@ -686,5 +720,5 @@ const Lamina = (() => {
     } catch (e) { showError(e); }
   }
 
-  return { api, message, functionsPage, createPage, functionPage, layersPage, queuesPage, settingsPage, readZip, writeZip };
+  return { api, message, functionsPage, createPage, functionPage, layersPage, queuesPage, streamsPage, settingsPage, readZip, writeZip };
 })();
