@@ -250,3 +250,37 @@ def test_signatures_are_scoped_per_service(live_server: Any, credentials: Any) -
         if status == 403:
             assert "should be scoped to correct service: 'sqs'" in resp.text
             assert resp.json()["__type"].endswith("InvalidSignatureException")
+
+
+def test_another_account_reaches_a_queue_only_through_its_policy(sqs: Any, live_server: Any, components: Any) -> None:
+    import boto3
+    from lamina.services.iam import iam
+
+    other = iam.ensure_account_user_key(components, "111111111111", "other", "outsider", admin=True)
+    theirs = boto3.client("sqs", endpoint_url=live_server.url, region_name="us-east-1",
+                          aws_access_key_id=other.access_key_id, aws_secret_access_key=other.secret_access_key)
+    url = sqs.create_queue(QueueName="shared")["QueueUrl"]
+    with pytest.raises(ClientError) as err:
+        theirs.send_message(QueueUrl=url, MessageBody="not yet")
+    assert _code(err) == "AccessDenied"
+    with pytest.raises(ClientError) as err:
+        theirs.get_queue_url(QueueName="shared", QueueOwnerAWSAccountId="000000000000")
+    assert _code(err) == "AccessDenied"
+    sqs.add_permission(QueueUrl=url, Label="let-other-send", AWSAccountIds=["111111111111"],
+                       Actions=["SendMessage", "GetQueueUrl"])
+    assert theirs.get_queue_url(QueueName="shared", QueueOwnerAWSAccountId="000000000000")["QueueUrl"] == url
+    theirs.send_message(QueueUrl=url, MessageBody="from 111111111111")
+    with pytest.raises(ClientError) as err:
+        theirs.receive_message(QueueUrl=url)  # only SendMessage and GetQueueUrl were granted
+    assert _code(err) == "AccessDenied"
+    [msg] = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert msg["Body"] == "from 111111111111"
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"])
+    assert policy["Statement"][0]["Sid"] == "let-other-send"
+    sqs.remove_permission(QueueUrl=url, Label="let-other-send")
+    with pytest.raises(ClientError) as err:
+        theirs.send_message(QueueUrl=url, MessageBody="revoked")
+    assert _code(err) == "AccessDenied"
+    # Their own queue of the same name is theirs alone.
+    mine = theirs.create_queue(QueueName="shared")["QueueUrl"]
+    assert mine.endswith("/111111111111/shared") and mine != url

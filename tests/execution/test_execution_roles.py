@@ -245,6 +245,21 @@ def handler(event, context):
     return {"sent": sent["MessageId"], "denied": denied}
 '''
 
+KINESIS_PY = r'''
+import boto3
+from botocore.exceptions import ClientError
+
+def handler(event, context):
+    kinesis = boto3.client("kinesis")  # AWS_ENDPOINT_URL_KINESIS and the role's credentials
+    put = kinesis.put_record(StreamName="allowed", Data=b"from a function", PartitionKey="k")
+    try:
+        kinesis.put_record(StreamName="forbidden", Data=b"no", PartitionKey="k")
+        denied = None
+    except ClientError as err:
+        denied = err.response["Error"]["Code"]
+    return {"shard": put["ShardId"], "denied": denied}
+'''
+
 SQS_NODE = """
 const { SQSClient, GetQueueUrlCommand, SendMessageCommand, ReceiveMessageCommand,
         DeleteMessageCommand } = require('@aws-sdk/client-sqs');
@@ -283,3 +298,23 @@ def test_the_sdks_inside_functions_reach_sqs_with_the_roles_grant(
     assert resp.get_json() == [["from node", "js"], ["from python", "py"]]
     forbidden = client.get("/lamina/v1/queues/forbidden").get_json()
     assert forbidden["ApproximateNumberOfMessages"] == 0
+
+
+def test_boto3_inside_a_function_puts_kinesis_records_with_the_roles_grant(
+    client: Any, fns: Any, components: Any, reachable_server: str,
+) -> None:
+    from lamina.services.streams import streams
+
+    account = components.settings.account_id
+    role = ROLE.rsplit("/", 1)[1]
+    iam.put_role(components, account, role, [{"Action": ["kinesis:PutRecord"],
+                                              "Resource": [f"arn:aws:kinesis:us-east-1:{account}:stream/allowed"]}])
+    for name in ("allowed", "forbidden"):
+        streams.create(components, account, name, 1)
+    fns.create("kinesis-py", {"app.py": KINESIS_PY}, timeout=30, memory=512)
+    resp = invoke(client, "kinesis-py", {})
+    assert resp.status_code == 200 and "X-Amz-Function-Error" not in resp.headers, resp.get_data(as_text=True)
+    assert resp.get_json() == {"shard": "shardId-000000000000", "denied": "AccessDeniedException"}
+    allowed = streams.load(components, account, "allowed")
+    records, _, _ = streams.read(components, allowed, allowed.shards[0], "0-0", 10)
+    assert [r.data for r in records] == [b"from a function"]

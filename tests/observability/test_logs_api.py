@@ -149,8 +149,8 @@ def test_boto3_logs_client_and_the_aws_cli_read_the_streams(client: Any, fns: Fu
         assert client.post("/2015-03-31/functions/tailed/invocations", data=json.dumps({"n": n})).status_code == 200
     logs = aws_client("logs")
     group = "/aws/lambda/tailed"
-    groups = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
-    assert group in [g["logGroupName"] for g in groups]
+    groups = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/tail")["logGroups"]
+    assert [g["logGroupName"] for g in groups] == [group]
     [stream] = logs.describe_log_streams(logGroupName=group)["logStreams"]
     pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, filterPattern="handled",
                                                              PaginationConfig={"PageSize": 1})

@@ -1,5 +1,6 @@
 """Event source mappings and schedules while `lamina worker` is SIGKILLed: a batch in flight when its poller
-died comes back after its visibility timeout and is processed; a schedule's due times each fire exactly
+died comes back after its visibility timeout and is processed (a stream's shard is taken over once the dead
+poller's lease lapses); a schedule's due times each fire exactly
 once across the restart (a due time no worker was alive for fires when the next one starts)."""
 
 from __future__ import annotations
@@ -66,3 +67,43 @@ def test_a_schedule_fires_each_due_time_exactly_once_across_a_worker_restart(
     assert len(rids) == len(set(rids))
     for rid in rids:
         assert events.get_event(components.redis, rid) is not None
+
+
+def test_a_shard_whose_poller_dies_mid_batch_is_taken_over_and_nothing_is_lost(
+    client: Any, fns: Any, components: Any, worker_processes: Any
+) -> None:
+    import json
+
+    from lamina.services.streams import streams
+    from lamina.services.triggers import event_sources
+
+    logged = ("import base64, time\n\ndef handler(event, context):\n    time.sleep(2)\n"
+              "    print('GOT', ' '.join(base64.b64decode(r['kinesis']['data']).decode() for r in event['Records']))\n")
+    fns.create("kin-crash", {"app.py": logged}, handler="app.handler", timeout=3)
+    stream = streams.create(components, "000000000000", "crash-stream", 1)
+    made = client.post("/2015-03-31/event-source-mappings", json={
+        "FunctionName": "kin-crash", "EventSourceArn": stream.arn, "StartingPosition": "TRIM_HORIZON",
+        "BatchSize": 2})
+    assert made.status_code == 202, made.get_data(as_text=True)
+    uuid = made.get_json()["UUID"]
+    streams.put_records(components, stream, [("k", f"r{i}".encode(), None) for i in range(6)])
+    first = worker_processes()
+    lease = f"lamina:esm:{uuid}:lease:shardId-000000000000"
+    assert wait_for(lambda: components.redis.exists(lease), 60), first.output()
+    time.sleep(0.5)
+    first.kill()  # mid-batch: its lease stays until the function's timeout + 30 s have passed
+    second = worker_processes()
+    last = streams.entry_id_of(streams.read(components, stream, stream.shards[0], "0-0", 10)[0][-1].sequence_number)[1]
+
+    def caught_up() -> bool:
+        cp = components.redis.hget(f"lamina:esm:{uuid}:cp", "shardId-000000000000")
+        return cp is not None and cp.decode() == last
+
+    assert wait_for(caught_up, 90), second.output()
+    logs = json.loads(client.post("/", data=json.dumps({"logGroupName": "/aws/lambda/kin-crash",
+                                                        "filterPattern": "GOT"}),
+                                  headers={"X-Amz-Target": "Logs_20140328.FilterLogEvents",
+                                           "Content-Type": "application/x-amz-json-1.1"}).get_data())
+    seen = {r for e in logs["events"] for r in e["message"].split()[1:]}
+    assert seen == {f"r{i}" for i in range(6)}  # at least once each: the killed batch was delivered again
+    assert event_sources.get(components, "000000000000", uuid).state == "Enabled"

@@ -56,7 +56,17 @@ _DEDUP_RE = re.compile(r"[\x21-\x7e]{1,128}")
 # SQS allows #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF in a body.
 _BAD_BODY_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
-_MOVE_TO_DLQ = """
+# The receive scripts' shared part: their arguments and the moves of one message.
+# KEYS: m v h dlq-m dlq-v s dlq-s dlq-n; ARGV: now want vis maxrc tag retention dlq-arn dlq-fifo
+_RECEIVE_COMMON = """
+local now = tonumber(ARGV[1])
+local want = tonumber(ARGV[2])
+local vis = tonumber(ARGV[3])
+local maxrc = tonumber(ARGV[4])
+local tag = ARGV[5]
+local retention = tonumber(ARGV[6])
+local out = {}
+local got = 0
 local function to_dlq(id, raw, now)
   local msg = cjson.decode(raw)
   msg.dlsrc = ARGV[7]
@@ -90,16 +100,7 @@ local function take(id, msg, now, vis, tag, out)
 end
 """
 
-# KEYS: m v h dlq-m dlq-v s dlq-s dlq-n; ARGV: now want vis maxrc tag retention dlq-arn dlq-fifo
-_RECEIVE = _MOVE_TO_DLQ + """
-local now = tonumber(ARGV[1])
-local want = tonumber(ARGV[2])
-local vis = tonumber(ARGV[3])
-local maxrc = tonumber(ARGV[4])
-local tag = ARGV[5]
-local retention = tonumber(ARGV[6])
-local out = {}
-local got = 0
+_RECEIVE = _RECEIVE_COMMON + """
 local seen = {}
 local nseen = 0
 -- With a visibility timeout of 0 a message handed out stays visible: skip those seen in this call.
@@ -134,15 +135,7 @@ return out
 
 # FIFO: walk the messages in sequence order; a group whose head is invisible (in flight or delayed)
 # is blocked for the rest of the walk.
-_RECEIVE_FIFO = _MOVE_TO_DLQ + """
-local now = tonumber(ARGV[1])
-local want = tonumber(ARGV[2])
-local vis = tonumber(ARGV[3])
-local maxrc = tonumber(ARGV[4])
-local tag = ARGV[5]
-local retention = tonumber(ARGV[6])
-local out = {}
-local got = 0
+_RECEIVE_FIFO = _RECEIVE_COMMON + """
 local blocked = {}
 local offset = 0
 while got < want do

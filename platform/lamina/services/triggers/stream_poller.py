@@ -54,10 +54,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LEASE_S = 960  # longer than the longest invocation (900 s)
+LEASE_S = 60  # a round's lease; renewed to the function's timeout + LEASE_MARGIN_S before each invoke
+LEASE_MARGIN_S = 30
 MAX_BACKOFF_S = 5.0
 LONG_POLL_MS = 1000  # how long a round on a shard with nothing new waits for a record
 _END = "18446744073709551615"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What every invoke of one round shares: the function's role, and the lease to renew before each."""
+
+    role: str
+    lease: str
+    lease_s: int
+
+    def renew(self, deps: Deps) -> None:
+        # A killed poller's shard is free again at most one function timeout (+ margin) later.
+        deps.redis.expire(self.lease, self.lease_s)
 
 
 @dataclass(frozen=True)
@@ -137,11 +151,12 @@ def kinesis_record(deps: Deps, mapping: MappingRecord, shard: Shard, rec: Record
     }
 
 
-def _role_of(deps: Deps, mapping: MappingRecord) -> str:
+def _function_of(deps: Deps, mapping: MappingRecord) -> tuple[str, int]:
+    """(role, timeout s) of the mapping's function."""
     account = mapping.function_arn.split(":")[4]
     with deps.sessions() as session:
         fn = queries.get_function(session, account, mapping.function_name)
-        return fn.role if fn is not None else ""
+        return (fn.role, fn.timeout) if fn is not None else ("", 900)
 
 
 def poll_shard(deps: Deps, invoker: Invokes, mapping: MappingRecord, shard_id: str) -> PollResult:
@@ -151,13 +166,13 @@ def poll_shard(deps: Deps, invoker: Invokes, mapping: MappingRecord, shard_id: s
     if not deps.redis.set(lease, token, nx=True, ex=LEASE_S):
         return PollResult(0, 0, "busy")
     try:
-        return _round(deps, invoker, mapping, shard_id)
+        return _round(deps, invoker, mapping, shard_id, lease)
     finally:
         deps.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
                         1, lease, token)
 
 
-def _round(deps: Deps, invoker: Invokes, mapping: MappingRecord, shard_id: str) -> PollResult:
+def _round(deps: Deps, invoker: Invokes, mapping: MappingRecord, shard_id: str, lease: str) -> PollResult:
     opts = mapping.options
     try:
         stream = _stream_of(deps, mapping)
@@ -185,7 +200,8 @@ def _round(deps: Deps, invoker: Invokes, mapping: MappingRecord, shard_id: str) 
     if mapping.maximum_batching_window_s and len(records) < mapping.batch_size \
             and now_ms - records[0].arrival_ms < mapping.maximum_batching_window_s * 1000:
         return PollResult(0, 0, "waiting")  # the batching window is still open
-    role = _role_of(deps, mapping)
+    role, timeout = _function_of(deps, mapping)
+    delivery = Delivery(role, lease, timeout + LEASE_MARGIN_S)
     if opts.maximum_record_age_s != -1:
         too_old = [r for r in records if now_ms - r.arrival_ms > opts.maximum_record_age_s * 1000]
         if too_old:
@@ -202,10 +218,10 @@ def _round(deps: Deps, invoker: Invokes, mapping: MappingRecord, shard_id: str) 
         _advance(deps, mapping, shard_id, last)
         return PollResult(len(considered), 0, "filtered")
     if len(events) == 1:
-        failures = [_deliver(deps, invoker, mapping, shard, events[0], role)]
+        failures = [_deliver(deps, invoker, mapping, shard, events[0], delivery)]
     else:
         with ThreadPoolExecutor(max_workers=len(events), thread_name_prefix="lamina-shard") as pool:
-            failures = list(pool.map(lambda b: _deliver(deps, invoker, mapping, shard, b, role), events))
+            failures = list(pool.map(lambda b: _deliver(deps, invoker, mapping, shard, b, delivery), events))
     failed = [(batch, f) for batch, f in zip(events, failures, strict=True) if f is not None]
     if not failed:
         _advance(deps, mapping, shard_id, last)
@@ -253,11 +269,12 @@ def _slot_batches(records: Sequence[Record], slots: int, batch_size: int) -> lis
 
 
 def _deliver(deps: Deps, invoker: Invokes, mapping: MappingRecord, shard: Shard, batch: list[Record],
-             role: str) -> Failure | None:
+             delivery: Delivery) -> Failure | None:
     """Invoke the function with ``batch``; None if every record was handled, else where it failed."""
     if not batch:
         return None
-    event = {"Records": [kinesis_record(deps, mapping, shard, r, role) for r in batch]}
+    event = {"Records": [kinesis_record(deps, mapping, shard, r, delivery.role) for r in batch]}
+    delivery.renew(deps)
     try:
         result = invoker.invoke(InvocationRequest(
             account_id=mapping.function_arn.split(":")[4], function_name=mapping.function_name,
@@ -268,10 +285,10 @@ def _deliver(deps: Deps, invoker: Invokes, mapping: MappingRecord, shard: Shard,
     if result.function_error:
         if mapping.options.bisect_batch_on_function_error and len(batch) > 1:
             half = len(batch) // 2
-            left = _deliver(deps, invoker, mapping, shard, batch[:half], role)
+            left = _deliver(deps, invoker, mapping, shard, batch[:half], delivery)
             if left is not None:
                 return left
-            right = _deliver(deps, invoker, mapping, shard, batch[half:], role)
+            right = _deliver(deps, invoker, mapping, shard, batch[half:], delivery)
             return None if right is None else Failure(half + right.start, right.error, right.status)
         return Failure(0, result.function_error, result.status)
     if "ReportBatchItemFailures" in mapping.function_response_types:
