@@ -173,3 +173,39 @@ def test_the_lamina_cli_creates_lists_and_puts_to_streams(live_server: Any, kine
     assert kinesis.describe_stream_summary(StreamName="cli-stream")["StreamDescriptionSummary"]["OpenShardCount"] == 2
     assert runner.invoke(cli, ["streams", "delete", "cli-stream", *opts]).exit_code == 0
     assert kinesis.list_streams()["StreamNames"] == []
+
+
+def test_another_account_reaches_a_stream_only_through_its_resource_policy(kinesis: Any, live_server: Any,
+                                                                           components: Any) -> None:
+    import json
+
+    import boto3
+    from lamina.services.iam import iam
+
+    other = iam.ensure_account_user_key(components, "111111111111", "other", "outsider", admin=True)
+    theirs = boto3.client("kinesis", endpoint_url=live_server.url, region_name="us-east-1",
+                          aws_access_key_id=other.access_key_id, aws_secret_access_key=other.secret_access_key)
+    kinesis.create_stream(StreamName="shared", ShardCount=1)
+    arn = "arn:aws:kinesis:us-east-1:000000000000:stream/shared"
+    with pytest.raises(ClientError) as err:
+        theirs.put_record(StreamARN=arn, Data=b"not yet", PartitionKey="k")
+    assert _code(err) == "AccessDeniedException"
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+        "Action": ["kinesis:PutRecord", "kinesis:DescribeStreamSummary"], "Resource": arn}]}
+    kinesis.put_resource_policy(ResourceARN=arn, Policy=json.dumps(policy))
+    assert json.loads(kinesis.get_resource_policy(ResourceARN=arn)["Policy"]) == policy
+    theirs.put_record(StreamARN=arn, Data=b"from 111111111111", PartitionKey="k")
+    with pytest.raises(ClientError) as err:  # reading was not granted
+        theirs.get_shard_iterator(StreamARN=arn, ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")
+    assert _code(err) == "AccessDeniedException"
+    with pytest.raises(ClientError) as err:  # nor managing the policy
+        theirs.delete_resource_policy(ResourceARN=arn)
+    assert _code(err) == "AccessDeniedException"
+    it = kinesis.get_shard_iterator(StreamName="shared", ShardId="shardId-000000000000",
+                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert [r["Data"] for r in kinesis.get_records(ShardIterator=it)["Records"]] == [b"from 111111111111"]
+    kinesis.delete_resource_policy(ResourceARN=arn)
+    with pytest.raises(ClientError) as err:
+        theirs.put_record(StreamARN=arn, Data=b"revoked", PartitionKey="k")
+    assert _code(err) == "AccessDeniedException"

@@ -33,7 +33,7 @@ from typing import Any
 
 from flask import Flask, Request, current_app, g, has_request_context, request
 
-from lamina.api import aws_json
+from lamina.api import aws_json, sqs_query
 from lamina.errors import (
     AccessDeniedException,
     InvalidSignatureException,
@@ -68,7 +68,7 @@ _QUEUE_ACTIONS = {
     "queues.receive_messages": "sqs:ReceiveMessage", "queues.delete_message": "sqs:DeleteMessage",
 }
 # Endpoints whose operations name their resource in the body and call ``authorize`` themselves.
-SELF_AUTHORIZING = {"aws_json.dispatch"}
+SELF_AUTHORIZING = {"aws_json.dispatch", "aws_json.queue_url"}
 REPLAY_GRACE_S = 2.0
 # Endpoints that must pass ``g.admission`` on and have it checked (``lamina.services.invoke.invocations``).
 DEFERRED_ADMISSION = {"invoke.invoke"}
@@ -278,7 +278,11 @@ def _sigv4(req: Request, deps: Any, header: str) -> Principal:
 def signing_service(req: Request) -> str:
     """The SigV4 service name ``req`` must be signed for."""
     protocol = aws_json.protocol_of(req.path, req.method, req.headers.get("X-Amz-Target", ""))
-    return "lambda" if protocol is None else protocol.signing_name
+    if protocol is not None:
+        return protocol.signing_name
+    if req.endpoint == "aws_json.queue_url" or (req.path == "/" and sqs_query.speaks_query(req)):
+        return "sqs"
+    return "lambda"
 
 
 def authorize(action: str, resource: str) -> None:

@@ -1,5 +1,6 @@
 """The AWS JSON protocols served beside Lambda's REST API: ``POST /`` with ``X-Amz-Target:
-<Prefix>.<Operation>`` (SQS, Kinesis Data Streams, CloudWatch Logs).
+<Prefix>.<Operation>`` (SQS, Kinesis Data Streams, CloudWatch Logs); and SQS's query protocol
+(``Action=...`` forms, at ``/`` or at a queue's URL, ``lamina.api.sqs_query``).
 
 Each service module gives its target prefix, its SigV4 service name and a ``handle(operation, body)``;
 this blueprint picks the module from the target. Authentication has already run (``lamina.api.auth``
@@ -10,11 +11,13 @@ own resource, since the resource is named in the body.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
+from lamina.api import sqs_query
 from lamina.errors import InvalidRequestContentException, LambdaError
 
 bp = Blueprint("aws_json", __name__)
@@ -61,18 +64,35 @@ def _services() -> dict[str, Any]:
 
 
 def error_response(err: LambdaError) -> Response | None:
-    """``err`` in the shape of the JSON protocol this request speaks (None for Lambda's REST API)."""
+    """``err`` in the shape of the protocol this request speaks (None for Lambda's REST API)."""
     protocol = protocol_of(request.path, request.method, request.headers.get("X-Amz-Target", ""))
     if protocol is None:
+        if request.endpoint == "aws_json.queue_url" or (request.path == "/" and sqs_query.speaks_query(request)):
+            return sqs_query.error(err, _request_id())
         return None
     service: JsonService = _services()[protocol.prefix]
     return service.error(err)
+
+
+def _request_id() -> str:
+    rid = g.get("request_id")
+    if rid is None:
+        rid = g.request_id = str(uuid.uuid4())
+    return str(rid)
+
+
+@bp.route("/<account>/<name>", methods=["GET", "POST"])
+def queue_url(account: str, name: str) -> Response:
+    """A queue's URL: SQS's query protocol sends there without a QueueUrl parameter."""
+    return sqs_query.handle(request, f"/{account}/{name}", _request_id())
 
 
 @bp.post("/")
 def dispatch() -> Response:
     target = request.headers.get("X-Amz-Target", "")
     protocol = protocol_of("/", "POST", target)
+    if protocol is None and not target and sqs_query.speaks_query(request):
+        return sqs_query.handle(request, None, _request_id())
     if protocol is None:
         return answer(LOGS, {"__type": "UnknownOperationException",
                              "message": f"Unknown or missing X-Amz-Target: {target!r}"}, 400)

@@ -3,8 +3,10 @@ on lamina's streams (``lamina.services.streams``), so boto3's and the JavaScript
 unchanged.
 
 A stream is named by ``StreamName`` or ``StreamARN``; a role session is authorized as
-``kinesis:<Operation>`` on the stream's ARN. Shard splitting and merging, enhanced fan-out consumers and
-server-side encryption are refused with InvalidArgumentException, never accepted and ignored.
+``kinesis:<Operation>`` on the stream's ARN, and another account's stream is reachable (by its ARN) only
+as far as that stream's resource policy (PutResourcePolicy) allows. Shard splitting and merging,
+enhanced fan-out consumers and server-side encryption are refused with InvalidArgumentException, never
+accepted and ignored.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from lamina.api import aws_json, context
 from lamina.api.auth import authorize
 from lamina.api.shapes import Reader, without_none
 from lamina.errors import AccessDeniedException, LambdaError
+from lamina.services.iam import resource_policies
 from lamina.services.streams import streams
-from lamina.services.streams.errors import InvalidArgument
+from lamina.services.streams.errors import InvalidArgument, StreamNotFound
 from lamina.services.streams.streams import StreamRecord
 
 
@@ -45,12 +48,20 @@ def _stream(r: Reader, action: str) -> StreamRecord:
         account = g.account_id
     else:
         raise InvalidArgument("Either StreamName or StreamARN must be provided.")
-    target = streams.stream_arn(context.deps().settings.region, account, streams.check_name(name))
+    return _authorized(account, streams.check_name(name), action)
+
+
+def _authorized(account: str, name: str, action: str) -> StreamRecord:
+    """Stream ``name`` of ``account`` once the caller may do ``kinesis:<action>`` on it: by its role's
+    statements, and for another account's stream by that stream's resource policy."""
+    target = streams.stream_arn(context.deps().settings.region, account, name)
     authorize(f"kinesis:{action}", target)
-    if account != g.account_id:
+    stream = streams.load(context.deps(), account, name)
+    if account != g.account_id and not resource_policies.allows(stream.policy, g.principal, f"kinesis:{action}",
+                                                                target):
         raise AccessDeniedException(f"User: {g.principal.arn} is not authorized to perform: kinesis:{action} on "
                                     f"resource: {target}")
-    return streams.load(context.deps(), account, name)
+    return stream
 
 
 def _data(r: Reader) -> bytes:
@@ -186,11 +197,7 @@ def _get_records(body: dict[str, Any]) -> dict[str, Any]:
     r = Reader(body)
     token = r.string("ShardIterator", required=True) or ""
     account, name = streams.iterator_stream(context.deps(), token)
-    arn = streams.stream_arn(context.deps().settings.region, account, name)
-    authorize("kinesis:GetRecords", arn)
-    if account != g.account_id:
-        raise AccessDeniedException(f"User: {g.principal.arn} is not authorized to perform: kinesis:GetRecords on "
-                                    f"resource: {arn}")
+    _authorized(account, name, "GetRecords")
     records, following, behind = streams.get_records(context.deps(), token, r.integer("Limit") or 10000)
     return {"Records": [{"SequenceNumber": rec.sequence_number, "ApproximateArrivalTimestamp": rec.arrival_ms / 1000,
                          "Data": base64.b64encode(rec.data).decode(), "PartitionKey": rec.partition_key}
@@ -228,6 +235,37 @@ def _list_tags(body: dict[str, Any]) -> dict[str, Any]:
     return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(stream.tags.items())], "HasMoreTags": False}
 
 
+def _policy_target(r: Reader, action: str) -> StreamRecord:
+    arn = r.string("ResourceARN", required=True) or ""
+    account, name = streams.parse_arn(context.deps(), arn)
+    stream = _authorized(account, name, action)
+    if account != g.account_id:  # only the owner manages who else may read and write
+        raise AccessDeniedException(f"User: {g.principal.arn} is not authorized to perform: kinesis:{action} on "
+                                    f"resource: {arn}")
+    return stream
+
+
+def _put_resource_policy(body: dict[str, Any]) -> dict[str, Any]:
+    r = Reader(body)
+    stream = _policy_target(r, "PutResourcePolicy")
+    policy = resource_policies.validate(r.string("Policy", required=True), "Policy")
+    streams.set_policy(context.deps(), stream.account_id, stream.name, policy)
+    return {}
+
+
+def _get_resource_policy(body: dict[str, Any]) -> dict[str, Any]:
+    stream = _policy_target(Reader(body), "GetResourcePolicy")
+    return {"Policy": stream.policy or "{}"}
+
+
+def _delete_resource_policy(body: dict[str, Any]) -> dict[str, Any]:
+    stream = _policy_target(Reader(body), "DeleteResourcePolicy")
+    if stream.policy is None:
+        raise StreamNotFound(f"No resource policy found for resource {stream.arn}.")
+    streams.set_policy(context.deps(), stream.account_id, stream.name, None)
+    return {}
+
+
 OPERATIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "CreateStream": _create_stream, "DeleteStream": _delete_stream, "DescribeStream": _describe_stream,
     "DescribeStreamSummary": _describe_stream_summary, "ListStreams": _list_streams, "ListShards": _list_shards,
@@ -235,6 +273,8 @@ OPERATIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "GetRecords": _get_records, "IncreaseStreamRetentionPeriod": _retention(True),
     "DecreaseStreamRetentionPeriod": _retention(False), "AddTagsToStream": _add_tags,
     "RemoveTagsFromStream": _remove_tags, "ListTagsForStream": _list_tags,
+    "PutResourcePolicy": _put_resource_policy, "GetResourcePolicy": _get_resource_policy,
+    "DeleteResourcePolicy": _delete_resource_policy,
 }
 
 

@@ -9,7 +9,6 @@ only when its ``Policy`` attribute allows the caller's account. Errors carry SQS
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 import urllib.parse
@@ -27,6 +26,7 @@ from lamina.errors import (
     InvalidRequestContentException,
     LambdaError,
 )
+from lamina.services.iam import resource_policies
 from lamina.services.queues import attributes, messages, queues
 from lamina.services.queues.errors import (
     BatchEntryIdsNotDistinct,
@@ -98,40 +98,14 @@ def _locate(body: dict[str, Any]) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def _allowed_by_policy(record: QueueRecord, action: str) -> bool:
-    """Whether the queue's Policy lets the caller's account do ``action`` (an explicit Deny wins)."""
-    if record.settings.policy is None:
-        return False
-    principal = g.principal
-    verdict = False
-    for st in json.loads(record.settings.policy).get("Statement", []):
-        who = st.get("Principal")
-        names = who.get("AWS") if isinstance(who, dict) else who
-        names = [names] if isinstance(names, str) else list(names or [])
-        if not any(n == "*" or n == principal.account_id or n in (f"arn:aws:iam::{principal.account_id}:root",
-                                                                  principal.arn) for n in names):
-            continue
-        actions = st.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in actions):
-            continue
-        resources = st.get("Resource", record.arn)
-        resources = [resources] if isinstance(resources, str) else resources
-        if not any(fnmatch.fnmatchcase(record.arn, str(r)) for r in resources):
-            continue
-        if st.get("Effect") == "Deny":
-            return False
-        verdict = True
-    return verdict
-
-
 def _queue(body: dict[str, Any], action: str, with_counts: bool = False) -> QueueRecord:
     """The queue the body names, once the caller may do ``sqs:<action>`` on it."""
     account, name = _locate(body)
     arn = queues.queue_arn(context.deps().settings.region, account, name)
     authorize(f"sqs:{action}", arn)
     record = queues.load(context.deps(), account, name, with_counts=with_counts)
-    if account != g.account_id and not _allowed_by_policy(record, f"sqs:{action}"):
+    if account != g.account_id and not resource_policies.allows(record.settings.policy, g.principal,
+                                                                f"sqs:{action}", record.arn):
         raise AccessDeniedException(f"User: {g.principal.arn} is not authorized to perform: sqs:{action} on "
                                     f"resource: {arn}")
     return record

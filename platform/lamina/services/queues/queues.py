@@ -18,7 +18,9 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from lamina.errors import InvalidParameterValueException
 from lamina.services.common import Deps
+from lamina.services.iam import resource_policies
 from lamina.services.queues.errors import (
     InvalidAttributeName,
     InvalidAttributeValue,
@@ -200,7 +202,10 @@ def apply_attributes(deps: Deps, account_id: str, name: str, base: QueueSettings
         elif attr == "SqsManagedSseEnabled":
             changes["sse"] = _bool(attr, value)
         elif attr == "Policy":
-            changes["policy"] = _policy(value)
+            try:
+                changes["policy"] = resource_policies.validate(value, "the parameter Policy")
+            except InvalidParameterValueException as err:
+                raise InvalidAttributeValue(err.message) from None
         else:
             raise InvalidAttributeName(f"Unknown Attribute {attr}.")
     settings = replace(base, **changes)
@@ -238,22 +243,6 @@ def _redrive(deps: Deps, account_id: str, name: str, value: Any) -> dict[str, An
         raise InvalidAttributeValue("A queue cannot be its own dead-letter queue.")
     load(deps, account_id, dlq)
     return {"dead_letter": dlq, "max_receive_count": _int("maxReceiveCount", policy["maxReceiveCount"], 1, 1000)}
-
-
-def _policy(value: Any) -> str | None:
-    if value in ("", None):
-        return None
-    try:
-        doc = json.loads(value) if isinstance(value, str) else value
-    except ValueError:
-        raise InvalidAttributeValue("Invalid value for the parameter Policy: not JSON.") from None
-    statements = doc.get("Statement") if isinstance(doc, dict) else None
-    if not isinstance(statements, list) or not all(isinstance(s, dict) for s in statements):
-        raise InvalidAttributeValue("Invalid value for the parameter Policy: it needs a Statement list.")
-    for st in statements:
-        if st.get("Effect") not in ("Allow", "Deny"):
-            raise InvalidAttributeValue("Invalid value for the parameter Policy: Effect must be Allow or Deny.")
-    return json.dumps(doc)
 
 
 def _meta(deps: Deps, account_id: str, name: str) -> dict[str, Any]:

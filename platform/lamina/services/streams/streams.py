@@ -65,6 +65,7 @@ class StreamRecord:
     created: float
     tags: dict[str, str] = field(default_factory=dict)
     status: str = "ACTIVE"
+    policy: str | None = None  # a resource policy (PutResourcePolicy): other accounts' access
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def _record(deps: Deps, account_id: str, meta: dict[str, Any]) -> StreamRecord:
         shards=tuple(Shard(s["id"], int(s["index"]), int(s["start"]), int(s["end"]), s["seq"])
                      for s in meta["shards"]),
         retention_hours=int(meta["retention_h"]), mode=meta["mode"], created=float(meta["created"]),
-        tags=dict(meta.get("tags", {})),
+        tags=dict(meta.get("tags", {})), policy=meta.get("policy"),
     )
 
 
@@ -220,6 +221,10 @@ def tag(deps: Deps, account_id: str, name: str, tags: dict[str, str]) -> None:
     if len(merged) > 50:
         raise LimitExceeded("A stream has at most 50 tags.")
     _update(deps, account_id, name, {"tags": merged})
+
+
+def set_policy(deps: Deps, account_id: str, name: str, policy: str | None) -> None:
+    _update(deps, account_id, name, {"policy": policy})
 
 
 def untag(deps: Deps, account_id: str, name: str, keys: Sequence[str]) -> None:
