@@ -270,7 +270,14 @@ def test_cpu_is_limited_in_proportion_to_memory_after_init(
     while not host["CpuQuota"] and time.monotonic() < deadline:
         time.sleep(0.05)
         host = docker_client.api.inspect_container(cid)["HostConfig"]
-    assert host["CpuQuota"] / host["CpuPeriod"] == pytest.approx(1.0, rel=0.01)
+    from lamina.executor.docker_env import PLATFORM_NANO_CPUS, function_cpu_quota
+
+    split = function_cpu_quota(cid)
+    if split is None:  # no cgroup of its own for the function here: the container has exactly its share
+        assert host["CpuQuota"] / host["CpuPeriod"] == pytest.approx(1.0, rel=0.01)
+    else:  # the function's processes get the share; the container also the agent's (not the function's)
+        assert split[0] / split[1] == pytest.approx(1.0, rel=0.01)
+        assert host["CpuQuota"] / host["CpuPeriod"] == pytest.approx(1.0 + PLATFORM_NANO_CPUS / 1e9, rel=0.01)
 
 
 def test_client_context_and_invoked_arn_reach_the_handler(client: Any, fns: Functions, settings: Settings) -> None:

@@ -128,6 +128,8 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", VOLUMES + "/{VolumeName}", "DeleteVolume", 204, "Volumes (lamina)"),
     Route("POST", "/", "AwsJsonProtocols", 200, "SQS, Kinesis and CloudWatch Logs (AWS JSON protocols, "
           "X-Amz-Target)", body="json"),
+    Route("POST", "/{AccountId}/{QueueName}", "SqsQueryAtQueueUrl", 200, "SQS query protocol (Action=...)"),
+    Route("GET", "/{AccountId}/{QueueName}", "SqsQueryAtQueueUrlGet", 200, "SQS query protocol (Action=...)"),
 )
 
 _ERROR = {

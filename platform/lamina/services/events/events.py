@@ -318,7 +318,8 @@ def run(deps: Deps, queue: Any, invoker: Invokes, request_id: str, gen: int, lea
             if used < cfg["retries"]:
                 delays = s.async_retry_delays_s or (60.0,)
                 delay = delays[min(used, len(delays) - 1)]
-                if _requeue(deps, request_id, gen, time.time() + delay, {"retries": used + 1}, result):
+                decided_at = time.time()
+                if _requeue(deps, request_id, gen, decided_at + delay, {"retries": used + 1}, result, decided_at):
                     return "retry"
                 return "skipped"
             _finish(deps, queue, invoker, request_id, gen, "RetriesExhausted", cfg, result)
@@ -336,7 +337,7 @@ def _throttled(deps: Deps, queue: Any, invoker: Invokes, request_id: str, gen: i
     if due - float(ev["accepted"]) > cfg["max_age"]:
         _finish(deps, queue, invoker, request_id, gen, "EventAgeExceeded", cfg, None)
         return "EventAgeExceeded"
-    _requeue(deps, request_id, gen, due, {"throttles": n + 1}, None)
+    _requeue(deps, request_id, gen, due, {"throttles": n + 1}, None, due - delay)
     return "throttled"
 
 
@@ -353,8 +354,9 @@ def _result_fields(result: InvocationResult | None) -> dict[Any, Any]:
 
 
 def _requeue(deps: Deps, request_id: str, gen: int, due: float, fields: Mapping[Any, Any],
-             result: InvocationResult | None) -> bool:
-    """Put a running event back on ``delayed`` at ``gen + 1``; False if this worker no longer owns it."""
+             result: InvocationResult | None, decided_at: float) -> bool:
+    """Put a running event back on ``delayed`` at ``gen + 1`` (``due`` was reckoned at ``decided_at``);
+    False if this worker no longer owns it."""
     key = keys.event(request_id)
     with deps.redis.pipeline() as pipe:
         try:
@@ -366,7 +368,7 @@ def _requeue(deps: Deps, request_id: str, gen: int, due: float, fields: Mapping[
             decided, dues = (v.decode() + "," if v else "" for v in marks)
             pipe.multi()
             pipe.hset(key, mapping={"state": "queued", "gen": gen + 1, **fields, **_result_fields(result),
-                                    "retried_at": decided + repr(time.time()), "retry_due": dues + repr(due)})
+                                    "retried_at": decided + repr(decided_at), "retry_due": dues + repr(due)})
             pipe.zadd(keys.DELAYED, {request_id: due})
             pipe.zrem(keys.RUNNING, request_id)
             pipe.execute()
