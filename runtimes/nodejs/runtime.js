@@ -11,6 +11,7 @@ const net = require('net');
 const fs = require('fs');
 const path = require('path');
 const util = require('util');
+const { Writable } = require('stream');
 const { pathToFileURL } = require('url');
 
 const API = process.env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001';
@@ -24,10 +25,38 @@ let currentInvocation = null; // { requestId, settled }
 
 // ------------------------------------------------------------------ logging
 
+// LoggingConfig JSON (AWS_LAMBDA_LOG_FORMAT): one JSON record per call, as AWS's runtime writes them, and
+// the calls under AWS_LAMBDA_LOG_LEVEL dropped.
+const LEVELS = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4, FATAL: 5 };
+
+function jsonRecord(level, args) {
+  const record = { timestamp: new Date().toISOString(), level, requestId: currentRequestId };
+  const [first] = args;
+  if (args.length === 1 && first instanceof Error) {
+    record.message = first.message;
+    record.errorType = first.name;
+    record.errorMessage = first.message;
+    record.stackTrace = String(first.stack || '').split('\n');
+  } else {
+    record.message = util.format(...args);
+  }
+  try {
+    return JSON.stringify(record);
+  } catch (err) {
+    return JSON.stringify({ ...record, message: String(record.message) });
+  }
+}
+
 function patchConsole() {
-  const make = (level) => (...args) => {
-    const message = util.format(...args).replace(/\n/g, '\r');
-    process.stdout.write(`${new Date().toISOString()}\t${currentRequestId}\t${level}\t${message}\n`);
+  const json = process.env.AWS_LAMBDA_LOG_FORMAT === 'JSON';
+  const threshold = json ? (LEVELS[(process.env.AWS_LAMBDA_LOG_LEVEL || 'INFO').toUpperCase()] ?? 2) : 0;
+  const make = (level) => {
+    if (LEVELS[level] < threshold) return () => {};
+    if (json) return (...args) => process.stdout.write(`${jsonRecord(level, args)}\n`);
+    return (...args) => {
+      const message = util.format(...args).replace(/\n/g, '\r');
+      process.stdout.write(`${new Date().toISOString()}\t${currentRequestId}\t${level}\t${message}\n`);
+    };
   };
   console.log = make('INFO');
   console.info = make('INFO');
@@ -35,6 +64,7 @@ function patchConsole() {
   console.error = make('ERROR');
   console.debug = make('DEBUG');
   console.trace = make('TRACE');
+  console.fatal = make('FATAL');
 }
 
 // ------------------------------------------------------------------ Runtime API client
@@ -117,6 +147,68 @@ function request(method, urlPath, body, headers) {
   return runtimeApi.request(method, urlPath, body, headers);
 }
 
+// ------------------------------------------------------------------ response streaming
+
+// AWS's globals for streaming handlers: awslambda.streamifyResponse(handler) and
+// awslambda.HttpResponseStream.from(stream, {statusCode, headers, cookies}) (a function URL's status and
+// headers, then 8 NUL bytes, then the body). The stream is collected and posted once the handler has ended
+// it (lamina's agent takes one response per invocation); clients get it as Lambda's event stream.
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+
+class ResponseStream extends Writable {
+  constructor() {
+    super();
+    this.chunks = [];
+    this.contentType = 'application/octet-stream';
+  }
+
+  _write(chunk, encoding, done) {
+    this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding));
+    done();
+  }
+
+  setContentType(value) {
+    this.contentType = String(value);
+  }
+
+  body() {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+globalThis.awslambda = {
+  streamifyResponse(handler) {
+    handler[STREAMING] = true;
+    return handler;
+  },
+  HttpResponseStream: {
+    from(stream, prelude) {
+      stream.setContentType(HTTP_INTEGRATION);
+      stream.write(JSON.stringify(prelude || {}));
+      stream.write(Buffer.alloc(8));
+      return stream;
+    },
+  },
+};
+
+async function runStreamingHandler(handler, event, headers) {
+  const stream = new ResponseStream();
+  const ended = new Promise((resolve, reject) => {
+    stream.on('finish', resolve);
+    stream.on('error', reject);
+  });
+  const context = makeContext(headers, () => {});
+  const ret = await handler(event, stream, context);
+  if (!stream.writableEnded) {
+    // The handler returned without ending the stream: what it returned is the rest of it (AWS's rule).
+    if (ret !== undefined && ret !== null) stream.write(typeof ret === 'string' ? ret : JSON.stringify(ret));
+    stream.end();
+  }
+  await ended;
+  return stream;
+}
+
 // ------------------------------------------------------------------ errors
 
 class FaultError extends Error {
@@ -145,7 +237,16 @@ function errorDocument(err) {
 }
 
 function logError(label, doc) {
-  console.error(label, JSON.stringify(doc));
+  if (process.env.AWS_LAMBDA_LOG_FORMAT !== 'JSON') {
+    console.error(label, JSON.stringify(doc));
+    return;
+  }
+  const threshold = LEVELS[(process.env.AWS_LAMBDA_LOG_LEVEL || 'INFO').toUpperCase()] ?? 2;
+  if (LEVELS.ERROR < threshold) return;
+  process.stdout.write(`${JSON.stringify({
+    timestamp: new Date().toISOString(), level: 'ERROR', requestId: currentRequestId, message: label,
+    errorType: doc.errorType, errorMessage: doc.errorMessage, stackTrace: doc.trace,
+  })}\n`);
 }
 
 // ------------------------------------------------------------------ handler loading
@@ -230,6 +331,7 @@ function makeContext(headers, settle) {
     logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
     clientContext: parseJsonHeader(headers['lambda-runtime-client-context'], 'Client Context'),
     identity: parseJsonHeader(headers['lambda-runtime-cognito-identity'], 'Cognito Identity'),
+    tenantId: headers['lambda-runtime-aws-tenant-id'],
     callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
     done: (err, result) => settle(err, result),
@@ -300,6 +402,16 @@ async function handleOne(handler, next) {
       event = JSON.parse(next.body.toString('utf8'));
     } catch (err) {
       throw new FaultError('Runtime.UnmarshalError', `Unable to unmarshal input: ${err.message}`);
+    }
+    if (handler[STREAMING]) {
+      const stream = await runStreamingHandler(handler, event, headers);
+      if (invocation.settled) return;
+      invocation.settled = true;
+      await request('POST', `${PREFIX}/invocation/${requestId}/response`, stream.body(), {
+        'Content-Type': stream.contentType,
+        'Lambda-Runtime-Function-Response-Mode': 'streaming',
+      });
+      return;
     }
     const value = await runHandler(handler, event, headers);
     try {

@@ -208,15 +208,55 @@ class _Formatter(logging.Formatter):
         return super().format(record)
 
 
+# LoggingConfig JSON: Lambda's level names (WARN, FATAL, TRACE) onto Python's.
+_LEVEL_NUMBERS = {"TRACE": 5, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
+                  "ERROR": logging.ERROR, "FATAL": logging.CRITICAL}
+_LEVEL_NAMES = {logging.WARNING: "WARN", logging.CRITICAL: "FATAL", 5: "TRACE"}
+# LogRecord attributes that are not "extra" fields of a call.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime",
+                                                                                   "aws_request_id"}
+
+
+class _JsonFormatter(logging.Formatter):
+    """AWS's JSON records: timestamp, level, message, logger, requestId, the call's extra fields, errors."""
+
+    def format(self, record):
+        doc = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": _LEVEL_NAMES.get(record.levelno, record.levelname),
+            "message": record.msg if isinstance(record.msg, dict) and not record.args else record.getMessage(),
+            "logger": record.name,
+            "requestId": _REQUEST_ID,
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            doc["errorType"] = record.exc_info[0].__name__
+            doc["errorMessage"] = str(record.exc_info[1])
+            doc["stackTrace"] = traceback.format_tb(record.exc_info[2])
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and key not in doc:
+                doc[key] = value
+        return json.dumps(doc, default=str, ensure_ascii=False)
+
+
+def _json_logging():
+    return os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
+
+
 def _setup_logging():
     handler = _LambdaLogHandler()
-    handler.setFormatter(_Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-                                    "%Y-%m-%dT%H:%M:%S"))
     root = logging.getLogger()
+    if _json_logging():
+        logging.addLevelName(5, "TRACE")
+        handler.setFormatter(_JsonFormatter())
+        root.setLevel(_LEVEL_NUMBERS.get((os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "INFO").upper(), logging.INFO))
+    else:
+        handler.setFormatter(_Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                                        "%Y-%m-%dT%H:%M:%S"))
+        level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+        if level:
+            root.setLevel(_LEVEL_NUMBERS.get(level.upper(), logging.INFO))
     root.addHandler(handler)
-    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
-    if level:
-        root.setLevel(level.upper())
 
 
 def load_handler(handler):
@@ -260,6 +300,15 @@ def error_result(exc, request_id):
 
 def log_error(result):
     """Print the error the way AWS's runtime does: one log record, lines joined with \\r."""
+    if _json_logging():
+        if logging.getLogger().isEnabledFor(logging.ERROR):
+            sys.stdout.write(json.dumps({
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "level": "ERROR",
+                "message": result["errorMessage"], "errorType": result["errorType"],
+                "errorMessage": result["errorMessage"], "requestId": result.get("requestId", ""),
+                "stackTrace": result["stackTrace"],
+            }) + "\n")
+        return
     parts = [f"[ERROR] {result['errorType']}: {result['errorMessage']}"]
     if result["stackTrace"]:
         parts.append("Traceback (most recent call last):")
@@ -293,6 +342,7 @@ def handle(api, handler, status, headers, body):
             _json_header(client_context, "Client Context") if client_context else None,
             _json_header(identity, "Cognito Identity") if identity else None,
         )
+        context.tenant_id = headers.get("lambda-runtime-aws-tenant-id")
         if headers.get("content-type") == "application/json":
             try:
                 event = json.loads(body)

@@ -133,7 +133,9 @@ def _too_big_env() -> dict:
         ({"Code": None}, "Code is required"),
         ({"Code": {"ZipFile": b64(make_zip()), "ImageUri": "x:1"}}, "ImageUri"),
         # Members lamina does not implement are refused by name, never accepted and dropped.
-        ({"TenancyConfig": {"TenantIsolationMode": "PER_TENANT"}}, "TenancyConfig is not supported"),
+        ({"TenancyConfig": {"TenantIsolationMode": "SHARED"}}, "PER_TENANT"),
+        ({"LoggingConfig": {"LogFormat": "Text", "ApplicationLogLevel": "WARN"}}, "only be set when LogFormat is JSON"),
+        ({"LoggingConfig": "JSON"}, "LoggingConfig must be an object"),
         ({"TracingConfig": {"Mode": "Active"}}, "TracingConfig is not supported by lamina with this value"),
         ({"DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-east-1:000000000000:q"}}, "DeadLetterConfig"),
         ({"KMSKeyArn": "arn:aws:kms:us-east-1:000000000000:key/1"}, "KMSKeyArn"),

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from lamina.services.iam import iam
+from support.gateway import serve_on_gateway
 from support.invoking import invoke
 from support.lambda_api import ROLE
-from werkzeug.serving import make_server
 
 CALLER = r'''
 import datetime, hashlib, hmac, json, os, urllib.error, urllib.parse, urllib.request
@@ -74,20 +74,8 @@ TARGET = "def handler(event, context):\n    return {'target got': event}\n"
 @pytest.fixture
 def reachable_server(app: Any, invoker: Any, docker_client: Any, settings: Any) -> Iterator[str]:
     """The API on the function network's gateway address, which the function's endpoint points at."""
-    from lamina.executor.docker_env import DockerEnv
-
-    DockerEnv(docker_client).ensure_network(settings.docker_network)
-    net = docker_client.networks.get(settings.docker_network)
-    gateway = net.attrs["IPAM"]["Config"][0]["Gateway"]
-    server = make_server(gateway, 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://{gateway}:{server.server_port}"
-    invoker.settings = invoker.settings.with_(public_url=url)
-    try:
+    with serve_on_gateway(app, docker_client, settings, invoker) as url:
         yield url
-    finally:
-        server.shutdown()
 
 
 def test_a_role_that_may_invoke_one_function_and_nothing_else(client: Any, fns: Any, components: Any,
@@ -153,6 +141,7 @@ def test_role_credentials_work_only_from_their_own_environment(client: Any, fns:
 
 BOTO3_CALLER = r'''
 import json
+import threading
 import boto3
 from botocore.exceptions import ClientError
 

@@ -104,15 +104,16 @@ def runtime(components: Any, invoker: Invoker, docker_client: docker.DockerClien
 
 @pytest.fixture
 def work(runtime: context.Runtime, components: Any) -> Callable[..., int]:
-    """work(until=..., limit_s=...) runs a burst worker, sweeping, until ``until()`` holds; returns jobs run."""
+    """work(until=..., limit_s=...) runs a burst worker, sweeping, until ``until()`` holds; returns jobs run.
+    ``one_by_one``: a job per burst, for queues that never empty (a chain of events feeding itself)."""
 
-    def run(until: Callable[[], Any] | None = None, limit_s: float = 30.0) -> int:
+    def run(until: Callable[[], Any] | None = None, limit_s: float = 30.0, one_by_one: bool = False) -> int:
         worker: LaminaWorker = make_worker(runtime)
         jobs = 0
         end = time.monotonic() + limit_s
         while True:
             events.sweep(components, components.queue)
-            if worker.work(burst=True, with_scheduler=False):
+            if worker.work(burst=True, with_scheduler=False, max_jobs=1 if one_by_one else None):
                 jobs += 1
             if until is None:
                 if not components.redis.zcard(events.keys.DELAYED) and not len(components.queue):

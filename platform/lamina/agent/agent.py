@@ -76,6 +76,9 @@ SIGNAL_WORDS = {
 }
 
 ACCEPTED = b'{"status":"OK"}'
+SYSTEM_LEVELS = {"DEBUG": 0, "INFO": 1, "WARN": 2}
+# finish()'s outcome -> the status of Lambda's platform.runtimeDone / platform.report events
+EVENT_STATUS = {"success": "success", "error": "error", "timeout": "timeout"}
 NEXT_HEADER_MAP = (
     # (front-door request header, /next response header); each only sent on when non-empty.
     (b"lambda-runtime-invoked-function-arn", b"Lambda-Runtime-Invoked-Function-Arn"),
@@ -404,6 +407,10 @@ class Agent:
             limit = next((v for v in map(_read_int_file, CGROUP_LIMIT_FILES) if v), None)
             self.memory_size = str(limit // 1048576) if limit and limit < 1 << 50 else "0"
         self.init_timeout_s = float(env.get("LAMINA_INIT_TIMEOUT_S") or 10)
+        # LoggingConfig JSON: the platform's lines become Lambda's JSON events, those under the system level
+        # dropped (the runtime reads AWS_LAMBDA_LOG_FORMAT / AWS_LAMBDA_LOG_LEVEL for its own records).
+        self.log_json = env.get("AWS_LAMBDA_LOG_FORMAT") == "JSON"
+        self.system_level = SYSTEM_LEVELS.get(env.get("LAMINA_SYSTEM_LOG_LEVEL") or "INFO", 1)
         arn = env.get("AWS_LAMBDA_FUNCTION_NAME")
         self.default_arn = (
             f"arn:aws:lambda:{env.get('AWS_REGION', 'us-east-1')}:000000000000:function:{arn}".encode() if arn else b""
@@ -694,11 +701,10 @@ class Agent:
 
     def dispatch(self, inv, runtime_conn, now):
         """Hand ``inv`` to the runtime over its /next connection (``inv`` is already ``active``)."""
-        start = f"START RequestId: {inv.request_id} Version: {inv.version}"
         with self.log_lock:
             self._pump()
             self.tail = [] if inv.want_tail else None
-            self._emit([start], platform=True)
+            self._emit(self._start_lines(inv), platform=True)
         head = self._next_response(inv, now)
         body = inv.body
         try:
@@ -729,20 +735,24 @@ class Agent:
         else:  # no /proc view of the runtime (gone, or a sandbox without it): the cgroup's peak
             peak = _read_int_file(self.peak_file) if self.peak_file else None
             max_mb = (peak + 1048575) // 1048576 if peak else 0
-        rid = inv.request_id
-        init_part = f"Init Duration: {init_ms:.2f} ms\t" if init_ms is not None else ""
         billed = max(1, -int(-duration_ms // 1))
-        report = (
-            f"REPORT RequestId: {rid}\t{init_part}Duration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
-            f"Memory Size: {self.memory_size} MB\tMax Memory Used: {max_mb} MB{_xray_part(inv.headers)}"
-        )
+        if self.log_json:
+            end_lines = self._json_end_lines(inv, outcome, extra_lines, duration_ms, billed, init_ms, max_mb)
+        else:
+            rid = inv.request_id
+            init_part = f"Init Duration: {init_ms:.2f} ms\t" if init_ms is not None else ""
+            report = (
+                f"REPORT RequestId: {rid}\t{init_part}Duration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
+                f"Memory Size: {self.memory_size} MB\tMax Memory Used: {max_mb} MB{_xray_part(inv.headers)}"
+            )
+            end_lines = [*extra_lines, f"END RequestId: {rid}", report]
         with self.log_lock:
             if self.log_r is not None:
                 self._pump(final=reset)
             if inv.dispatched is None:
                 self.tail = [] if inv.want_tail else None
-                self._emit([f"START RequestId: {rid} Version: {inv.version}"], platform=True)
-            self._emit([*extra_lines, f"END RequestId: {rid}", report], platform=True)
+                self._emit(self._start_lines(inv), platform=True)
+            self._emit(end_lines, platform=True)
             tail = self.tail
             self.tail = None
             logs = self.take_logs()
@@ -775,6 +785,39 @@ class Agent:
         if reset:
             self.shutdown(conn)
         inv.done.release()
+
+    def _start_lines(self, inv):
+        if not self.log_json:
+            return [f"START RequestId: {inv.request_id} Version: {inv.version}"]
+        record = {"requestId": inv.request_id, "version": inv.version}
+        tenant = inv.headers.get(b"lambda-runtime-aws-tenant-id")
+        if tenant:
+            record["tenantId"] = tenant.decode("utf-8", "replace")
+        return self._json_events([("platform.start", 1, record)])
+
+    def _json_end_lines(self, inv, outcome, extra_lines, duration_ms, billed, init_ms, max_mb):
+        """Lambda's platform.runtimeDone and platform.report events (JSON LogFormat) of a finished invoke."""
+        status = EVENT_STATUS.get(outcome, "failure")
+        done = {"requestId": inv.request_id, "status": status, "metrics": {"durationMs": round(duration_ms, 3)}}
+        metrics = {"durationMs": round(duration_ms, 3), "billedDurationMs": billed,
+                   "memorySizeMB": int(self.memory_size or 0), "maxMemoryUsedMB": max_mb}
+        if init_ms is not None:
+            metrics["initDurationMs"] = round(init_ms, 3)
+        report = {"requestId": inv.request_id, "metrics": metrics, "status": status}
+        if status != "success":
+            kind = "Sandbox.Timedout" if status == "timeout" else ("Runtime.ExitError" if outcome == "exit" else None)
+            if kind:
+                done["errorType"] = report["errorType"] = kind
+            if extra_lines:
+                done["errorMessage"] = " ".join(extra_lines)
+        level = 1 if status == "success" else 2
+        return self._json_events([("platform.runtimeDone", level, done), ("platform.report", level, report)])
+
+    def _json_events(self, events):
+        """JSON lines of (type, level, record) at or above the system log level."""
+        now = _rfc3339(time.time())
+        return [json.dumps({"time": now, "type": kind, "record": record}, separators=(",", ":"))
+                for kind, level, record in events if level >= self.system_level]
 
     def finish_init_error(self, inv):
         kind, data = self.init_fail

@@ -59,6 +59,7 @@ _AUTH_RE = re.compile(
 )
 # Operations whose view name does not spell the Lambda action.
 _ACTIONS = {"invoke.invoke": "lambda:InvokeFunction", "invoke_async.invoke_async": "lambda:InvokeAsync",
+            "invoke.invoke_with_response_stream": "lambda:InvokeFunction",
             "functions.search_functions": "lambda:ListFunctions"}
 # lamina's queues are authorized as SQS actions on the queue's ARN (arn:aws:sqs:REGION:ACCOUNT:NAME).
 _QUEUE_ACTIONS = {
@@ -71,7 +72,7 @@ _QUEUE_ACTIONS = {
 SELF_AUTHORIZING = {"aws_json.dispatch", "aws_json.queue_url"}
 REPLAY_GRACE_S = 2.0
 # Endpoints that must pass ``g.admission`` on and have it checked (``lamina.services.invoke.invocations``).
-DEFERRED_ADMISSION = {"invoke.invoke"}
+DEFERRED_ADMISSION = {"invoke.invoke", "invoke.invoke_with_response_stream"}
 
 
 def exempt_blueprint(name: str) -> None:

@@ -14,7 +14,7 @@ from lamina.api import event_sources as event_sources_api
 from lamina.api import schedules as schedules_api
 from lamina.api import urls as urls_api
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
-from lamina.services.functions import functions, isolation, runtime_versions
+from lamina.services.functions import functions, isolation, recursion, runtime_versions
 from lamina.services.triggers.triggers import Triggers
 
 bp = context.blueprint("functions")
@@ -113,6 +113,16 @@ def put_runtime_management_config(function_name: str) -> ResponseReturnValue:
                                context.body())
     return shapes.without_none({"UpdateRuntimeOn": got.update_runtime_on, "FunctionArn": got.function_arn,
                                 "RuntimeVersionArn": got.runtime_version_arn})
+
+
+@bp.get("/2024-08-31/functions/<function_name>/recursion-config")
+def get_function_recursion_config(function_name: str) -> ResponseReturnValue:
+    return {"RecursiveLoop": recursion.get(context.deps(), context.account_id(), function_name)}
+
+
+@bp.put("/2024-08-31/functions/<function_name>/recursion-config")
+def put_function_recursion_config(function_name: str) -> ResponseReturnValue:
+    return {"RecursiveLoop": recursion.put(context.deps(), context.account_id(), function_name, context.body())}
 
 
 def _isolation_shape(found: isolation.FunctionIsolation) -> dict[str, Any]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import json
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
+from lamina.api import event_stream
 from lamina.api.errors import request_id
-from lamina.errors import RequestTooLargeException
+from lamina.errors import InvalidParameterValueException, RequestTooLargeException
 from lamina.services.events import events
 from lamina.services.invoke.invocations import Invoker
 from lamina.services.invoke.requests import MAX_SYNC_PAYLOAD, InvocationRequest
@@ -37,9 +39,7 @@ def invoker_of(app: Flask) -> Invoker:
     return app.extensions[EXTENSION]
 
 
-@bp.post("/2015-03-31/functions/<path:function_name>/invocations")
-def invoke(function_name: str) -> Response:
-    invoker = invoker_of(current_app)
+def _request(invoker: Invoker, function_name: str) -> InvocationRequest:
     # Authentication's Redis checks, deferred by lamina.api.auth to the invoker (one round trip fewer).
     admission = g.pop("admission", None)
     length = request.content_length
@@ -49,21 +49,26 @@ def invoke(function_name: str) -> Response:
             f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
         )
     headers = request.headers
-    result = invoker.invoke(
-        InvocationRequest(
-            account_id=g.account_id,
-            function_name=function_name,
-            qualifier=request.args.get("Qualifier") or None,
-            payload=request.get_data(cache=False),
-            invocation_type=headers.get("X-Amz-Invocation-Type") or "RequestResponse",
-            log_type=headers.get("X-Amz-Log-Type") or "None",
-            client_context=headers.get("X-Amz-Client-Context") or None,
-            request_id=request_id(),
-            trace_id=headers.get("X-Amzn-Trace-Id") or None,
-            admission=admission,
-            client_call=ClientCall.from_headers(headers.get("amz-sdk-invocation-id"), headers.get("amz-sdk-request")),
-        )
+    return InvocationRequest(
+        account_id=g.account_id,
+        function_name=function_name,
+        qualifier=request.args.get("Qualifier") or None,
+        payload=request.get_data(cache=False),
+        invocation_type=headers.get("X-Amz-Invocation-Type") or "RequestResponse",
+        log_type=headers.get("X-Amz-Log-Type") or "None",
+        client_context=headers.get("X-Amz-Client-Context") or None,
+        request_id=request_id(),
+        trace_id=headers.get("X-Amzn-Trace-Id") or None,
+        tenant_id=headers.get("X-Amz-Tenant-Id"),
+        admission=admission,
+        client_call=ClientCall.from_headers(headers.get("amz-sdk-invocation-id"), headers.get("amz-sdk-request")),
     )
+
+
+@bp.post("/2015-03-31/functions/<path:function_name>/invocations")
+def invoke(function_name: str) -> Response:
+    invoker = invoker_of(current_app)
+    result = invoker.invoke(_request(invoker, function_name))
     resp = Response(result.payload, status=result.status, content_type=result.content_type)
     if result.executed_version:
         resp.headers["X-Amz-Executed-Version"] = result.executed_version
@@ -74,3 +79,51 @@ def invoke(function_name: str) -> Response:
     if result.trace_id:
         resp.headers["X-Amzn-Trace-Id"] = result.trace_id
     return resp
+
+
+STREAM_CHUNK = 64 * 1024
+
+
+@bp.post("/2021-11-15/functions/<path:function_name>/response-streaming-invocations")
+def invoke_with_response_stream(function_name: str) -> Response:
+    """InvokeWithResponseStream: the answer as Lambda's event stream (PayloadChunk..., InvokeComplete).
+
+    The agent hands lamina one response per invocation, so the chunks are sent once the function is done
+    (a streaming Node.js handler's writes included); the framing is what AWS's SDKs decode."""
+    invoker = invoker_of(current_app)
+    req = _request(invoker, function_name)
+    if req.invocation_type not in ("RequestResponse", "DryRun"):
+        invoker.admit(req.admission)
+        raise InvalidParameterValueException(
+            f"Unsupported InvocationType for InvokeWithResponseStream: {req.invocation_type}")
+    result = invoker.invoke(req)
+    if result.status == 204:
+        return Response(status=204)
+    parts: list[bytes] = []
+    complete: dict[str, str] = {}
+    if result.function_error:
+        error_type, message = _error_of(result.payload)
+        complete.update(ErrorCode=error_type, ErrorDetails=message)
+    else:
+        parts += [event_stream.event("PayloadChunk", result.payload[i:i + STREAM_CHUNK], "application/octet-stream")
+                  for i in range(0, len(result.payload), STREAM_CHUNK)]
+    if result.log_result:
+        complete["LogResult"] = result.log_result
+    parts.append(event_stream.event("InvokeComplete", json.dumps(complete).encode(), "application/json"))
+    resp = Response(b"".join(parts), status=200, content_type=event_stream.CONTENT_TYPE)
+    if result.executed_version:
+        resp.headers["X-Amz-Executed-Version"] = result.executed_version
+    if result.trace_id:
+        resp.headers["X-Amzn-Trace-Id"] = result.trace_id
+    return resp
+
+
+def _error_of(payload: bytes) -> tuple[str, str]:
+    """(errorType, errorMessage) of a function error's document."""
+    try:
+        doc = json.loads(payload)
+    except (ValueError, RecursionError):
+        doc = None
+    if not isinstance(doc, dict):
+        return "Unhandled", payload.decode("utf-8", "replace")
+    return str(doc.get("errorType") or "Unhandled"), str(doc.get("errorMessage") or "")

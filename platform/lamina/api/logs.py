@@ -6,7 +6,9 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from lamina.api import context
 from lamina.api.shapes import query_int
+from lamina.services.functions import functions
 from lamina.services.logs import streams as logs
 
 bp = Blueprint("logs", __name__)
@@ -17,13 +19,18 @@ def _where() -> tuple[Path, str]:
     return comps.settings.data_dir, g.account_id
 
 
+def _group_key(name: str) -> str:
+    """Where a function's lines are: its LoggingConfig LogGroup (shared with other functions, maybe)."""
+    return functions.log_key(context.deps(), g.account_id, name)
+
+
 @bp.get("/lamina/v1/functions/<name>/logs")
 def events(name: str) -> Response:
     data_dir, account_id = _where()
     page = logs.read_events(
         data_dir,
         account_id,
-        name,
+        _group_key(name),
         stream=request.args.get("stream") or None,
         since_ms=query_int(request.args, "since"),
         limit=query_int(request.args, "limit") or 100,
@@ -41,9 +48,10 @@ def events(name: str) -> Response:
 @bp.get("/lamina/v1/functions/<name>/log-streams")
 def streams(name: str) -> Response:
     data_dir, account_id = _where()
-    found = logs.list_streams(data_dir, account_id, name)
+    key = _group_key(name)
+    found = logs.list_streams(data_dir, account_id, key)
     return jsonify({
-        "logGroupName": f"/aws/lambda/{name}",
+        "logGroupName": logs.group_of_key(key),
         "logStreams": [
             {"logStreamName": s.name, "firstEventTimestamp": s.first_event_ms,
              "lastEventTimestamp": s.last_event_ms, "storedBytes": s.stored_bytes}

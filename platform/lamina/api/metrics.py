@@ -46,12 +46,20 @@ def prometheus() -> Response:
     else:
         registry = current_app.extensions["lamina.invoker"].metrics.registry
     body = generate_latest(registry) + _async_queue_text() + _worker_text() + _provisioned_text() + _stream_text()
+    body += _tenants_text()
     return Response(body, content_type=CONTENT_TYPE_LATEST)
 
 
 def _stream_text() -> bytes:
     try:
         return stream_poller.iterator_age_text(current_app.extensions["lamina"].redis)
+    except Exception:  # Redis unreachable: /metrics still answers with the in-process values
+        return b""
+
+
+def _tenants_text() -> bytes:
+    try:
+        return metrics.tenants_text(current_app.extensions["lamina"].redis)
     except Exception:  # Redis unreachable: /metrics still answers with the in-process values
         return b""
 

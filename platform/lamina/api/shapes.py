@@ -159,8 +159,9 @@ def query_int(args: Mapping[str, str], key: str) -> int | None:
 # CreateFunction / UpdateFunctionConfiguration members lamina implements, and those it accepts only with
 # the value that means "off" (what tools send by default); anything else is refused by name.
 _CONFIG_MEMBERS = {"Role", "Runtime", "Handler", "Description", "Timeout", "MemorySize", "Environment", "Layers",
-                   "EphemeralStorage", "Architectures", "ImageConfig", "VpcConfig", "FileSystemConfigs"}
-_CREATE_MEMBERS = _CONFIG_MEMBERS | {"FunctionName", "Code", "PackageType", "Publish", "Tags"}
+                   "EphemeralStorage", "Architectures", "ImageConfig", "VpcConfig", "FileSystemConfigs",
+                   "LoggingConfig"}
+_CREATE_MEMBERS = _CONFIG_MEMBERS | {"FunctionName", "Code", "PackageType", "Publish", "Tags", "TenancyConfig"}
 UPDATE_MEMBERS = _CONFIG_MEMBERS | {"RevisionId"}
 _NEUTRAL: dict[str, Callable[[Any], bool]] = {
     "TracingConfig": lambda v: isinstance(v, dict) and v.get("Mode", "PassThrough") == "PassThrough"
@@ -191,6 +192,8 @@ def config_input(r: Reader) -> ConfigInput:
     image_config = r.obj("ImageConfig")
     vpc = r.obj("VpcConfig")
     file_systems = r.raw("FileSystemConfigs")
+    logging = r.obj("LoggingConfig")
+    tenancy = r.obj("TenancyConfig")
     return ConfigInput(
         role=r.string("Role"),
         runtime=r.string("Runtime"),
@@ -205,6 +208,8 @@ def config_input(r: Reader) -> ConfigInput:
         image_config=dict(image_config.data) if image_config is not None else None,
         vpc_config=dict(vpc.data) if vpc is not None else None,
         file_system_configs=file_systems,
+        logging_config=dict(logging.data) if logging is not None else None,
+        tenancy_config=dict(tenancy.data) if tenancy is not None else None,
     )
 
 
@@ -330,8 +335,10 @@ def function_configuration(rec: FunctionRecord, listing: bool = False) -> dict[s
         "Architectures": list(rec.architectures),
         "EphemeralStorage": {"Size": rec.ephemeral_storage},
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-        "LoggingConfig": {"LogFormat": "Text", "LogGroup": rec.log_group},
+        "LoggingConfig": {"LogFormat": "Text", **(rec.logging_config or {}), "LogGroup": rec.log_group},
     })
+    if rec.tenancy_config:
+        out["TenancyConfig"] = dict(rec.tenancy_config)
     return out
 
 

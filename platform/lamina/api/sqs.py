@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, g
+from flask import Response, g, request
 
 from lamina.api import aws_json, context
 from lamina.api.auth import authorize
@@ -278,6 +278,8 @@ def _outgoing(r: Reader) -> Outgoing:
         body=r.string("MessageBody") or "", delay_s=r.integer("DelaySeconds"),
         attributes=r.raw("MessageAttributes"), system_attributes=r.raw("MessageSystemAttributes"),
         group=r.string("MessageGroupId"), dedup_id=r.string("MessageDeduplicationId"),
+        # AWS's SDKs send a Lambda function's trace header: it rides with the message (AWSTraceHeader).
+        trace=request.headers.get("X-Amzn-Trace-Id") or None,
     )
 
 
@@ -364,7 +366,7 @@ def _message_shape(msg: Message, system_names: set[str], attribute_names: list[s
         "ApproximateFirstReceiveTimestamp": str(msg.first_receive_ms),
         "SequenceNumber": f"{msg.sequence:020d}" if msg.sequence is not None else None,
         "MessageDeduplicationId": msg.dedup_id, "MessageGroupId": msg.group,
-        "AWSTraceHeader": (msg.system.get("AWSTraceHeader") or {}).get("StringValue"),
+        "AWSTraceHeader": (msg.system.get("AWSTraceHeader") or {}).get("StringValue") or msg.trace,
         "DeadLetterQueueSourceArn": msg.dead_letter_source,
     }
     chosen = {k: v for k, v in every.items() if v is not None and ("All" in system_names or k in system_names)}

@@ -82,6 +82,7 @@ class AgentCall:
     payload: bytes
     client_context: str | None = None
     log_tail: bool = False
+    tenant_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,8 @@ class Environments:
         }
         if call.client_context:
             headers["Lambda-Runtime-Client-Context"] = call.client_context
+        if call.tenant_id:
+            headers["Lambda-Runtime-Aws-Tenant-Id"] = call.tenant_id
         if call.log_tail:
             headers["X-Lamina-Log-Tail"] = "1"
         socket_timeout = timeout_s + CLIENT_TIMEOUT_SLACK_S + (INIT_TIMEOUT_S if cold else 0)
@@ -330,7 +333,8 @@ class Environments:
                         lease.env_id, stream[:120])
             return payload
         spec = lease.spec
-        owner = (str(spec.get("account_id") or ""), str(spec.get("function_name") or ""))
+        # The function's log group (its directory key: its name, or a LoggingConfig LogGroup's).
+        owner = (str(spec.get("account_id") or ""), str(spec.get("log_key") or spec.get("function_name") or ""))
         for attempt in (1, 2):
             # The directory is made (a stat and a mkdir) once per function and process, not per invoke.
             directory = self._log_dirs.get(owner) or self._log_dirs.setdefault(owner, self.log_dir(*owner))

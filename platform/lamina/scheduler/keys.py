@@ -28,9 +28,11 @@ def current_revisions(account_id: str, function_name: str) -> str:
     return f"{PREFIX}:revisions:{account_id}:{function_name}"
 
 
-def pool_id(account_id: str, function_name: str, version: str, revision_id: str) -> str:
-    """Environments are interchangeable only within one pool: same function, version and revision."""
-    return f"{account_id}:{function_name}:{version}:{revision_id}"
+def pool_id(account_id: str, function_name: str, version: str, revision_id: str, tenant_id: str = "") -> str:
+    """Environments are interchangeable only within one pool: same function, version and revision (and,
+    for a PER_TENANT function, tenant: the acquire script appends it the same way)."""
+    pool = f"{account_id}:{function_name}:{version}:{revision_id}"
+    return f"{pool}:tenant:{tenant_id}" if tenant_id else pool
 
 
 def env(env_id: str) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 
 import redis
 
-from lamina.errors import TooManyRequestsException
+from lamina.errors import InvalidParameterValueException, TooManyRequestsException
 from lamina.scheduler import admission, keys
 from lamina.scheduler.admission import Admission
 from lamina.scheduler.placement import Decision, EnvView, Snapshot
@@ -63,6 +63,12 @@ local function drop(id)
 end
 """
 
+# Lambda's answers to an invoke without a tenant id (PER_TENANT function) or with one (any other function).
+TENANT_REQUIRED = ("The invoked function is enabled with tenancy configuration. Add a valid tenant ID in your "
+                   "request and try again.")
+TENANT_FORBIDDEN = ("The invoked function is not enabled with tenancy configuration. Remove the tenant ID from "
+                    "your request and try again.")
+
 _ACQUIRE = _PRELUDE + admission.LUA_FRAGMENT + """
 local acct, fn, qual = ARGV[1], ARGV[2], ARGV[3]
 local rand, now, new_id = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
@@ -71,6 +77,8 @@ local margin, fresh = tonumber(ARGV[10]), ARGV[11] == '1'
 -- The request's authentication checks first (ARGV[12..17]): a denied request takes nothing.
 local denied = admit(12, now)
 if denied then return {'denied', denied} end
+-- The invoke's tenant id (ARGV[18], '' for none): a PER_TENANT function's environments serve one tenant.
+local tenant = ARGV[18] or ''
 local specs = specs_key(acct, fn)
 -- The sum of the account's reservations, cached like the specs (the control plane deletes it on change).
 -- "sum" or "sum:quota" when the account has its own concurrency quota (then it replaces ARGV[7]).
@@ -99,6 +107,12 @@ if type(routing) == 'table' then
   end
 end
 
+if spec['tenant_isolation'] == true then
+  if tenant == '' then return {'tenant', raw, 'required'} end
+elseif tenant ~= '' then
+  return {'tenant', raw, 'forbidden'}
+end
+
 local reserved = spec['reserved_concurrency']
 if type(reserved) ~= 'number' then reserved = nil end
 local ifn, iacct, iunres = inflight_fn(acct, fn), inflight_acct(acct), inflight_unres(acct)
@@ -119,6 +133,7 @@ local version, revision = tostring(spec['version']), tostring(spec['revision_id'
 local memory = tonumber(spec['memory_size']) or 128
 local lease = now + (tonumber(spec['timeout']) or 3) + margin
 local pool = acct .. ':' .. fn .. ':' .. version .. ':' .. revision
+if tenant ~= '' then pool = pool .. ':tenant:' .. tenant end
 
 local function hold(id)
   redis.call('ZADD', LEASED, lease, id)
@@ -461,7 +476,7 @@ class Pool:
 
     def acquire(
         self, account_id: str, function_name: str, qualifier: str, *, now: float, rand: float, new_env_id: str,
-        fresh: bool = False, admit: Admission | None = None,
+        fresh: bool = False, admit: Admission | None = None, tenant_id: str | None = None,
     ) -> Lease | Miss | ReservationsMiss:
         """Take an environment for one invocation, or say which spec is missing from the cache.
 
@@ -469,16 +484,20 @@ class Pool:
         authentication checks, run first in the same round trip.
 
         Raises TooManyRequestsException (with Lambda's Reason) when a concurrency limit is reached, and
-        the error of ``admission.raise_denied`` when ``admit`` refuses the request.
+        the error of ``admission.raise_denied`` when ``admit`` refuses the request. ``tenant_id``: the
+        invoke's TenantId; a PER_TENANT function's environments each serve one tenant (InvalidParameterValue
+        without one, or with one for a function that is not PER_TENANT).
         """
         reply = self._scripts["acquire"](
             [account_id, function_name, qualifier, repr(rand), repr(now), new_env_id,
              self.account_limit, self.memory_budget_mb, self.max_envs, self.lease_margin_s,
-             "1" if fresh else "0", *(admit.args() if admit else admission.NO_ADMISSION)]
+             "1" if fresh else "0", *(admit.args() if admit else admission.NO_ADMISSION), tenant_id or ""]
         )
         kind = _s(reply[0])
         if kind == "denied":
             admission.raise_denied(_s(reply[1]))
+        if kind == "tenant":
+            raise InvalidParameterValueException(TENANT_REQUIRED if _s(reply[2]) == "required" else TENANT_FORBIDDEN)
         if kind == "miss_reserved":
             return ReservationsMiss()
         if kind == "miss":

@@ -145,6 +145,19 @@ def unqualified(deps: Deps, account_id: str, function_name: str) -> str:
     return ref.name
 
 
+def refuse_for_tenancy(fn: Function, feature: str) -> None:
+    """Lambda's rule: a PER_TENANT function has no provisioned concurrency, function URL or event source
+    mapping (none of them names a tenant)."""
+    if fn.tenancy_config:
+        raise InvalidParameterValueException(
+            f"{feature} is not supported for functions with tenant isolation mode PER_TENANT.")
+
+
+def log_group_of(function_name: str, logging_config: dict[str, str] | None) -> str:
+    """The log group a function writes to: its LoggingConfig's LogGroup, else /aws/lambda/NAME."""
+    return (logging_config or {}).get("LogGroup") or f"/aws/lambda/{function_name}"
+
+
 def record(deps: Deps, fn: Function, src: Function | FunctionVersion, arn_qualifier: str | None) -> FunctionRecord:
     """The FunctionRecord of ``src`` ($LATEST = the function row itself, or a published version)."""
     version = arns.LATEST if isinstance(src, Function) else str(src.version)
@@ -161,6 +174,8 @@ def record(deps: Deps, fn: Function, src: Function | FunctionVersion, arn_qualif
         image_config=src.image_config,
         vpc_config=src.vpc_config,
         file_system_configs=src.file_system_configs,
+        logging_config={k: v for k, v in (src.logging_config or {}).items() if k != "LogGroup"} or None,
+        tenancy_config=src.tenancy_config,
         memory_size=src.memory_size,
         timeout=src.timeout,
         ephemeral_storage=src.ephemeral_storage,
@@ -172,7 +187,7 @@ def record(deps: Deps, fn: Function, src: Function | FunctionVersion, arn_qualif
         code_key=src.code_key,
         revision_id=src.revision_id,
         last_modified=src.last_modified,
-        log_group=f"/aws/lambda/{fn.name}",
+        log_group=log_group_of(fn.name, src.logging_config),
         runtime_version_arn=_runtime_version(deps, fn, src),
     )
 

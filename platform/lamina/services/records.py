@@ -41,6 +41,10 @@ class ConfigInput:
     vpc_config: dict[str, Any] | None = None
     # Lambda's FileSystemConfigs ([{"Arn", "LocalMountPath"}], at most one); [] removes it.
     file_system_configs: list[dict[str, str]] | None = None
+    # Lambda's LoggingConfig members as given (an update merges them into the stored ones).
+    logging_config: dict[str, Any] | None = None
+    # Lambda's TenancyConfig (CreateFunction only).
+    tenancy_config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,8 @@ class FunctionRecord:
     image_config: dict[str, Any] | None
     vpc_config: dict[str, Any] | None
     file_system_configs: list[dict[str, str]] | None
+    logging_config: dict[str, str] | None
+    tenancy_config: dict[str, str] | None
     memory_size: int
     timeout: int
     ephemeral_storage: int

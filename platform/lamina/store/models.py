@@ -62,6 +62,10 @@ class ConfigColumns:
     vpc_config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Lambda's FileSystemConfigs ([{"Arn", "LocalMountPath"}]): the account's volumes; None = none.
     file_system_configs: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    # Lambda's LoggingConfig beyond the defaults ({"LogFormat": "JSON", "ApplicationLogLevel", ...}); None = Text.
+    logging_config: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # Lambda's TenancyConfig ({"TenantIsolationMode": "PER_TENANT"}), set at creation only; None = shared.
+    tenancy_config: Mapped[dict[str, str] | None] = mapped_column(JSON)
     code_sha256: Mapped[str] = mapped_column(String(64), default="")
     code_size: Mapped[int] = mapped_column(BigInteger, default=0)
     unzipped_size: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -86,6 +90,8 @@ class Function(ConfigColumns, Base):
     isolation: Mapped[str | None] = mapped_column(String(16))
     # PutRuntimeManagementConfig's UpdateRuntimeOn: Auto (None), FunctionUpdate or Manual.
     runtime_update_mode: Mapped[str | None] = mapped_column(String(16))
+    # PutFunctionRecursionConfig's RecursiveLoop: Terminate (None) or Allow.
+    recursive_loop: Mapped[str | None] = mapped_column(String(16))
     # Highest version number ever published; numbers are never reused after a delete.
     last_version: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))

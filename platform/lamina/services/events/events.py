@@ -38,6 +38,8 @@ import redis
 from lamina.errors import LambdaError, ResourceNotFoundException, TooManyRequestsException
 from lamina.services import arns
 from lamina.services.common import Deps
+from lamina.services.invoke import lineage
+from lamina.services.invoke import metrics as lineage_metrics
 from lamina.services.invoke.requests import InvocationRequest, InvocationResult, Invokes
 from lamina.services.queues import messages, queues
 from lamina.threads import BackgroundLoop
@@ -49,6 +51,8 @@ JOB = "lamina.worker.jobs.invoke_async"
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_AGE_S = 21600
 SWEEP_BATCH = 500
+# The condition of an event stopped as one invocation too many of a chain (a recursive loop).
+RECURSIVE_CONDITION = "RecursiveInvocationException"
 
 _CLAIM = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'queued' then return 0 end
@@ -139,11 +143,11 @@ def _qualifier(spec: Mapping[str, Any]) -> str:
 
 
 def _stage(pipe: Any, queue: Any, request_id: str, account_id: str, name: str, qualifier: str, payload: bytes,
-           keep_s: int, timeout_s: int, source: str = "invoke") -> None:
+           keep_s: int, timeout_s: int, source: str = "invoke", trace: str = "", tenant: str = "") -> None:
     pipe.hset(keys.event(request_id), mapping={
         "account": account_id, "function": name, "qualifier": qualifier, "payload": payload,
         "accepted": repr(time.time()), "gen": 1, "enq": 1, "state": "queued", "invokes": 0,
-        "retries": 0, "throttles": 0, "source": source,
+        "retries": 0, "throttles": 0, "source": source, "trace": trace, "tenant": tenant,
     })
     # Done events expire; queued ones are kept until they are done (see _finish).
     pipe.persist(keys.event(request_id))
@@ -163,18 +167,22 @@ def _job_options(request_id: str, gen: int, timeout_s: int, keep_s: int) -> dict
 
 
 def accept(deps: Deps, queue: Any, account_id: str, spec: Mapping[str, Any], payload: bytes,
-           request_id: str | None = None, source: str = "invoke", pipe: Any = None) -> str:
+           request_id: str | None = None, source: str = "invoke", pipe: Any = None,
+           caller_trace: str | None = None, tenant_id: str | None = None) -> str:
     """Accept an Event invocation of the resolved function ``spec``; return its request id.
 
     With ``pipe`` (a pipeline in MULTI mode) the writes join the caller's transaction and run when it executes.
+    ``caller_trace``: the trace header of the request (or event) that started it, which counts the chain.
     """
     rid = request_id or str(uuid.uuid4())
     own = pipe is None
     p = deps.redis.pipeline() if own else pipe
     if own:
         p.multi()  # explicitly, as RQ's enqueue_call expects of a pipeline it is handed
-    _stage(p, queue, rid, account_id, str(spec["function_name"]), _qualifier(spec), payload,
-           deps.settings.async_keep_s, int(spec.get("timeout") or 3), source)
+    name = str(spec["function_name"])
+    trace = lineage.next_hop(caller_trace, arns.function_arn(deps.settings.region, account_id, name))
+    _stage(p, queue, rid, account_id, name, _qualifier(spec), payload,
+           deps.settings.async_keep_s, int(spec.get("timeout") or 3), source, trace, tenant_id or "")
     if own:
         p.execute()
     return rid
@@ -189,7 +197,8 @@ def accept_named(deps: Deps, queue: Any, account_id: str, name: str, qualifier: 
 
 def enqueue_request(deps: Deps, queue: Any, req: InvocationRequest, spec: Mapping[str, Any]) -> None:
     """The invoke path's ``enqueue_event`` hook: queue an ``InvocationType=Event`` request (202)."""
-    accept(deps, queue, req.account_id, spec, req.payload or b"{}", request_id=req.request_id or None)
+    accept(deps, queue, req.account_id, spec, req.payload or b"{}", request_id=req.request_id or None,
+           caller_trace=req.trace_id, tenant_id=req.tenant_id)
 
 
 def get_event(r: redis.Redis, request_id: str) -> dict[str, str] | None:
@@ -298,10 +307,17 @@ def run(deps: Deps, queue: Any, invoker: Invokes, request_id: str, gen: int, lea
         if now - float(ev["accepted"]) > cfg["max_age"]:
             _finish(deps, queue, invoker, request_id, gen, "EventAgeExceeded", cfg, None)
             return "EventAgeExceeded"
+        trace = ev.get("trace") or None
+        if lineage.stops(trace, spec.get("recursive_loop")):
+            log.warning("event %s: %s is the invocation %d of a chain of events (a recursive loop); stopped, as its "
+                        "RecursionConfig is Terminate", request_id, name, lineage.count(trace))
+            lineage_metrics.recursion_dropped(r, account, name)
+            _finish(deps, queue, invoker, request_id, gen, RECURSIVE_CONDITION, cfg, None)
+            return RECURSIVE_CONDITION
         try:
             result = invoker.invoke(InvocationRequest(
                 account_id=account, function_name=name, qualifier=qualifier, payload=payload,
-                request_id=request_id,
+                request_id=request_id, trace_id=trace, tenant_id=ev.get("tenant") or None,
             ))
         except TooManyRequestsException:
             return _throttled(deps, queue, invoker, request_id, gen, ev, cfg, "throttles")
@@ -441,10 +457,12 @@ def _finish(deps: Deps, queue: Any, invoker: Invokes, request_id: str, gen: int,
             if target is not None:
                 record = json.dumps(destination_record(deps, ev, payload, condition, result, invokes))
                 kind, value = target
+                trace = ev.get("trace") or None
                 if kind == "function":
-                    accept(deps, queue, ev["account"], value, record.encode(), source="destination", pipe=pipe)
+                    accept(deps, queue, ev["account"], value, record.encode(), source="destination", pipe=pipe,
+                           caller_trace=trace)
                 else:
-                    messages.stage_send(pipe, ev["account"], value, record)
+                    messages.stage_send(pipe, ev["account"], value, record, trace=trace)
             pipe.execute()
         except redis.WatchError:
             return False

@@ -19,6 +19,7 @@ from lamina.scheduler import environments
 from lamina.services import arns, common
 from lamina.services.common import Deps
 from lamina.services.functions import isolation, layers, runtime_versions, validate, versions, zips
+from lamina.services.logs import streams as log_streams
 from lamina.services.records import (
     CodeInput,
     ConfigInput,
@@ -74,6 +75,8 @@ def _apply_config(values: dict[str, Any], cfg: ConfigInput) -> None:
             values[name] = check(given)
     if cfg.layers is not None:
         validate.layer_count(cfg.layers)
+    if cfg.logging_config is not None:
+        values["logging_config"] = validate.logging_config(cfg.logging_config)  # merged by the caller
 
 
 def _check_networks(deps: Deps, account_id: str, vpc: dict[str, Any] | None) -> None:
@@ -156,6 +159,10 @@ def create_function(deps: Deps, account_id: str, req: CreateFunctionInput) -> Fu
         raise InvalidParameterValueException("Role is required.")
     values = copy.deepcopy(DEFAULTS)
     _apply_config(values, req.config)
+    if "logging_config" in values:
+        values["logging_config"] = validate.merged_logging_config(None, values["logging_config"])
+    if req.config.tenancy_config is not None:
+        values["tenancy_config"] = validate.tenancy_config(req.config.tenancy_config)
     _check_networks(deps, account_id, values.get("vpc_config"))
     volumes.check_configs(deps, account_id, values.get("file_system_configs"))
     _check_package(package_type, values, req.config)
@@ -221,6 +228,15 @@ def get_function(deps: Deps, account_id: str, function_name: str, qualifier: str
             tags=dict(fn.tags),
             reserved_concurrency=fn.reserved_concurrency,
         )
+
+
+def log_key(deps: Deps, account_id: str, function_name: str) -> str:
+    """The log directory key of a function's log group (its LoggingConfig LogGroup's, else its name's);
+    the name itself for a function that is gone (its logs outlive it)."""
+    with deps.sessions.begin() as session:
+        fn = queries.get_function(session, account_id, function_name)
+        group = common.log_group_of(function_name, fn.logging_config if fn is not None else None)
+    return log_streams.group_key(group)
 
 
 def get_configuration(deps: Deps, account_id: str, function_name: str,
@@ -354,6 +370,8 @@ def update_configuration(deps: Deps, account_id: str, function_name: str, cfg: C
     with deps.sessions.begin() as session:
         fn = common.load_function(deps, session, account_id, name, lock=True)
         common.check_revision(fn.revision_id, revision_id)
+        if "logging_config" in values:
+            values["logging_config"] = validate.merged_logging_config(fn.logging_config, values["logging_config"])
         merged = {"runtime": fn.runtime, "handler": fn.handler, **values}
         if fn.package_type == "Image":
             _check_package("Image", merged, cfg)
@@ -495,6 +513,11 @@ def resolve_for_invoke(session_factory: queries.SessionFactory, account_id: str,
             "image_config": dict(src.image_config) if src.image_config else None,
             "vpc_config": dict(src.vpc_config) if src.vpc_config else None,
             "file_system_configs": [dict(c) for c in src.file_system_configs or ()],
+            "logging_config": dict(src.logging_config) if src.logging_config else None,
+            "log_group": common.log_group_of(fn.name, src.logging_config),
+            "log_key": log_streams.group_key(common.log_group_of(fn.name, src.logging_config)),
+            "tenant_isolation": bool(src.tenancy_config),
+            "recursive_loop": fn.recursive_loop or "Terminate",
             "memory_size": src.memory_size,
             "timeout": src.timeout,
             "ephemeral_storage": src.ephemeral_storage,

@@ -86,6 +86,7 @@ def put(deps: Deps, account_id: str, function_name: str, qualifier: str | None,
     with deps.sessions.begin() as session:
         queries.lock_account(session, account_id)
         fn, qual, version = _qualifier(deps, session, account_id, function_name, qualifier, lock=True)
+        common.refuse_for_tenancy(fn, "Provisioned concurrency")
         # One configuration per version: an alias and the version it points to cannot both have one.
         for other in queries.list_provisioned_configs(session, fn.id):
             if other.qualifier != qual and _versions_of(session, fn, other.qualifier) == version:

@@ -271,3 +271,84 @@ def max_items(value: int | None, high: int, default: int) -> int:
     if value is None:
         return default
     return int_range(value, "maxItems", 1, high)
+
+
+LOG_FORMATS = ("Text", "JSON")
+APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+LOG_GROUP_RE = re.compile(r"[.\-_/#A-Za-z0-9]+")
+_LOGGING_MEMBERS = {"LogFormat": LOG_FORMATS, "ApplicationLogLevel": APPLICATION_LOG_LEVELS,
+                    "SystemLogLevel": SYSTEM_LOG_LEVELS}
+
+
+def logging_config(value: Any) -> dict[str, str]:
+    """LoggingConfig as given (each member checked); ``merged_logging_config`` combines it with what is stored."""
+    if not isinstance(value, Mapping):
+        raise invalid("LoggingConfig must be an object")
+    out: dict[str, str] = {}
+    for member, given in value.items():
+        if member == "LogGroup":
+            if not isinstance(given, str):
+                raise invalid("LoggingConfig.LogGroup must be a string")
+            out[member] = pattern(max_len(given, "loggingConfig.logGroup", 512, 1), "loggingConfig.logGroup",
+                                  LOG_GROUP_RE)
+            continue
+        allowed = _LOGGING_MEMBERS.get(member)
+        if allowed is None:
+            raise invalid(f"LoggingConfig has no member {member}")
+        if given not in allowed:
+            field = member[0].lower() + member[1:]
+            raise invalid(f"1 validation error detected: Value '{given}' at 'loggingConfig.{field}' failed to "
+                          f"satisfy constraint: Member must satisfy enum value set: [{', '.join(allowed)}]")
+        out[member] = given
+    return out
+
+
+def merged_logging_config(stored: Mapping[str, str] | None, given: Mapping[str, str]) -> dict[str, str] | None:
+    """What a function logs with after ``given`` (a create's, or an update's over ``stored``); None = the
+    defaults (Text to /aws/lambda/NAME). Levels belong to the JSON format, as on Lambda: JSON without levels
+    is INFO for both; levels with Text are refused; a switch to Text drops them."""
+    out = dict(stored or {})
+    if given.get("LogFormat") == "Text":
+        out.pop("ApplicationLogLevel", None)
+        out.pop("SystemLogLevel", None)
+    out.update(given)
+    log_format = out.get("LogFormat", "Text")
+    if log_format == "Text" and ("ApplicationLogLevel" in given or "SystemLogLevel" in given):
+        raise invalid("ApplicationLogLevel and SystemLogLevel can only be set when LogFormat is JSON")
+    if log_format == "JSON":
+        out.setdefault("ApplicationLogLevel", "INFO")
+        out.setdefault("SystemLogLevel", "INFO")
+    else:
+        out.pop("LogFormat", None)
+    return out or None
+
+
+TENANT_ISOLATION_MODES = ("PER_TENANT",)
+TENANT_ID_RE = re.compile(r"[a-zA-Z0-9\._:\/=+\-@ ]+")
+
+
+def tenancy_config(value: Any) -> dict[str, str]:
+    """TenancyConfig: {TenantIsolationMode: PER_TENANT} (Lambda's one mode)."""
+    if not isinstance(value, Mapping) or set(value) != {"TenantIsolationMode"}:
+        raise invalid("TenancyConfig needs exactly TenantIsolationMode")
+    mode = value["TenantIsolationMode"]
+    if mode not in TENANT_ISOLATION_MODES:
+        raise invalid(f"1 validation error detected: Value '{mode}' at 'tenancyConfig.tenantIsolationMode' "
+                      "failed to satisfy constraint: Member must satisfy enum value set: [PER_TENANT]")
+    return {"TenantIsolationMode": mode}
+
+
+def tenant_id(value: str) -> str:
+    """An invoke's TenantId (X-Amz-Tenant-Id): 1 to 256 characters of Lambda's pattern."""
+    return pattern(max_len(value, "tenantId", 256, 1), "tenantId", TENANT_ID_RE)
+
+
+RECURSIVE_LOOP_MODES = ("Allow", "Terminate")
+
+
+def recursive_loop(value: Any) -> str:
+    if value not in RECURSIVE_LOOP_MODES:
+        raise invalid(f"1 validation error detected: Value '{value}' at 'recursiveLoop' failed to satisfy "
+                      "constraint: Member must satisfy enum value set: [Allow, Terminate]")
+    return str(value)

@@ -19,9 +19,8 @@ from lamina.store.models import Function, FunctionVersion
 # What a version copies from $LATEST (besides description, revision_id and last_modified).
 SNAPSHOT_FIELDS = (
     "role", "runtime", "handler", "package_type", "image_uri", "image_config", "vpc_config", "file_system_configs",
-    "memory_size", "timeout",
-    "ephemeral_storage", "architectures", "environment", "layers", "code_sha256", "code_size",
-    "unzipped_size", "code_key", "runtime_version_arn",
+    "logging_config", "tenancy_config", "memory_size", "timeout", "ephemeral_storage", "architectures",
+    "environment", "layers", "code_sha256", "code_size", "unzipped_size", "code_key", "runtime_version_arn",
 )
 
 

@@ -57,7 +57,7 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "AWS_LAMBDA_FUNCTION_VERSION": version,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_GROUP_NAME": str(spec.get("log_group") or f"/aws/lambda/{name}"),
         "AWS_LAMBDA_LOG_STREAM_NAME": stream,
         "AWS_LAMBDA_INITIALIZATION_TYPE": str(spec.get("initialization_type") or "on-demand"),
         "AWS_REGION": s.region,
@@ -70,6 +70,13 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         "LAMINA_AGENT_PORT": str(AGENT_PORT),
         "LAMINA_INIT_TIMEOUT_S": str(INIT_TIMEOUT_S),
     })
+    logging_config = spec.get("logging_config") or {}
+    if logging_config.get("LogFormat") == "JSON":
+        # What AWS's runtime clients read to log JSON records at a level; the agent's own lines follow the
+        # system level (LAMINA_ variables never reach the runtime).
+        env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        env["AWS_LAMBDA_LOG_LEVEL"] = str(logging_config.get("ApplicationLogLevel") or "INFO")
+        env["LAMINA_SYSTEM_LOG_LEVEL"] = str(logging_config.get("SystemLogLevel") or "INFO")
     # The execution role's credentials, valid only while this environment runs an invocation.
     env.update(sessions.environment(session_deps, spec, env_id))
     if "AWS_ENDPOINT_URL_LAMBDA" in env and not s.public_url:
@@ -112,7 +119,8 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         agent_dir=envs.agent_dir(),
         network=s.docker_network,
         labels=envs.labels(env_id, f"{account_id}:{name}", version,
-                           keys.pool_id(account_id, name, version, str(spec.get("revision_id") or ""))),
+                           keys.pool_id(account_id, name, version, str(spec.get("revision_id") or ""),
+                                        str(spec.get("tenant_id") or ""))),
         task_dir=task_dir,
         opt_dir=opt_dir,
         working_dir=working_dir,

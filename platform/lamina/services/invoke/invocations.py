@@ -48,8 +48,9 @@ from lamina.scheduler.environments import (
     EnvironmentUnusable,
     ExecutorError,
 )
-from lamina.scheduler.pool import Lease, Miss, Pool, ReservationsMiss
+from lamina.scheduler.pool import TENANT_FORBIDDEN, TENANT_REQUIRED, Lease, Miss, Pool, ReservationsMiss
 from lamina.services import arns
+from lamina.services.functions import validate
 from lamina.services.iam import secrets as secrets_at_rest
 from lamina.services.invoke import containers, tracing
 from lamina.services.invoke.metrics import Metrics
@@ -174,7 +175,7 @@ class Invoker:
             admission = None
         qual = qualifier or "$LATEST"
         if req.invocation_type == "DryRun":
-            self.spec(req.account_id, name, qual)
+            _check_tenant(self.spec(req.account_id, name, qual), req.tenant_id)
             return InvocationResult(status=204)
         if req.invocation_type == "Event":
             # Asynchronous invocation (queue, retries, destinations) lives in the worker, which plugs
@@ -182,6 +183,7 @@ class Invoker:
             if self.enqueue_event is None:
                 raise InvalidParameterValueException("InvocationType Event is not supported by this lamina yet")
             spec = self.spec(req.account_id, name, qual)
+            _check_tenant(spec, req.tenant_id)
             self.enqueue_event(req, spec)
             return InvocationResult(status=202, executed_version=None)
         call = req.client_call
@@ -196,7 +198,8 @@ class Invoker:
         fresh = False
         for _ in range(3):
             try:
-                lease = self._acquire(req.account_id, name, qual, fresh=fresh, admission=admission)
+                lease = self._acquire(req.account_id, name, qual, fresh=fresh, admission=admission,
+                                      tenant_id=req.tenant_id)
             except TooManyRequestsException as err:
                 if err.reason != "CallerRateLimitExceeded":
                     metrics.throttled(req.account_id, name)
@@ -230,6 +233,7 @@ class Invoker:
                 req.account_id, name, cold=result.cold, duration_ms=result.duration_ms,
                 init_duration_ms=result.init_duration_ms,
                 error_type=_error_type(result.payload) if result.function_error else None,
+                tenant_id=req.tenant_id,
             )
             return result
         raise ServiceException(f"No execution environment of {name} could be reached; retry the invocation")
@@ -246,6 +250,8 @@ class Invoker:
             raise InvalidParameterValueException(f"Unsupported InvocationType: {req.invocation_type}")
         if req.log_type not in ("None", "Tail"):
             raise InvalidParameterValueException(f"Unsupported LogType: {req.log_type}")
+        if req.tenant_id is not None:
+            validate.tenant_id(req.tenant_id)
         if len(req.payload) > MAX_SYNC_PAYLOAD:
             raise RequestTooLargeException(
                 f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
@@ -280,11 +286,12 @@ class Invoker:
 
     def _acquire(
         self, account_id: str, name: str, qualifier: str, fresh: bool = False, admission: Admission | None = None,
+        tenant_id: str | None = None,
     ) -> Lease:
         for _ in range(5):
             got = self.pool.acquire(
                 account_id, name, qualifier, now=time.time(), rand=random.random(), new_env_id=_new_env_id(),
-                fresh=fresh, admit=admission,
+                fresh=fresh, admit=admission, tenant_id=tenant_id,
             )
             admission = None  # the script ran the checks, whatever it answered
             if isinstance(got, Miss):
@@ -297,6 +304,8 @@ class Invoker:
                 continue
             if got.evicted:
                 self.environments.remove_later(got.evicted)
+            if tenant_id:  # a new environment of this tenant's pool is labelled with it (containers.build)
+                got.spec["tenant_id"] = tenant_id
             return got
         # Only reachable when the function is being changed faster than we can read it.
         raise ServiceException(f"Function {name} is changing; retry the invocation")
@@ -389,6 +398,7 @@ class Invoker:
             payload=req.payload,
             client_context=client_context,
             log_tail=req.log_type == "Tail",
+            tenant_id=req.tenant_id,
         )
         out = self.environments.run(lease, call, self.container_spec, redeliver=redeliver)
         if lease.spec.get("provisioned_concurrency") and out.env_id:
@@ -406,6 +416,12 @@ def _new_env_id() -> str:
     acquire takes an existing environment). ``random`` is seeded from urandom and reseeded in a forked
     child, so gunicorn workers do not share a sequence."""
     return f"{random.getrandbits(128):032x}"
+
+
+def _check_tenant(spec: Mapping[str, Any], tenant_id: str | None) -> None:
+    """The pool's tenant rule (``Pool.acquire``) for an invoke that does not acquire (Event, DryRun)."""
+    if bool(spec.get("tenant_isolation")) != bool(tenant_id):
+        raise InvalidParameterValueException(TENANT_REQUIRED if spec.get("tenant_isolation") else TENANT_FORBIDDEN)
 
 
 def _error_type(payload: bytes) -> str:

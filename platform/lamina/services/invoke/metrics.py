@@ -41,6 +41,11 @@ PREFIX = "lamina:metrics"
 MAX_ERROR_TYPE = 64
 PERIODS = (60, 300, 900, 3600)
 WORKER_TOTALS = f"{PREFIX}:worker-totals"
+# Running totals per tenant of PER_TENANT functions (fields ``<account>|<function>|<tenant>|inv`` / ``|err``)
+# and of invocations stopped as recursive loops (fields ``<account>|<function>``).
+TENANT_TOTALS = f"{PREFIX}:tenant-totals"
+RECURSION_DROPS = f"{PREFIX}:recursive-drops"
+MAX_TENANT_ID = 256
 
 
 def fn_key(account_id: str, function_name: str, minute: int) -> str:
@@ -171,11 +176,16 @@ class Metrics:
         duration_ms: float | None,
         init_duration_ms: float | None = None,
         error_type: str | None = None,
+        tenant_id: str | None = None,
     ) -> None:
-        """Record one finished invocation (``error_type`` set when it failed)."""
+        """Record one finished invocation (``error_type`` set when it failed; ``tenant_id`` its tenant)."""
         b = self._bound(account_id, name)
         (b[0] if cold else b[1]).inc()
         counts: dict[str, float] = {"inv": 1, "cold" if cold else "warm": 1}
+        if tenant_id:
+            counts[f"t:{tenant_id[:MAX_TENANT_ID]}|inv"] = 1
+            if error_type is not None:
+                counts[f"t:{tenant_id[:MAX_TENANT_ID]}|err"] = 1
         if error_type is not None:
             error_type = error_type[:MAX_ERROR_TYPE] or "Unhandled"
             self.prom["errors"].labels(account_id, name, error_type).inc()
@@ -217,6 +227,8 @@ class Metrics:
         ttl = self.retention_s
         for (account_id, name, minute), counts in pending.items():
             hkey = fn_key(account_id, name, minute)
+            for k in [k for k in counts if k.startswith("t:")]:  # a tenant's: running totals only
+                pipe.hincrby(TENANT_TOTALS, f"{account_id}|{name}|{k[2:]}", int(counts.pop(k)))
             for k, v in counts.items():
                 if k in ("dsum", "isum"):
                     pipe.hincrbyfloat(hkey, k, v)
@@ -515,6 +527,65 @@ def provisioned_text(redis_client: Any) -> bytes:
     class _Collector:
         def collect(self) -> Iterable[Any]:
             return [allocated, busy, invocations]
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector())
+    return bytes(generate_latest(registry))
+
+
+# -- tenants and recursive loops (running totals in Redis, any process)
+
+
+def recursion_dropped(redis_client: Any, account_id: str, function_name: str) -> None:
+    """Count one invocation stopped as a recursive loop (Lambda's RecursiveInvocationsDropped)."""
+    redis_client.hincrby(RECURSION_DROPS, f"{account_id}|{function_name}", 1)
+
+
+def tenant_totals(redis_client: Any, account_id: str, function_name: str) -> dict[str, dict[str, int]]:
+    """Per tenant of a function: {"Invocations": n, "Errors": n}."""
+    out: dict[str, dict[str, int]] = {}
+    prefix = f"{account_id}|{function_name}|"
+    for field, value in (redis_client.hgetall(TENANT_TOTALS) or {}).items():
+        field = field.decode() if isinstance(field, bytes) else field
+        if not field.startswith(prefix):
+            continue
+        tenant, _, kind = field[len(prefix):].rpartition("|")
+        slot = out.setdefault(tenant, {"Invocations": 0, "Errors": 0})
+        slot["Invocations" if kind == "inv" else "Errors"] += int(value)
+    return out
+
+
+def tenants_text(redis_client: Any) -> bytes:
+    """``lamina_tenant_invocations`` / ``lamina_tenant_errors`` and ``lamina_recursive_invocations_dropped``."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import CounterMetricFamily
+
+    invocations = CounterMetricFamily("lamina_tenant_invocations", "Invocations of PER_TENANT functions by tenant",
+                                      labels=["account", "function", "tenant"])
+    errors = CounterMetricFamily("lamina_tenant_errors", "Of those, the ones that ended in an error",
+                                 labels=["account", "function", "tenant"])
+    dropped = CounterMetricFamily("lamina_recursive_invocations_dropped",
+                                  "Invocations not run: one too many of a chain of events (a recursive loop)",
+                                  labels=["account", "function"])
+    found = False
+    for field, value in (redis_client.hgetall(TENANT_TOTALS) or {}).items():
+        field = field.decode() if isinstance(field, bytes) else field
+        account, _, rest = field.partition("|")
+        function, _, rest = rest.partition("|")
+        tenant, _, kind = rest.rpartition("|")
+        (invocations if kind == "inv" else errors).add_metric([account, function, tenant], float(value))
+        found = True
+    for field, value in (redis_client.hgetall(RECURSION_DROPS) or {}).items():
+        field = field.decode() if isinstance(field, bytes) else field
+        account, _, function = field.partition("|")
+        dropped.add_metric([account, function], float(value))
+        found = True
+    if not found:
+        return b""
+
+    class _Collector:
+        def collect(self) -> Iterable[Any]:
+            return [invocations, errors, dropped]
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector())

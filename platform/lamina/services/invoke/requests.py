@@ -28,6 +28,7 @@ class InvocationRequest:
     client_context: str | None = None  # base64, as sent in X-Amz-Client-Context
     request_id: str = ""
     trace_id: str | None = None
+    tenant_id: str | None = None  # X-Amz-Tenant-Id: a PER_TENANT function's environments serve one tenant
     # The API's authentication checks still to run (``lamina.api.auth`` defers them to us): inside the
     # pool's acquire for a synchronous invoke, on their own otherwise.
     admission: Admission | None = None

@@ -24,7 +24,7 @@ from lamina.errors import InvalidParameterValueException, ResourceNotFoundExcept
 from lamina.services.logs import filter_patterns
 from lamina.services.logs import streams as logs
 
-GROUP_PREFIX = "/aws/lambda/"
+GROUP_PREFIX = logs.GROUP_PREFIX
 RETENTION_FILE = ".retention"
 # CloudWatch Logs' allowed retention values.
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -34,10 +34,13 @@ MAX_STREAMS_LIMIT = 50
 
 
 def function_of(group: str | None) -> str:
-    """The function name of log group ``/aws/lambda/NAME``."""
-    if not group or not group.startswith(GROUP_PREFIX):
+    """The directory key of a log group: NAME for ``/aws/lambda/NAME``, else the encoded group name."""
+    if not group or not isinstance(group, str):
         raise ResourceNotFoundException(f"The specified log group does not exist: {group}")
-    return group[len(GROUP_PREFIX):]
+    try:
+        return logs.group_key(group)
+    except InvalidParameterValueException:
+        raise ResourceNotFoundException(f"The specified log group does not exist: {group}") from None
 
 
 def compile_pattern(pattern: str | None) -> Callable[[str], bool] | None:
@@ -212,7 +215,7 @@ def describe_log_streams(data_dir: Path, account_id: str, req: dict[str, Any], r
     start = _index_token(req.get("nextToken"))
     limit = _limit(req.get("limit"), MAX_STREAMS_LIMIT, MAX_STREAMS_LIMIT)
     page = found[start:start + limit]
-    group_arn = f"arn:aws:logs:{region}:{account_id}:log-group:{GROUP_PREFIX}{name}"
+    group_arn = f"arn:aws:logs:{region}:{account_id}:log-group:{logs.group_of_key(name)}"
     out: dict[str, Any] = {"logStreams": [
         {"logStreamName": s.name, "creationTime": s.first_event_ms, "firstEventTimestamp": s.first_event_ms,
          "lastEventTimestamp": s.last_event_ms, "lastIngestionTime": s.last_event_ms,
@@ -230,8 +233,8 @@ def describe_log_groups(data_dir: Path, account_id: str, req: dict[str, Any], re
     prefix = req.get("logGroupNamePrefix") or ""
     groups = []
     if root.is_dir():
-        for entry in sorted(os.scandir(root), key=lambda e: e.name):
-            group = GROUP_PREFIX + entry.name
+        for entry in sorted(os.scandir(root), key=lambda e: logs.group_of_key(e.name)):
+            group = logs.group_of_key(entry.name)
             if not entry.is_dir() or not group.startswith(prefix):
                 continue
             directory = Path(entry.path)

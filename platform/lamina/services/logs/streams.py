@@ -1,4 +1,8 @@
-"""Function logs: the streams the agents write under ``LAMINA_DATA_DIR/logs/<account>/<function>/``.
+"""Function logs: the streams the agents write under ``LAMINA_DATA_DIR/logs/<account>/<group key>/``.
+
+A function's own group ``/aws/lambda/NAME`` has the key NAME; any other group (a LoggingConfig's LogGroup,
+which several functions may share) has ``%`` and the percent-encoded group name (no function name has a
+``%``, so the two never meet).
 
 Each environment appends JSON lines ``{"ts": <epoch ms>, "msg": "<line>"}`` to its own file, named after
 its stream (``YYYY/MM/DD/[<version>]<32 hex>`` with ``/`` replaced by ``-``). Reading merges the streams
@@ -16,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from lamina.errors import InvalidParameterValueException, ResourceNotFoundException
 
@@ -51,8 +56,31 @@ def stream_of(file_name: str) -> str | None:
     return f"{m.group(1)}/{m.group(2)}/{m.group(3)}/{m.group(4)}" if m else None
 
 
+GROUP_PREFIX = "/aws/lambda/"
+_FUNCTION_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_GROUP_RE = re.compile(r"[.\-_/#A-Za-z0-9]{1,512}")
+
+
+def group_key(group: str) -> str:
+    """The directory name (under logs/<account>/) of log group ``group``."""
+    name = group[len(GROUP_PREFIX):] if group.startswith(GROUP_PREFIX) else None
+    if name is not None and _FUNCTION_NAME_RE.fullmatch(name):
+        return name
+    if not _GROUP_RE.fullmatch(group):
+        raise InvalidParameterValueException(f"Invalid log group name: {group}")
+    return "%" + quote(group, safe="")
+
+
+def group_of_key(key: str) -> str:
+    """The log group of directory name ``key`` (``group_key``'s inverse)."""
+    return unquote(key[1:]) if key.startswith("%") else GROUP_PREFIX + key
+
+
 def function_log_dir(data_dir: Path, account_id: str, function_name: str) -> Path:
-    if not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", function_name):
+    """The directory of a group key: a function's name, or ``%`` and a percent-encoded group name."""
+    if not _FUNCTION_NAME_RE.fullmatch(function_name) and not (
+        function_name.startswith("%") and group_key(group_of_key(function_name)) == function_name
+    ):
         raise InvalidParameterValueException(f"Invalid function name: {function_name}")
     return data_dir / "logs" / account_id / function_name
 
@@ -124,7 +152,7 @@ def read_events(
         raise InvalidParameterValueException(f"limit must be between 1 and {MAX_LIMIT}")
     directory = function_log_dir(data_dir, account_id, function_name)
     if not directory.is_dir():
-        raise ResourceNotFoundException(f"The specified log group does not exist: /aws/lambda/{function_name}")
+        raise ResourceNotFoundException(f"The specified log group does not exist: {group_of_key(function_name)}")
     files = _files(directory, stream)
     if streams is not None:
         wanted = set(streams)
@@ -174,7 +202,7 @@ def list_streams(data_dir: Path, account_id: str, function_name: str) -> list[Lo
     """Every stream of a function, newest last event first."""
     directory = function_log_dir(data_dir, account_id, function_name)
     if not directory.is_dir():
-        raise ResourceNotFoundException(f"The specified log group does not exist: /aws/lambda/{function_name}")
+        raise ResourceNotFoundException(f"The specified log group does not exist: {group_of_key(function_name)}")
     streams: list[LogStream] = []
     for fname, path in _files(directory, None).items():
         first = last = 0

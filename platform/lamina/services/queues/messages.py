@@ -239,6 +239,7 @@ class Message:
     sequence: int | None = None
     sender: str = ""
     dead_letter_source: str | None = None
+    trace: str | None = None  # the sender's X-Amzn-Trace-Id (SQS's AWSTraceHeader; it counts event chains)
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,7 @@ class Outgoing:
     system_attributes: Any = None
     group: str | None = None
     dedup_id: str | None = None
+    trace: str | None = None  # the sender's X-Amzn-Trace-Id
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,9 @@ class Sent:
     md5_of_attributes: str | None
     md5_of_system: str | None
     sequence: int | None
+
+
+_MAX_TRACE = 1024  # an X-Ray trace header is well under this; a longer one is cut, not stored whole
 
 
 def _scripts(r: redis.Redis) -> dict[str, Any]:
@@ -315,6 +320,8 @@ def _prepare(queue: QueueRecord, out: Outgoing, sender: str, now: int) -> tuple[
            "sent": now, "rc": 0, "first": 0, "attrs": attrs, "md5a": attributes.md5_of(attrs),
            "sys": system, "md5s": attributes.md5_of(system), "group": out.group, "dedup": dedup,
            "sender": sender}
+    if out.trace:
+        msg["trace"] = out.trace[:_MAX_TRACE]
     return msg, now + delay * 1000, dedup
 
 
@@ -323,7 +330,8 @@ def check(queue: QueueRecord, out: Outgoing) -> None:
     _prepare(queue, out, "", int(time.time() * 1000))
 
 
-def stage_send(pipe: Any, account_id: str, name: str, body: str, delay_s: float = 0.0) -> tuple[str, str]:
+def stage_send(pipe: Any, account_id: str, name: str, body: str, delay_s: float = 0.0,
+               trace: str | None = None) -> tuple[str, str]:
     """Queue the writes that send ``body`` to standard queue ``name`` on ``pipe``; return (id, MD5).
 
     The caller has checked that the queue exists; this lets a sender make the send part of its own
@@ -332,7 +340,9 @@ def stage_send(pipe: Any, account_id: str, name: str, body: str, delay_s: float 
     now = int(time.time() * 1000)
     message_id = str(uuid.uuid4())
     md5 = hashlib.md5(body.encode()).hexdigest()  # noqa: S324 - SQS's MD5OfMessageBody, not security
-    msg = {"id": message_id, "body": body, "md5": md5, "sent": now, "rc": 0, "first": 0}
+    msg: dict[str, Any] = {"id": message_id, "body": body, "md5": md5, "sent": now, "rc": 0, "first": 0}
+    if trace:
+        msg["trace"] = trace[:_MAX_TRACE]
     pipe.hset(key(account_id, name, "m"), message_id, json.dumps(msg))
     pipe.zadd(key(account_id, name, "v"), {message_id: now + int(delay_s * 1000)})
     return message_id, md5
@@ -423,6 +433,7 @@ def _message(msg: dict[str, Any], handle: str) -> Message:
         attributes=msg.get("attrs") or {}, md5_of_attributes=msg.get("md5a") or None,
         system=msg.get("sys") or {}, group=msg.get("group") or None, dedup_id=msg.get("dedup") or None,
         sequence=msg.get("seq"), sender=msg.get("sender") or "", dead_letter_source=msg.get("dlsrc") or None,
+        trace=msg.get("trace") or None,
     )
 
 
@@ -463,3 +474,15 @@ def change_visibility(deps: Deps, account_id: str, name: str, receipt_handle: st
 
 __all__ = ["Message", "Outgoing", "Sent", "send", "receive", "delete_message", "change_visibility",
            "stage_send", "send_messages", "queue_arn"]
+
+
+def dead_letter(deps: Deps, account_id: str, name: str, msg: Message) -> None:
+    """Take a received message off its queue for good: to the queue's dead-letter queue when it has one,
+    else deleted (a message whose invocation is stopped as a recursive loop, as Lambda does)."""
+    queue = load(deps, account_id, resolve_name(deps, name))
+    if queue.dead_letter:
+        dlq = load(deps, account_id, queue.dead_letter)
+        send(deps, dlq, [Outgoing(msg.body, attributes=msg.attributes or None,
+                                  group=(msg.group or "default") if dlq.fifo else None,
+                                  dedup_id=msg.message_id if dlq.fifo else None)], sender=msg.sender)
+    delete_message(deps, account_id, name, msg.receipt_handle)

@@ -36,6 +36,8 @@ from lamina.services import arns, common
 from lamina.services.common import Deps
 from lamina.services.functions import validate
 from lamina.services.iam import policies
+from lamina.services.invoke import lineage
+from lamina.services.invoke import metrics as invoke_metrics
 from lamina.services.invoke.requests import MAX_SYNC_PAYLOAD, InvocationRequest, Invokes
 from lamina.services.queues import messages, queues
 from lamina.services.records import Page
@@ -263,6 +265,7 @@ def create(deps: Deps, account_id: str, inp: MappingInput) -> MappingRecord:
     options = _options(deps, account_id, kind, MappingOptions(), inp.given, creating=True)
     with deps.sessions.begin() as session:
         fn, qual = schedules.target(deps, session, account_id, inp.function_name)
+        common.refuse_for_tenancy(fn, "An event source mapping")
         for other, _ in store.list_mappings(session, account_id, function_id=fn.id,
                                             event_source_arn=inp.event_source_arn):
             if other.qualifier == qual:
@@ -388,7 +391,7 @@ def sqs_record(deps: Deps, account_id: str, queue_arn: str, msg: messages.Messag
     if msg.sequence is not None:
         attributes.update(SequenceNumber=f"{msg.sequence:020d}", MessageGroupId=msg.group or "",
                           MessageDeduplicationId=msg.dedup_id or "")
-    trace = (msg.system.get("AWSTraceHeader") or {}).get("StringValue")
+    trace = _trace_of(msg)
     if trace:
         attributes["AWSTraceHeader"] = trace
     rec: dict[str, Any] = {
@@ -429,6 +432,34 @@ def _failed_ids(payload: bytes, batch_ids: set[str]) -> set[str] | None:
     return failed
 
 
+def _stop_loops(deps: Deps, invoker: Invokes, mapping: MappingRecord, acct: str, qname: str,
+                msgs: list[messages.Message]) -> tuple[list[messages.Message], str]:
+    """The messages that may run (a message one too many of a chain of events goes to the queue's
+    dead-letter queue, or is deleted when it has none), and the trace header of their invocation."""
+    hops = {m.message_id: lineage.next_hop(_trace_of(m), mapping.function_arn) for m in msgs if _trace_of(m)}
+    over = {i for i, h in hops.items() if lineage.count(h) > lineage.MAX_CHAIN}
+    kept = msgs
+    if over and lineage.stops(hops[next(iter(over))], invoker.spec(
+            acct, mapping.function_name, mapping.qualifier or "$LATEST").get("recursive_loop")):
+        kept = []
+        for m in msgs:
+            if m.message_id not in over:
+                kept.append(m)
+                continue
+            log.warning("mapping %s: message %s would be the invocation %d of a chain of events (a recursive "
+                        "loop); stopped, as the RecursionConfig of %s is Terminate", mapping.uuid, m.message_id,
+                        lineage.count(hops[m.message_id]), mapping.function_name)
+            messages.dead_letter(deps, acct, qname, m)
+            invoke_metrics.recursion_dropped(deps.redis, acct, mapping.function_name)
+    # One invocation for the batch: it continues the longest chain among its messages (or starts one).
+    longest = max((hops[m.message_id] for m in kept if m.message_id in hops), key=lineage.count, default=None)
+    return kept, longest or lineage.next_hop(None, mapping.function_arn)
+
+
+def _trace_of(msg: messages.Message) -> str | None:
+    return (msg.system.get("AWSTraceHeader") or {}).get("StringValue") or msg.trace
+
+
 def poll(deps: Deps, invoker: Invokes, mapping: MappingRecord, account_id: str | None = None) -> PollResult:
     """Take one batch for ``mapping`` and hand it to its function (see the module docstring)."""
     acct = account_id or mapping.function_arn.split(":")[4]
@@ -464,6 +495,10 @@ def poll(deps: Deps, invoker: Invokes, mapping: MappingRecord, account_id: str |
         if not kept:
             return PollResult(len(msgs), len(msgs), "filtered")
         msgs = kept
+    received = len(msgs)
+    msgs, trace = _stop_loops(deps, invoker, mapping, acct, qname, msgs)
+    if not msgs:
+        return PollResult(received, received, "recursive")
     records: list[dict[str, Any]] = []
     size = 20
     for i, m in enumerate(msgs):
@@ -480,7 +515,7 @@ def poll(deps: Deps, invoker: Invokes, mapping: MappingRecord, account_id: str |
     try:
         result = invoker.invoke(InvocationRequest(
             account_id=acct, function_name=mapping.function_name, qualifier=mapping.qualifier,
-            payload=json.dumps(event).encode(), request_id=str(uuid.uuid4()),
+            payload=json.dumps(event).encode(), request_id=str(uuid.uuid4()), trace_id=trace,
         ))
     except LambdaError as err:
         outcome = "throttled" if err.status == 429 else "error"

@@ -10,3 +10,4 @@ class PollResult:
     received: int
     deleted: int
     outcome: str  # empty | success | partial | filtered | function_error | throttled | error | gone | denied | busy
+    # | recursive (every message was one too many of a chain of events)

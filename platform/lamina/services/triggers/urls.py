@@ -136,6 +136,7 @@ def create(deps: Deps, account_id: str, function_name: str, qualifier: str | Non
     cors_ok = check_cors(cors)
     with deps.sessions.begin() as session:
         fn, qual = _qualifier(deps, session, account_id, function_name, qualifier)
+        common.refuse_for_tenancy(fn, "A function URL")
         now = common.now()
         row = FunctionUrl(url_id=secrets.token_hex(16), function_id=fn.id, qualifier=qual, auth_type=auth_type,
                           cors=cors_ok, invoke_mode=mode, creation_time=now, last_modified=now)
@@ -238,6 +239,7 @@ class Target:
     qualifier: str | None
     auth_type: str
     cors: dict[str, Any] | None
+    invoke_mode: str = "BUFFERED"
 
 
 def find(deps: Deps, url_id: str) -> Target | None:
@@ -246,7 +248,8 @@ def find(deps: Deps, url_id: str) -> Target | None:
         if found is None:
             return None
         row, account_id, fn_name = found
-        return Target(url_id, account_id, fn_name, row.qualifier or None, row.auth_type, row.cors)
+        return Target(url_id, account_id, fn_name, row.qualifier or None, row.auth_type, row.cors,
+                      row.invoke_mode or "BUFFERED")
 
 
 def _is_text(content_type: str | None) -> bool:
@@ -422,6 +425,33 @@ def _authorized(deps: Deps, target: Target, authenticate: Callable[[], Principal
                                principal=(caller.account_id, caller.arn), action=action)
 
 
+# A streaming handler's answer for a function URL (Node.js awslambda.HttpResponseStream.from): a JSON prelude
+# (statusCode, headers, cookies), 8 NUL bytes, then the body.
+HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response"
+_PRELUDE_END = b"\0" * 8
+
+
+def to_stream_response(result: InvocationResult) -> HttpResponse:
+    """The HTTP response of a RESPONSE_STREAM URL: a streaming handler's prelude and body; any other answer
+    as a BUFFERED URL reads it."""
+    if result.function_error or result.content_type != HTTP_INTEGRATION or _PRELUDE_END not in result.payload:
+        if not result.function_error and result.content_type not in ("application/json", HTTP_INTEGRATION):
+            # A stream the handler wrote without a prelude: its bytes, with its content type.
+            return HttpResponse(200, result.payload, [("Content-Type", result.content_type)])
+        return to_response(result)
+    raw, body = result.payload.split(_PRELUDE_END, 1)
+    try:
+        prelude = json.loads(raw) if raw.strip() else {}
+        status = int(prelude.get("statusCode", 200))
+    except (ValueError, TypeError, AttributeError):
+        return _error(502, "Internal Server Error")
+    headers = [(str(k), str(v)) for k, v in (prelude.get("headers") or {}).items()]
+    headers += [("Set-Cookie", str(c)) for c in prelude.get("cookies") or []]
+    if not any(k.lower() == "content-type" for k, _ in headers):
+        headers.append(("Content-Type", "application/octet-stream"))
+    return HttpResponse(status, body, headers)
+
+
 def serve(deps: Deps, invoker: Invokes, url_id: str, req: HttpRequest, request_id: str | None = None,
           authenticate: Callable[[], Principal] | None = None) -> HttpResponse:
     """Answer one HTTP request to function URL ``url_id``.
@@ -453,7 +483,7 @@ def serve(deps: Deps, invoker: Invokes, url_id: str, req: HttpRequest, request_i
         if err.status == 413:
             return _error(413, "Request Entity Too Large")
         return _error(502 if err.status >= 500 else 500, "Internal Server Error")
-    resp = to_response(result)
+    resp = to_stream_response(result) if target.invoke_mode == "RESPONSE_STREAM" else to_response(result)
     if target.cors:
         resp.headers = [(k, v) for k, v in resp.headers if k.lower() not in _CORS_NAMES]
         resp.headers += cors_headers(target.cors, origin, preflight=False)
