@@ -105,6 +105,12 @@ def _invalid_state(current, target):
 TOO_LARGE = _api_error("RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).")
 BAD_RESPONSE_MODE = _api_error("InvalidFunctionResponseMode", "Invalid function response mode")
 NOT_FOUND = _api_error("NotFound", "Not found")
+# Extensions API 2020-01-01: external extensions are the executables in EXTENSIONS_DIR (from layers or the
+# image), started before the runtime as the runtime's user; at most MAX_EXTENSIONS register.
+EXTENSIONS_DIR = "/opt/extensions"
+MAX_EXTENSIONS = 10
+EXTENSION_EVENTS = ("INVOKE", "SHUTDOWN")
+SHUTDOWN_GRACE_S = 2.0  # Lambda's limit with external extensions (the runtime gets SIGTERM with it)
 
 
 class BadRequest(Exception):
@@ -277,6 +283,7 @@ class Invocation:
         "claimed",
         "want_tail",
         "done",
+        "deferred",
     )
 
     def __init__(self, conn, headers, body, now):
@@ -303,6 +310,7 @@ class Invocation:
         self.dispatched = None
         self.claimed = False
         self.want_tail = headers.get(b"x-lamina-log-tail") == b"1"
+        self.deferred = None  # (outcome, body, content type) posted while extensions still work on it
         self.done = threading.Lock()
         self.done.acquire()
 
@@ -359,6 +367,20 @@ def _read_int_file(path):
         return None  # "max" in cgroup v2
 
 
+class Extension:
+    """One registered extension. Fields are guarded by ``Agent.lock``."""
+
+    __slots__ = ("ident", "name", "events", "conn", "queue", "busy")
+
+    def __init__(self, ident, name, events):
+        self.ident = ident
+        self.name = name
+        self.events = events
+        self.conn = None  # its parked GET /event/next
+        self.queue = []  # event bodies not yet handed to it
+        self.busy = True  # it has not called /event/next since its registration or its last event
+
+
 class Agent:
     """The whole agent's state. ``lock`` guards the phase and invocation fields; ``log_lock`` the log stream."""
 
@@ -392,6 +414,15 @@ class Agent:
         self.claim_done = threading.Event()
         self.prestarted = False  # the runtime was started before the claim (it waits in await_claim)
         self.env_ready = threading.Event()
+        # Extensions: registered ones by identifier, the executables started (pid -> name), whether
+        # registration is still open (until init completes), and the runtime's first /next held back
+        # while an extension has not called its own.
+        self.exts = {}
+        self.ext_procs = {}
+        self.ext_cond = threading.Condition(self.lock)
+        self.registration_open = True
+        self.init_waiter = None
+        self.reset_reason = "failure"
         if env.get("LAMINA_CELL") == "1":
             self.phase = "cell"
         self._configure(env)
@@ -517,6 +548,10 @@ class Agent:
             argv = json.loads(raw)
             if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
                 raise ValueError("LAMINA_RUNTIME_CMD must be a non-empty JSON list of strings")
+            wrapper = self.env.get("AWS_LAMBDA_EXEC_WRAPPER")
+            if wrapper and self.env.get("AWS_EXECUTION_ENV"):
+                # Internal extensions (a managed runtime's wrapper script): it gets the runtime's command.
+                return [wrapper, *argv]
             return argv
         for path in BOOTSTRAP_PATHS:
             if os.path.isfile(path):
@@ -615,6 +650,8 @@ class Agent:
                     signal.pause()
             if pid == self.runtime_pid:
                 self.on_runtime_exit(status)
+            elif pid in self.ext_procs:
+                self.on_extension_exit(pid)
 
     def on_runtime_exit(self, status):
         if os.WIFSIGNALED(status):
@@ -706,6 +743,8 @@ class Agent:
             self.tail = [] if inv.want_tail else None
             self._emit(self._start_lines(inv), platform=True)
         head = self._next_response(inv, now)
+        if self.exts:
+            self._invoke_event(inv, head)
         body = inv.body
         try:
             if len(body) < 65536:
@@ -767,6 +806,9 @@ class Agent:
             headers.append(b"X-Lamina-Function-Error: Unhandled\r\n")
         if reset:
             headers.append(b"X-Lamina-Reset: 1\r\n")
+            self.reset_reason = "timeout" if outcome == "timeout" else "failure"
+        if self.ext_procs:  # the platform sends SIGTERM before removing it, so they get SHUTDOWN
+            headers.append(b"X-Lamina-Extensions: %d\r\n" % len(self.ext_procs))
         # 0: the event never reached the runtime (it was dead or died before its /next), so the platform
         # may run it elsewhere without running it twice.
         headers.append(b"X-Lamina-Dispatched: 0\r\n" if inv.dispatched is None else b"X-Lamina-Dispatched: 1\r\n")
@@ -861,6 +903,7 @@ class Agent:
         except OSError:
             pass
         self.kill_runtime()
+        self.shutdown_extensions(self.reset_reason)
         with self.log_lock:
             if self.log_r is not None and not self.log_eof:
                 self._pump(final=True)
@@ -916,6 +959,8 @@ class Agent:
                     if phase == "ready":
                         inv.deadline = now + inv.budget_s
                     runtime_conn = self.waiter
+                    if runtime_conn is not None and self.exts and self._extensions_busy():
+                        runtime_conn = None  # extensions still on the last invoke: dispatched after them
                     if runtime_conn is not None:
                         self.waiter = None
                         self._activate(inv, now)
@@ -978,6 +1023,15 @@ class Agent:
 
     def runtime_api(self, conn, method, target, headers, body, too_large):
         path = target.decode("latin-1")
+        if path.startswith("/2020-01-01/extension/"):
+            self.extension_api(conn, method, path, headers, body)
+            return
+        if path in ("/2022-07-01/telemetry", "/2020-08-15/logs") and method == b"PUT":
+            # As the RIE: subscriptions are not served (yet); say so in the API's own shape.
+            kind = "Telemetry" if "telemetry" in path else "Logs"
+            conn.send(202, b"Content-Type: application/json\r\n",
+                      _api_error(f"{kind}.NotSupported", f"The {kind} API is not supported by lamina"))
+            return
         if not path.startswith("/2018-06-01/runtime/"):
             conn.send(404, b"Content-Type: application/json\r\n", NOT_FOUND)
             return
@@ -1006,15 +1060,23 @@ class Agent:
         now = time.monotonic()
         with self.lock:
             phase = self.phase
+            if phase == "init" and self.exts and self._extensions_busy() and self.init_waiter is None:
+                # Init completes when every extension has called /event/next too (_extensions_advanced).
+                self.init_waiter = conn
+                return
             if phase == "init":
                 self.phase = phase = "ready"
                 self.init_end = now
+                self.registration_open = False
             if phase != "ready" or self.active is not None or self.waiter is not None:
                 forbidden = self._state_name()
             else:
                 forbidden = None
                 inv = self.pending
-                if inv is not None:
+                if inv is not None and self.exts and self._extensions_busy():
+                    inv = None  # the extensions are still on the last invoke: it is dispatched after them
+                    self.waiter = conn
+                elif inv is not None:
                     self.pending = None
                     self._activate(inv, now)
                 else:
@@ -1025,10 +1087,18 @@ class Agent:
             self.dispatch(inv, conn, now)
 
     def unpark(self, conn):
-        """The runtime's connection closed: forget it if it was the parked /next."""
+        """The runtime's (or an extension's) connection closed: forget it if it was a parked /next."""
         with self.lock:
             if self.waiter is conn:
                 self.waiter = None
+            if self.init_waiter is conn:
+                self.init_waiter = None
+            for ext in self.exts.values():
+                if ext.conn is conn:
+                    ext.conn = None
+
+    def _parked_extension(self, conn):
+        return conn is self.init_waiter or any(e.conn is conn for e in self.exts.values())
 
     def _state_name(self):
         """The RIE's name for the runtime's state (caller holds ``lock``), for 403 messages."""
@@ -1057,9 +1127,14 @@ class Agent:
                 status = 0
             else:
                 status = 413 if too_large else 202
-                inv.claimed = True
                 self.active = None
-                self.inflight = None
+                if self.exts and self._extensions_busy() and not too_large:
+                    # The invoke completes when the extensions have called /event/next too; until then
+                    # the function's timeout still runs (await_answer) and the answer waits.
+                    status = 1
+                else:
+                    inv.claimed = True
+                    self.inflight = None
         if status == 403:
             target = "InvocationErrorResponse" if error else "InvocationResponse"
             conn.send(403, b"Content-Type: application/json\r\n", _invalid_state(state, target))
@@ -1084,9 +1159,15 @@ class Agent:
             conn.send(413, b"Content-Type: application/json\r\n", TOO_LARGE)
             return
         if error:
-            self.finish(inv, "error", _error_body(body, headers), b"application/json")
+            outcome = ("error", _error_body(body, headers), b"application/json")
         else:
-            self.finish(inv, "success", body, headers.get(b"content-type") or b"application/json")
+            outcome = ("success", body, headers.get(b"content-type") or b"application/json")
+        if status == 1:
+            inv.deferred = outcome
+            conn.send(202, b"Content-Type: application/json\r\n", ACCEPTED)
+            self._extensions_advanced()  # they may have finished meanwhile
+            return
+        self.finish(inv, *outcome)
         conn.send(202, b"Content-Type: application/json\r\n", ACCEPTED)
 
     def post_init_error(self, conn, headers, body):
@@ -1107,6 +1188,282 @@ class Agent:
         conn.send(202, b"Content-Type: application/json\r\n", ACCEPTED)
         if inv is not None:
             self.finish_init_error(inv)
+
+    # ---------------------------------------------------------------- Extensions API (2020-01-01)
+
+    def start_extensions(self):
+        """Start the executables of /opt/extensions (Extension init), then wait until each registered, exited
+        or the init timeout passed. Runs on the main thread, which can still start processes as the
+        runtime's user; the Runtime API listener is already up."""
+        import subprocess
+
+        try:
+            names = sorted(n for n in os.listdir(EXTENSIONS_DIR)
+                           if os.path.isfile(os.path.join(EXTENSIONS_DIR, n))
+                           and os.access(os.path.join(EXTENSIONS_DIR, n), os.X_OK))
+        except OSError:
+            return
+        if not names:
+            return
+        r, w = os.pipe()
+        users = {}
+        if RUNTIME_USER is not None:
+            users = {"user": RUNTIME_USER[0], "group": RUNTIME_USER[1], "extra_groups": []}
+        env = self.runtime_env()
+        for name in names[:MAX_EXTENSIONS]:
+            try:
+                proc = subprocess.Popen([os.path.join(EXTENSIONS_DIR, name)], env=env, stdin=subprocess.DEVNULL,
+                                        stdout=w, stderr=w, start_new_session=True, close_fds=True, **users)
+            except OSError as exc:
+                with self.log_lock:
+                    self._emit([f"lamina: extension {name} could not be started: {exc.strerror or exc}"],
+                               platform=True)
+                continue
+            self.ext_procs[proc.pid] = name
+            self._keep = getattr(self, "_keep", []) + [proc]  # PID 1 reaps them; keep the objects alive
+        os.close(w)
+        os.set_blocking(r, False)
+        threading.Thread(target=self._ext_log_loop, args=(r,), name="ext-log", daemon=True).start()
+        deadline = time.monotonic() + self.init_timeout_s
+        with self.ext_cond:
+            while time.monotonic() < deadline:
+                registered = {e.name for e in self.exts.values()}
+                if all(n in registered for n in self.ext_procs.values()):
+                    break
+                self.ext_cond.wait(max(0.0, deadline - time.monotonic()))
+
+    def _ext_log_loop(self, fd):
+        """Extensions' output goes to the function's log stream, like the runtime's."""
+        partial = b""
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while True:
+            poller.poll()
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            lines = (partial + data).split(b"\n")
+            partial = lines.pop() if data else b""
+            if not data and lines == [b""]:
+                lines = []
+            if lines:
+                with self.log_lock:
+                    self._emit([ln.rstrip(b"\r").decode("utf-8", "replace") for ln in lines if ln or data])
+            if not data:
+                os.close(fd)
+                return
+
+    def on_extension_exit(self, pid):
+        """An extension process ended: it no longer holds back init or an invoke."""
+        name = self.ext_procs.pop(pid, None)
+        with self.lock:
+            for ident, ext in list(self.exts.items()):
+                if ext.name == name:
+                    del self.exts[ident]
+            self.ext_cond.notify_all()
+        if name is not None and self.phase in ("init", "ready"):
+            self._extensions_advanced()
+
+    def extension_api(self, conn, method, path, headers, body):
+        rest = path[len("/2020-01-01/extension/"):]
+        if rest == "register" and method == b"POST":
+            self.ext_register(conn, headers, body)
+        elif rest == "event/next" and method == b"GET":
+            self.ext_next(conn, headers)
+        elif rest in ("init/error", "exit/error") and method == b"POST":
+            self.ext_error(conn, rest, headers, body)
+        else:
+            conn.send(404, b"Content-Type: application/json\r\n", NOT_FOUND)
+
+    def ext_register(self, conn, headers, body):
+        name = (headers.get(b"lambda-extension-name") or b"").decode("utf-8", "replace")
+        try:
+            doc = json.loads(body) if body else {}
+            events = doc.get("events") if isinstance(doc, dict) else None
+            if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+                raise ValueError("events must be a list of strings")
+        except ValueError as exc:
+            conn.send(400, b"Content-Type: application/json\r\n", _api_error("InvalidRequestFormat", str(exc)))
+            return
+        error = None
+        if not name:
+            error = (403, "Extension.MissingExtensionName", "Empty extension name")
+        elif "configurationKeys" in doc:
+            error = (403, "Extension.UnsupportedConfigurationKeys", "configurationKeys are not supported")
+        elif any(e not in EXTENSION_EVENTS for e in events):
+            error = (403, "Extension.InvalidEventType", f"Invalid event types: {events}")
+        with self.lock:
+            if error is None and not self.registration_open:
+                error = (403, "Extension.RegistrationClosed", "Registration is closed: init has completed")
+            elif error is None and any(e.name == name for e in self.exts.values()):
+                error = (409, "Extension.AlreadyRegistered", f"Extension {name} is already registered")
+            elif error is None and len(self.exts) >= MAX_EXTENSIONS:
+                error = (403, "Extension.TooManyExtensions", f"At most {MAX_EXTENSIONS} extensions can register")
+            if error is None:
+                ext = Extension(str(uuid.uuid4()), name, frozenset(events))
+                self.exts[ext.ident] = ext
+                self.ext_cond.notify_all()
+        if error is not None:
+            conn.send(error[0], b"Content-Type: application/json\r\n", _api_error(error[1], error[2]))
+            return
+        out = {"functionName": self.env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+               "functionVersion": self.env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+               "handler": self.env.get("_HANDLER", "")}
+        if b"accountId" in (headers.get(b"lambda-extension-accept-feature") or b""):
+            out["accountId"] = self.default_arn.decode().split(":")[4] if self.default_arn else ""
+        conn.send(200, b"Content-Type: application/json\r\nLambda-Extension-Identifier: %s\r\n"
+                  % ext.ident.encode(), json.dumps(out).encode())
+
+    def _ext_of(self, conn, headers):
+        """The registered extension a request names, or None (after answering 403)."""
+        raw = headers.get(b"lambda-extension-identifier")
+        if not raw:
+            conn.send(403, b"Content-Type: application/json\r\n", _api_error(
+                "Extension.MissingExtensionIdentifier", "Missing Lambda-Extension-Identifier header"))
+            return None
+        ext = self.exts.get(raw.decode("latin-1"))
+        if ext is None:
+            conn.send(403, b"Content-Type: application/json\r\n", _api_error(
+                "Extension.InvalidExtensionIdentifier", "Invalid Lambda-Extension-Identifier"))
+        return ext
+
+    def ext_next(self, conn, headers):
+        ext = self._ext_of(conn, headers)
+        if ext is None:
+            return
+        with self.lock:
+            if ext.queue:
+                event = ext.queue.pop(0)
+            else:
+                event = None
+                ext.busy = False
+                ext.conn = conn
+        if event is not None:
+            self._send_event(conn, event)
+        else:
+            self._extensions_advanced()
+
+    def ext_error(self, conn, kind, headers, body):
+        ext = self._ext_of(conn, headers)
+        if ext is None:
+            return
+        error_type = (headers.get(b"lambda-extension-function-error-type") or b"Extension.Unknown").decode(
+            "latin-1", "replace")
+        if kind == "init/error":
+            self.post_init_error(conn, {b"lambda-runtime-function-error-type": error_type.encode()}, body)
+            return
+        # exit/error: the extension is going away; it holds nothing back any more.
+        with self.lock:
+            self.exts.pop(ext.ident, None)
+        with self.log_lock:
+            self._emit([f"Extension {ext.name} reported an exit error: {error_type}"], platform=True)
+        conn.send(202, b"Content-Type: application/json\r\n", ACCEPTED)
+        self._extensions_advanced()
+
+    def _send_event(self, conn, event):
+        try:
+            conn.send(200, b"Content-Type: application/json\r\nLambda-Extension-Event-Identifier: %s\r\n"
+                      % str(uuid.uuid4()).encode(), event)
+        except OSError:
+            pass
+
+    def _invoke_event(self, inv, next_head):
+        """INVOKE to the subscribed extensions, with the deadline the runtime was given."""
+        marker = b"Lambda-Runtime-Deadline-Ms: "
+        start = next_head.index(marker) + len(marker)
+        deadline_ms = int(next_head[start:next_head.index(b"\r\n", start)])
+        h = inv.headers
+        arn = (h.get(b"lambda-runtime-invoked-function-arn") or self.default_arn or b"").decode("latin-1")
+        trace = (h.get(b"lambda-runtime-trace-id") or b"").decode("latin-1")
+        self._deliver("INVOKE", json.dumps({
+            "eventType": "INVOKE", "deadlineMs": deadline_ms, "requestId": inv.request_id,
+            "invokedFunctionArn": arn, "tracing": {"type": "X-Amzn-Trace-Id", "value": trace},
+        }).encode())
+
+    def _deliver(self, kind, event):
+        """Hand ``event`` (bytes) to every extension subscribed to ``kind``; each is busy until its next."""
+        ready = []
+        with self.lock:
+            for ext in self.exts.values():
+                if kind not in ext.events:
+                    continue
+                ext.busy = True
+                if ext.conn is not None:
+                    ready.append(ext.conn)
+                    ext.conn = None
+                else:
+                    ext.queue.append(event)
+        for conn in ready:
+            self._send_event(conn, event)
+
+    def _extensions_busy(self):
+        """Caller holds ``lock``."""
+        return any(e.busy for e in self.exts.values())
+
+    def _extensions_advanced(self):
+        """An extension called /event/next or went away: complete init, an invoke held for the extensions,
+        or dispatch the next invocation, whichever waited on them."""
+        now = time.monotonic()
+        finish = dispatch = None
+        runtime_conn = None
+        with self.lock:
+            if self._extensions_busy():
+                return
+            if self.phase == "init" and self.init_waiter is not None:
+                runtime_conn, self.init_waiter = self.init_waiter, None
+                self.phase = "ready"
+                self.init_end = now
+                self.registration_open = False
+                inv = self.pending
+                if inv is not None:
+                    self.pending = None
+                    self._activate(inv, now)
+                    dispatch = inv
+                else:
+                    self.waiter = runtime_conn
+            elif self.phase == "ready":
+                inv = self.inflight
+                if inv is not None and inv.deferred is not None and not inv.claimed:
+                    inv.claimed = True
+                    self.inflight = None
+                    finish = inv
+                elif self.pending is not None and self.waiter is not None and self.active is None:
+                    inv, self.pending = self.pending, None
+                    runtime_conn, self.waiter = self.waiter, None
+                    self._activate(inv, now)
+                    dispatch = inv
+        if finish is not None:
+            self.finish(finish, *finish.deferred)
+        if dispatch is not None:
+            self.dispatch(dispatch, runtime_conn, now)
+
+    def shutdown_extensions(self, reason):
+        """SHUTDOWN to the subscribed extensions; wait (within Lambda's limit) for their processes to exit."""
+        if not self.ext_procs:
+            return
+        deadline = time.time() + SHUTDOWN_GRACE_S
+        event = json.dumps({"eventType": "SHUTDOWN", "shutdownReason": reason,
+                            "deadlineMs": int(deadline * 1000)}).encode()
+        self._deliver("SHUTDOWN", event)
+        limit = time.monotonic() + SHUTDOWN_GRACE_S
+        left = set(self.ext_procs)
+        while left and time.monotonic() < limit:
+            for pid in list(left):
+                try:
+                    done, _ = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:  # reaped by PID 1's loop meanwhile
+                    done = pid
+                if done:
+                    left.discard(pid)
+            time.sleep(0.01)
+        for pid in left:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
     # ---------------------------------------------------------------- servers
 
@@ -1152,7 +1509,7 @@ class Agent:
                     break
                 handler(conn, *req)
                 # A parked /next of a non-keep-alive client is answered (and shut) by the dispatcher.
-                if not conn.keep_alive and self.waiter is not conn:
+                if not conn.keep_alive and self.waiter is not conn and not self._parked_extension(conn):
                     break
         except OSError:
             pass
@@ -1165,8 +1522,9 @@ class Agent:
                 pass
 
     def on_sigterm(self, signum, frame):
-        """Forward SIGTERM to the runtime, give it a moment to exit, then end the environment."""
+        """Forward SIGTERM to the runtime (and SHUTDOWN to extensions), give them a moment, end the environment."""
         self.kill_runtime(signal.SIGTERM)
+        self.shutdown_extensions("spindown")
         pid = self.runtime_pid
         limit = time.monotonic() + 2.0
         while pid is not None and time.monotonic() < limit:
@@ -1294,21 +1652,24 @@ def main():
         cell_env = dict(os.environ)
         cell_env.update(agent.claim_env or {})
         cell_env.pop("LAMINA_CELL", None)
-        same = cell_env.get("LAMINA_RUNTIME_CMD") == agent.env.get("LAMINA_RUNTIME_CMD")
+        same = (cell_env.get("LAMINA_RUNTIME_CMD") == agent.env.get("LAMINA_RUNTIME_CMD")
+                and not cell_env.get("AWS_LAMBDA_EXEC_WRAPPER"))  # a wrapper starts the runtime itself
         with agent.lock:
             agent._configure(cell_env)
             agent.phase = "init"
         alive = agent.prestarted and os.waitpid(agent.runtime_pid, os.WNOHANG) == (0, 0)
-        if alive and same:
-            agent.env_ready.set()
-        else:
+        if not (alive and same):
             if alive:  # another runtime than the one started ahead (not sent by the platform): replace it
                 agent.kill_runtime()
                 os.waitpid(agent.runtime_pid, 0)
             agent.prestarted = False
-            agent.env_ready.set()  # a waiter left behind gets 404-equivalent closure with its process
+        # Extension init comes before runtime init (a runtime started ahead waits for its environment).
+        agent.start_extensions()
+        agent.env_ready.set()  # a waiter left behind gets 404-equivalent closure with its process
+        if not (alive and same):
             agent.spawn()
     else:
+        agent.start_extensions()
         agent.spawn()
     if AGENT_USER is not None:
         _become_agent_user()

@@ -19,6 +19,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests
 from docker.types import Mount
 
 log = logging.getLogger(__name__)
@@ -469,6 +470,18 @@ class DockerEnv:
             if err.status_code == 409 and "not paused" in str(err.explanation or err):
                 return
             raise ExecutorError(f"cannot unpause {container_id[:12]}: {err.explanation or err}") from err
+
+    def stop(self, container_id: str, timeout_s: int) -> None:
+        """SIGTERM (thawing a paused container first), SIGKILL after ``timeout_s``; errors are left to the
+        removal that follows."""
+        try:
+            self.api.unpause(container_id)
+        except docker.errors.APIError:
+            pass  # not paused
+        try:
+            self.api.stop(container_id, timeout=timeout_s)
+        except (docker.errors.APIError, requests.RequestException) as err:
+            log.info("cannot stop %s before removing it: %s", container_id[:12], err)
 
     def remove(self, container_id: str) -> bool:
         """Force-remove a container (paused ones too); True if it existed."""

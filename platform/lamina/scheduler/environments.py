@@ -295,6 +295,8 @@ class Environments:
                          lease.env_id, name, call.request_id)
                 raise EnvironmentUnusable(fresh=True)
         else:
+            if cold and reply.headers.get("x-lamina-extensions"):
+                self.pool.mark_extensions(lease.env_id)
             released = self.pool.release(lease.env_id, time.time())
             if released.outcome == "retired":
                 self.remove_later(released.container_ids)

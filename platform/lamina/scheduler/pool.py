@@ -63,6 +63,9 @@ local function drop(id)
 end
 """
 
+# Only an environment that still exists gets the mark (a discarded one must not come back as a stray hash).
+_MARK_EXTENSIONS = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'ext', '1') end"
+
 # Lambda's answers to an invoke without a tenant id (PER_TENANT function) or with one (any other function).
 TENANT_REQUIRED = ("The invoked function is enabled with tenancy configuration. Add a valid tenant ID in your "
                    "request and try again.")
@@ -643,6 +646,13 @@ class Pool:
             return None
         runtime, _, memory = _s(share).partition(" ")
         return runtime or "runc", int(memory or 128)
+
+    def mark_extensions(self, env_id: str) -> None:
+        """Record that ``env_id`` runs extensions: it is stopped (SIGTERM, their SHUTDOWN) before removal."""
+        self.redis.eval(_MARK_EXTENSIONS, 1, keys.env(env_id))
+
+    def has_extensions(self, env_id: str) -> bool:
+        return self.redis.hget(keys.env(env_id), "ext") == b"1"
 
     def is_boosted(self, container_id: str) -> bool:
         return self.redis.zscore(keys.init_boosts(), container_id) is not None

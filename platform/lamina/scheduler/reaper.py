@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 SANDBOX_GRACE_S = 20.0
 SWEEP_EVERY_S = 30.0
 CODE_GRACE_S = 600.0  # extracted code this young is kept: a cold start may be about to mount it
+# An environment with extensions is stopped before removal: SIGTERM, their SHUTDOWN (2 s), then SIGKILL.
+EXTENSIONS_STOP_S = 3
 
 # () -> (code keys, layer digests) that function versions use; the composition root reads PostgreSQL.
 CodeInUse = Callable[[], tuple[Set[str], Set[str]]]
@@ -112,10 +114,13 @@ class Reaper:
             ("expired", plan.expired, 0.0, report.expired),
         ):
             for env_id in ids:
+                extensions = self.pool.has_extensions(env_id)
                 removed = self.pool.reap_if(env_id, now, mode, limit)
                 if removed is None:
                     continue
                 out.append(env_id)
+                if extensions and removed:  # SIGTERM first: its extensions get SHUTDOWN (Lambda's 2 s)
+                    self.docker.stop(removed[0], EXTENSIONS_STOP_S)
                 if mode == "expired":  # it may never have recorded its container: find it by label
                     self._remove(*(c.container_id for c in
                                    self.docker.list_managed(self.instance, [f"{LABEL_ENV}={env_id}"])))
