@@ -164,3 +164,84 @@ def test_an_exec_wrapper_starts_the_runtime(client: Any, fns: Functions) -> None
     resp = invoke(client, "wrapped", {})
     assert resp.status_code == 200 and resp.get_json() == "wrapper.sh", resp.get_data(as_text=True)
     assert any(line.startswith("wrapper starts ") for line in _log(client, "wrapped"))
+
+
+TELEMETRY = r"""#!/usr/bin/env python3
+import json, os, threading, urllib.error, urllib.request
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+BASE = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
+
+
+class Listener(BaseHTTPRequestHandler):
+    def do_POST(self):
+        batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with open("/tmp/telemetry.jsonl", "a") as out:
+            for event in batch:
+                out.write(json.dumps(event) + "\n")
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+server = HTTPServer(("sandbox.localdomain", 4243), Listener)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+def call(method, path, body=None, headers=None):
+    req = urllib.request.Request(BASE + path, data=body, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+_, headers, _ = call("POST", "/2020-01-01/extension/register", b'{"events": ["INVOKE"]}',
+                     {"Lambda-Extension-Name": "telemetry"})
+ident = {"Lambda-Extension-Identifier": headers["Lambda-Extension-Identifier"]}
+bad = call("PUT", "/2022-07-01/telemetry", json.dumps({"schemaVersion": "2022-07-01", "types": ["platform"],
+           "destination": {"protocol": "HTTP", "URI": "http://example.com:80/"}}).encode(), ident)
+status, _, body = call("PUT", "/2022-07-01/telemetry", json.dumps({
+    "schemaVersion": "2022-12-13", "types": ["platform", "function", "extension"],
+    "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
+    "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243/events"}}).encode(), ident)
+print("telemetry subscribed", status, body.decode(), bad[0], json.loads(bad[2])["errorType"], flush=True)
+while True:
+    call("GET", "/2020-01-01/extension/event/next", headers=ident)
+"""
+
+TELEMETRY_APP = """
+import json
+def handler(event, context):
+    print("hello from the handler")
+    try:
+        with open("/tmp/telemetry.jsonl") as f:
+            return [json.loads(line) for line in f]
+    except FileNotFoundError:
+        return []
+"""
+
+
+def test_the_telemetry_api_delivers_platform_function_and_extension_events(client: Any, fns: Functions) -> None:
+    layer = fns.publish_layer("telemetry", {"extensions/telemetry": TELEMETRY}, executable=["extensions/telemetry"])
+    fns.create("observed", {"app.py": TELEMETRY_APP}, layers=[layer], timeout=10, memory=256)
+    first = invoke(client, "observed", {})
+    assert first.status_code == 200, first.get_data(as_text=True)
+    time.sleep(0.5)  # the 25 ms buffer is flushed while the environment is idle
+    events = invoke(client, "observed", {}).get_json()
+    types = [e["type"] for e in events]
+    for kind in ("platform.initStart", "platform.initRuntimeDone", "platform.initReport", "platform.start",
+                 "platform.runtimeDone", "platform.report", "function", "extension"):
+        assert kind in types, (kind, types)
+    assert types.index("platform.initStart") < types.index("platform.initReport") < types.index("platform.start")
+    report = next(e for e in events if e["type"] == "platform.report")["record"]
+    assert report["status"] == "success" and report["metrics"]["memorySizeMB"] == 256
+    assert {"durationMs", "billedDurationMs", "maxMemoryUsedMB", "initDurationMs"} <= set(report["metrics"])
+    assert any(e["type"] == "function" and e["record"] == "hello from the handler" for e in events)
+    subscribed = next(e["record"] for e in events if e["type"] == "extension"
+                      and e["record"].startswith("telemetry subscribed"))
+    assert subscribed == "telemetry subscribed 200 OK 400 ValidationError"
+    assert all(e["time"].endswith("Z") for e in events)

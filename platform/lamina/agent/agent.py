@@ -367,6 +367,96 @@ def _read_int_file(path):
         return None  # "max" in cgroup v2
 
 
+# Telemetry API (2022-07-01 and later schemas): what a subscription may ask for, and its buffering limits.
+TELEMETRY_SCHEMAS = ("2022-07-01", "2022-12-13", "2025-01-29")
+TELEMETRY_TYPES = ("platform", "function", "extension")
+TELEMETRY_LIMITS = {"maxItems": (25, 30000, 10000), "maxBytes": (262144, 1048576, 262144),
+                    "timeoutMs": (25, 30000, 1000)}
+TELEMETRY_BACKLOG = 1000  # events kept from the start of the environment for a subscription made later
+
+
+class TelemetrySubscription:
+    """One extension's subscription: its events are buffered and POSTed (a JSON array) to its listener
+    when maxItems or maxBytes is reached or timeoutMs has passed, on a thread of its own."""
+
+    def __init__(self, name, types, limits, host, port, path):
+        self.name, self.types, self.limits = name, types, limits
+        self.host, self.port, self.path = host, port, path
+        self.cond = threading.Condition()
+        self.items, self.size, self.first = [], 0, None
+        threading.Thread(target=self.loop, name=f"telemetry-{name}", daemon=True).start()
+
+    def add(self, event):
+        if event["type"].split(".")[0] not in self.types:
+            return
+        raw = len(json.dumps(event))
+        with self.cond:
+            self.items.append(event)
+            self.size += raw
+            if self.first is None:  # the first of a batch starts its timeoutMs
+                self.first = time.monotonic()
+                self.cond.notify()
+            elif len(self.items) >= self.limits["maxItems"] or self.size >= self.limits["maxBytes"]:
+                self.cond.notify()
+
+    def loop(self):
+        import http.client
+
+        while True:
+            with self.cond:
+                while not self.items:
+                    self.cond.wait()
+                due = self.first + self.limits["timeoutMs"] / 1000.0
+                while (len(self.items) < self.limits["maxItems"] and self.size < self.limits["maxBytes"]
+                       and time.monotonic() < due):
+                    self.cond.wait(max(0.0, due - time.monotonic()))
+                batch, self.items, self.size, self.first = self.items, [], 0, None
+            try:
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=5)
+                conn.request("POST", self.path, json.dumps(batch), {"Content-Type": "application/json"})
+                conn.getresponse().read()
+                conn.close()
+            except OSError:
+                pass  # the listener is not there (yet, or any more): as on Lambda, the batch is dropped
+
+
+def _telemetry_subscription(name, body):
+    """A TelemetrySubscription for PUT /2022-07-01/telemetry, or (errorType, message) of a bad request."""
+    from urllib.parse import urlsplit
+
+    try:
+        doc = json.loads(body or b"null")
+    except ValueError:
+        return ("ValidationError", "The request body is not JSON")
+    if not isinstance(doc, dict):
+        return ("ValidationError", "The request body must be an object")
+    if doc.get("schemaVersion") not in TELEMETRY_SCHEMAS:
+        return ("ValidationError", f"schemaVersion must be one of {', '.join(TELEMETRY_SCHEMAS)}")
+    types = doc.get("types")
+    if not isinstance(types, list) or not types or any(t not in TELEMETRY_TYPES for t in types):
+        return ("ValidationError", f"types must be a non-empty list of {', '.join(TELEMETRY_TYPES)}")
+    buffering = doc.get("buffering") or {}
+    limits = {}
+    for key, (low, high, default) in TELEMETRY_LIMITS.items():
+        value = buffering.get(key, default) if isinstance(buffering, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return ("ValidationError", f"buffering.{key} must be an integer from {low} to {high}")
+        limits[key] = value
+    dest = doc.get("destination")
+    if not isinstance(dest, dict) or dest.get("protocol") != "HTTP" or not isinstance(dest.get("URI"), str):
+        return ("ValidationError", "destination must be {\"protocol\": \"HTTP\", \"URI\": \"http://sandbox.localdomain:PORT/...\"}")
+    uri = urlsplit(dest["URI"])
+    if uri.scheme != "http" or uri.hostname not in ("sandbox.localdomain", "sandbox", "localhost", "127.0.0.1"):
+        return ("ValidationError", "destination.URI must be http://sandbox.localdomain:PORT/...: listeners run "
+                "inside the execution environment")
+    try:
+        port = uri.port or 80
+    except ValueError:
+        return ("ValidationError", "destination.URI has a bad port")
+    return TelemetrySubscription(name, frozenset(types), limits, "127.0.0.1", port,
+                                 (uri.path or "/") + (f"?{uri.query}" if uri.query else ""))
+
+
 class Extension:
     """One registered extension. Fields are guarded by ``Agent.lock``."""
 
@@ -423,6 +513,8 @@ class Agent:
         self.registration_open = True
         self.init_waiter = None
         self.reset_reason = "failure"
+        self.telemetry = {}  # extension identifier -> TelemetrySubscription
+        self.telemetry_backlog = []  # events before the first subscription (bounded)
         if env.get("LAMINA_CELL") == "1":
             self.phase = "cell"
         self._configure(env)
@@ -473,13 +565,22 @@ class Agent:
 
     # ---------------------------------------------------------------- logs
 
-    def _emit(self, lines, ts=None, platform=False):
+    def _emit(self, lines, ts=None, platform=False, source="function"):
         """Keep log lines (str, no newline) as JSON objects for the next answer. Caller holds ``log_lock``.
 
         The platform's own lines (START, END, REPORT, timeouts, init errors) carry ``"src": "platform"``: a
         function may print text that looks like a REPORT line, but it is stored as the function's output.
         """
         ts = _now_ms() if ts is None else ts
+        if self.ext_procs and not platform:  # subscribed extensions get the function's (and their) lines
+            for line in lines:
+                record = line
+                if self.log_json and line.startswith("{"):
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        pass
+                self.telemetry_event(source, record, ts)
         dumps = json.dumps
         src = ', "src": "platform"' if platform else ""
         out = "".join(f'{{"ts": {ts}, "msg": {dumps(line)}{src}}}\n' for line in lines).encode()
@@ -613,6 +714,12 @@ class Agent:
         os.set_blocking(r, False)
         self.log_r = r
         self.runtime_pid = proc.pid
+        if self.ext_procs:
+            self.telemetry_event("platform.initStart", {
+                "initializationType": self.env.get("AWS_LAMBDA_INITIALIZATION_TYPE") or "on-demand",
+                "phase": "init", "runtimeVersion": self.env.get("AWS_EXECUTION_ENV", ""),
+                "functionName": self.env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+                "functionVersion": self.env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")})
         self._proc = proc  # keep the object alive; PID 1 reaps it, never Popen.wait
         threading.Thread(target=self.log_loop, name="log", daemon=True).start()
 
@@ -745,6 +852,7 @@ class Agent:
         head = self._next_response(inv, now)
         if self.exts:
             self._invoke_event(inv, head)
+            self.telemetry_event("platform.start", {"requestId": inv.request_id, "version": inv.version})
         body = inv.body
         try:
             if len(body) < 65536:
@@ -775,6 +883,16 @@ class Agent:
             peak = _read_int_file(self.peak_file) if self.peak_file else None
             max_mb = (peak + 1048575) // 1048576 if peak else 0
         billed = max(1, -int(-duration_ms // 1))
+        if self.ext_procs:
+            status = EVENT_STATUS.get(outcome, "failure")
+            metrics = {"durationMs": round(duration_ms, 3), "billedDurationMs": billed,
+                       "memorySizeMB": int(self.memory_size or 0), "maxMemoryUsedMB": max_mb}
+            if init_ms is not None:
+                metrics["initDurationMs"] = round(init_ms, 3)
+            self.telemetry_event("platform.runtimeDone", {"requestId": inv.request_id, "status": status,
+                                                          "metrics": {"durationMs": round(duration_ms, 3)}})
+            self.telemetry_event("platform.report", {"requestId": inv.request_id, "status": status,
+                                                     "metrics": metrics})
         if self.log_json:
             end_lines = self._json_end_lines(inv, outcome, extra_lines, duration_ms, billed, init_ms, max_mb)
         else:
@@ -1026,11 +1144,13 @@ class Agent:
         if path.startswith("/2020-01-01/extension/"):
             self.extension_api(conn, method, path, headers, body)
             return
-        if path in ("/2022-07-01/telemetry", "/2020-08-15/logs") and method == b"PUT":
-            # As the RIE: subscriptions are not served (yet); say so in the API's own shape.
-            kind = "Telemetry" if "telemetry" in path else "Logs"
+        if path == "/2022-07-01/telemetry" and method == b"PUT":
+            self.telemetry_subscribe(conn, headers, body)
+            return
+        if path == "/2020-08-15/logs" and method == b"PUT":
+            # The Logs API was replaced by the Telemetry API: say so in the API's own shape, as the RIE does.
             conn.send(202, b"Content-Type: application/json\r\n",
-                      _api_error(f"{kind}.NotSupported", f"The {kind} API is not supported by lamina"))
+                      _api_error("Logs.NotSupported", "The Logs API is not supported; use the Telemetry API"))
             return
         if not path.startswith("/2018-06-01/runtime/"):
             conn.send(404, b"Content-Type: application/json\r\n", NOT_FOUND)
@@ -1068,6 +1188,8 @@ class Agent:
                 self.phase = phase = "ready"
                 self.init_end = now
                 self.registration_open = False
+                if self.ext_procs:
+                    self._init_events(now)
             if phase != "ready" or self.active is not None or self.waiter is not None:
                 forbidden = self._state_name()
             else:
@@ -1251,7 +1373,8 @@ class Agent:
                 lines = []
             if lines:
                 with self.log_lock:
-                    self._emit([ln.rstrip(b"\r").decode("utf-8", "replace") for ln in lines if ln or data])
+                    self._emit([ln.rstrip(b"\r").decode("utf-8", "replace") for ln in lines if ln or data],
+                               source="extension")
             if not data:
                 os.close(fd)
                 return
@@ -1417,6 +1540,7 @@ class Agent:
                 self.phase = "ready"
                 self.init_end = now
                 self.registration_open = False
+                self._init_events(now)
                 inv = self.pending
                 if inv is not None:
                     self.pending = None
@@ -1439,6 +1563,38 @@ class Agent:
             self.finish(finish, *finish.deferred)
         if dispatch is not None:
             self.dispatch(dispatch, runtime_conn, now)
+
+    def telemetry_subscribe(self, conn, headers, body):
+        ext = self._ext_of(conn, headers)
+        if ext is None:
+            return
+        got = _telemetry_subscription(ext.name, body)
+        if isinstance(got, tuple):
+            conn.send(400, b"Content-Type: application/json\r\n", _api_error(*got))
+            return
+        with self.lock:
+            self.telemetry[ext.ident] = got
+            backlog = list(self.telemetry_backlog)
+        for event in backlog:
+            got.add(event)
+        conn.send(200, b"Content-Type: text/plain\r\n", b"OK")
+
+    def _init_events(self, now):
+        kind = self.env.get("AWS_LAMBDA_INITIALIZATION_TYPE") or "on-demand"
+        self.telemetry_event("platform.initRuntimeDone", {"initializationType": kind, "phase": "init",
+                                                          "status": "success"})
+        self.telemetry_event("platform.initReport", {
+            "initializationType": kind, "phase": "init", "status": "success",
+            "metrics": {"durationMs": round((now - self.started) * 1000.0, 3)}})
+
+    def telemetry_event(self, kind, record, ts=None):
+        """One Telemetry API event (``platform.*``, ``function``, ``extension``) to the subscriptions."""
+        event = {"time": _rfc3339(time.time() if ts is None else ts / 1000.0), "type": kind, "record": record}
+        subs = list(self.telemetry.values())
+        if len(self.telemetry_backlog) < TELEMETRY_BACKLOG:
+            self.telemetry_backlog.append(event)
+        for sub in subs:
+            sub.add(event)
 
     def shutdown_extensions(self, reason):
         """SHUTDOWN to the subscribed extensions; wait (within Lambda's limit) for their processes to exit."""

@@ -62,6 +62,8 @@ CFS_PERIOD_US = 20_000
 # plus this allowance, so relaying invokes and logs never spends the function's CPU.
 PLATFORM_NANO_CPUS = 250_000_000
 FUNCTION_CGROUP = "function"
+# Lambda's name of the execution environment itself: extensions' Telemetry API listeners bind to it.
+SANDBOX_HOSTS = {"sandbox.localdomain": "127.0.0.1", "sandbox": "127.0.0.1"}
 AGENT_MEMORY_MB = 16  # the agent's resident memory (about 12 MiB), beside the function's MemorySize
 RUNTIME_UID = int(SANDBOX_USER.split(":", 1)[0])
 
@@ -298,7 +300,7 @@ class DockerEnv:
         self.ensure_network(network)
         host_config = self.api.create_host_config(
             network_mode=network, read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
-            mem_limit=16 * 1024 * 1024, memswap_limit=16 * 1024 * 1024, pids_limit=8,
+            mem_limit=16 * 1024 * 1024, memswap_limit=16 * 1024 * 1024, pids_limit=8, extra_hosts=SANDBOX_HOSTS,
         )
         try:
             cid = self.api.create_container(
@@ -362,6 +364,8 @@ class DockerEnv:
             runtime=spec.oci_runtime,
             network_mode="none" if spec.no_network else (
                 f"container:{spec.sandbox_id}" if spec.sandbox_id else spec.network),
+            # A joined sandbox's /etc/hosts already has them (Docker refuses both).
+            extra_hosts=None if spec.sandbox_id else SANDBOX_HOSTS,
             init=False,
         )
         try:
