@@ -106,8 +106,9 @@ def test_json_records_at_their_levels_in_a_shared_log_group(lambda_client: Any, 
     assert not [r for r in quiet if "type" in r] and [r["message"] for r in quiet] == ["a warning", "it broke"]
 
     logs = aws_client("logs")
-    groups = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
-    assert "/shared/team-a" in groups and "/aws/lambda/py-json" not in groups
+    shared_groups = logs.describe_log_groups(logGroupNamePrefix="/shared/")["logGroups"]
+    assert [g["logGroupName"] for g in shared_groups] == ["/shared/team-a"]
+    assert logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/py-json")["logGroups"] == []
     events = logs.filter_log_events(logGroupName="/shared/team-a")["events"]
     messages = [json.loads(e["message"]).get("message") for e in events if e["message"].startswith("{")]
     assert "a warning" in messages and "bad type" in messages  # both functions write the one group

@@ -73,3 +73,29 @@ def test_node_runtime_sees_the_tenant(lambda_client: Any, invoker: Invoker) -> N
                         TenancyConfig={"TenantIsolationMode": "PER_TENANT"})
     got = [(r["count"], r["tenant"]) for r in (_call(lam, "tenant-node", t) for t in ("x", "y", "x"))]
     assert got == [(1, "x"), (1, "y"), (2, "x")]
+
+
+def test_the_lamina_cli_deploys_and_invokes_per_tenant(live_server: Any, lambda_client: Any, invoker: Invoker,
+                                                       tmp_path: Any) -> None:
+    from click.testing import CliRunner
+    from lamina.cli.main import cli
+
+    (tmp_path / "app.py").write_text(COUNTER)
+    runner = CliRunner()
+    base = ["--endpoint", live_server.url]
+    out = runner.invoke(cli, ["deploy", str(tmp_path), "--name", "cli-tenant", "--runtime", "python3.11",
+                              "--handler", "app.handler", "--tenant-isolation", "--log-format", "JSON",
+                              "--log-level", "WARN", "--log-group", "/teams/a", "--json", *base])
+    assert out.exit_code == 0, out.output
+    config = lambda_client.get_function_configuration(FunctionName="cli-tenant")
+    assert config["TenancyConfig"] == {"TenantIsolationMode": "PER_TENANT"}
+    assert config["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "INFO",
+                                       "LogGroup": "/teams/a"}
+    counts = []
+    for tenant in ("a", "a", "b"):
+        got = runner.invoke(cli, ["invoke", "cli-tenant", "--tenant-id", tenant, *base])
+        assert got.exit_code == 0, got.output
+        counts.append(json.loads(got.output)["count"])
+    assert counts == [1, 2, 1]
+    refused = runner.invoke(cli, ["deploy", str(tmp_path), "--name", "cli-tenant", "--tenant-isolation", *base])
+    assert refused.exit_code != 0 and "when a function is created" in refused.output

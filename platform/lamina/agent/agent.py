@@ -370,7 +370,7 @@ def _read_int_file(path):
 # Telemetry API (2022-07-01 and later schemas): what a subscription may ask for, and its buffering limits.
 TELEMETRY_SCHEMAS = ("2022-07-01", "2022-12-13", "2025-01-29")
 TELEMETRY_TYPES = ("platform", "function", "extension")
-TELEMETRY_LIMITS = {"maxItems": (25, 30000, 10000), "maxBytes": (262144, 1048576, 262144),
+TELEMETRY_LIMITS = {"maxItems": (1000, 10000, 10000), "maxBytes": (262144, 1048576, 262144),
                     "timeoutMs": (25, 30000, 1000)}
 TELEMETRY_BACKLOG = 1000  # events kept from the start of the environment for a subscription made later
 

@@ -56,10 +56,16 @@ def zip_directory(directory: Path) -> bytes:
 @click.option("--layer", "layers", multiple=True, help="Layer version ARN (repeatable).")
 @click.option("--role", default=DEFAULT_ROLE, show_default=True)
 @click.option("--publish", is_flag=True, help="Publish a version after deploying.")
+@click.option("--log-format", type=click.Choice(["Text", "JSON"]), default=None, help="LoggingConfig.LogFormat.")
+@click.option("--log-level", default=None, help="LoggingConfig.ApplicationLogLevel (JSON): TRACE ... FATAL.")
+@click.option("--system-log-level", default=None, help="LoggingConfig.SystemLogLevel (JSON): DEBUG, INFO, WARN.")
+@click.option("--log-group", default=None, help="LoggingConfig.LogGroup (may be shared by several functions).")
+@click.option("--tenant-isolation", is_flag=True, help="TenancyConfig PER_TENANT (at creation only).")
 @api_options
 def deploy(directory: Path, name: str, runtime: str | None, handler: str | None, memory: int | None,
            timeout: int | None, env_pairs: tuple[str, ...], layers: tuple[str, ...], role: str, publish: bool,
-           endpoint: str, token: str | None, as_json: bool) -> None:
+           log_format: str | None, log_level: str | None, system_log_level: str | None, log_group: str | None,
+           tenant_isolation: bool, endpoint: str, token: str | None, as_json: bool) -> None:
     """Zip DIRECTORY and create the function, or update its code and configuration."""
     client = LaminaClient(endpoint, token)
     code = base64.b64encode(zip_directory(directory)).decode()
@@ -71,6 +77,10 @@ def deploy(directory: Path, name: str, runtime: str | None, handler: str | None,
         config["Environment"] = {"Variables": dict(_pair(p) for p in env_pairs)}
     if layers:
         config["Layers"] = list(layers)
+    logging_config = {k: v for k, v in (("LogFormat", log_format), ("ApplicationLogLevel", log_level),
+                                        ("SystemLogLevel", system_log_level), ("LogGroup", log_group)) if v}
+    if logging_config:
+        config["LoggingConfig"] = logging_config
     path = f"/2015-03-31/functions/{quote(name)}"
     try:
         client.json("GET", path + "/configuration")
@@ -82,8 +92,12 @@ def deploy(directory: Path, name: str, runtime: str | None, handler: str | None,
     if not exists:
         if runtime is None or handler is None:
             raise click.UsageError("--runtime and --handler are needed to create a function")
+        if tenant_isolation:
+            config["TenancyConfig"] = {"TenantIsolationMode": "PER_TENANT"}
         result = client.json("POST", "/2015-03-31/functions",
                              {"FunctionName": name, "Code": {"ZipFile": code}, "Publish": publish, **config})
+    elif tenant_isolation:
+        raise click.UsageError("--tenant-isolation is set when a function is created; it cannot be changed")
     else:
         client.json("PUT", path + "/configuration", config)
         result = client.json("PUT", path + "/code", {"ZipFile": code, "Publish": publish})

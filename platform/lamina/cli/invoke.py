@@ -26,9 +26,10 @@ from lamina.cli.functions import api_options
               help="Tail prints the last 4 KB of the invocation's log on standard error.")
 @click.option("--invocation-type", type=click.Choice(["RequestResponse", "Event", "DryRun"]),
               default="RequestResponse", show_default=True)
+@click.option("--tenant-id", default=None, help="TenantId of a PER_TENANT function (X-Amz-Tenant-Id).")
 @api_options
 def invoke(name: str, payload: str, qualifier: str | None, log_type: str, invocation_type: str,
-           endpoint: str, token: str | None, as_json: bool) -> None:
+           tenant_id: str | None, endpoint: str, token: str | None, as_json: bool) -> None:
     """Invoke function NAME and print its response.
 
     Exits with status 1 when the function returned an error (X-Amz-Function-Error).
@@ -41,6 +42,8 @@ def invoke(name: str, payload: str, qualifier: str | None, log_type: str, invoca
     else:
         data = payload.encode()
     headers = {"X-Amz-Invocation-Type": invocation_type, "X-Amz-Log-Type": log_type}
+    if tenant_id is not None:
+        headers["X-Amz-Tenant-Id"] = tenant_id
     resp = LaminaClient(endpoint, token).request(
         "POST", f"/2015-03-31/functions/{quote(name)}/invocations",
         query={"Qualifier": qualifier}, raw=data, headers=headers,

@@ -432,9 +432,22 @@ def async_queue(redis_client: Any, now: float | None = None) -> dict[str, float]
 # -- the workers' running totals, as Prometheus text (read by the API's /metrics)
 
 
+def _exposition(families: list[Any]) -> bytes:
+    """Prometheus text of metric families built at scrape time (from Redis, not prometheus-client values)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    class _Collector:
+        def collect(self) -> Iterable[Any]:
+            return families
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector())
+    return bytes(generate_latest(registry))
+
+
+
 def worker_totals_text(redis_client: Any) -> bytes:
     """The ``lamina_worker_*`` metric families from ``WORKER_TOTALS`` (empty when no worker ran)."""
-    from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
     totals: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
@@ -475,19 +488,12 @@ def worker_totals_text(redis_client: Any) -> bytes:
         duration.add_metric(key, buckets(counts, "b"), counts.get("dsum", 0) / 1000)
         init.add_metric(key, buckets(counts, "ib"), counts.get("isum", 0) / 1000)
 
-    class _Collector:
-        def collect(self) -> Iterable[Any]:
-            return [invocations, errors, throttles, duration, init]
-
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector())
-    return bytes(generate_latest(registry))
+    return _exposition([invocations, errors, throttles, duration, init])
 
 
 def provisioned_text(redis_client: Any) -> bytes:
     """Provisioned concurrency at scrape time: per configuration its allocated and busy environments
     (utilization is busy / allocated), per function its invocations on them and those that spilled over."""
-    from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
     from lamina.scheduler import keys, provisioned
@@ -524,13 +530,7 @@ def provisioned_text(redis_client: Any) -> bytes:
     if not found:
         return b""
 
-    class _Collector:
-        def collect(self) -> Iterable[Any]:
-            return [allocated, busy, invocations]
-
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector())
-    return bytes(generate_latest(registry))
+    return _exposition([allocated, busy, invocations])
 
 
 # -- tenants and recursive loops (running totals in Redis, any process)
@@ -557,7 +557,6 @@ def tenant_totals(redis_client: Any, account_id: str, function_name: str) -> dic
 
 def tenants_text(redis_client: Any) -> bytes:
     """``lamina_tenant_invocations`` / ``lamina_tenant_errors`` and ``lamina_recursive_invocations_dropped``."""
-    from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.core import CounterMetricFamily
 
     invocations = CounterMetricFamily("lamina_tenant_invocations", "Invocations of PER_TENANT functions by tenant",
@@ -583,10 +582,4 @@ def tenants_text(redis_client: Any) -> bytes:
     if not found:
         return b""
 
-    class _Collector:
-        def collect(self) -> Iterable[Any]:
-            return [invocations, errors, dropped]
-
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector())
-    return bytes(generate_latest(registry))
+    return _exposition([invocations, errors, dropped])
