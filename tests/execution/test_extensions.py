@@ -237,6 +237,10 @@ def test_the_telemetry_api_delivers_platform_function_and_extension_events(clien
                  "platform.runtimeDone", "platform.report", "function", "extension"):
         assert kind in types, (kind, types)
     assert types.index("platform.initStart") < types.index("platform.initReport") < types.index("platform.start")
+    assert {"name": "telemetry", "state": "Ready", "events": ["INVOKE"]} in [
+        e["record"] for e in events if e["type"] == "platform.extension"]
+    assert {"name": "telemetry", "state": "Subscribed", "types": ["extension", "function", "platform"]} in [
+        e["record"] for e in events if e["type"] == "platform.telemetrySubscription"]
     report = next(e for e in events if e["type"] == "platform.report")["record"]
     assert report["status"] == "success" and report["metrics"]["memorySizeMB"] == 256
     assert {"durationMs", "billedDurationMs", "maxMemoryUsedMB", "initDurationMs"} <= set(report["metrics"])

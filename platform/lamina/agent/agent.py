@@ -1432,6 +1432,7 @@ class Agent:
         if error is not None:
             conn.send(error[0], b"Content-Type: application/json\r\n", _api_error(error[1], error[2]))
             return
+        self.telemetry_event("platform.extension", {"name": name, "state": "Ready", "events": sorted(events)})
         out = {"functionName": self.env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
                "functionVersion": self.env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
                "handler": self.env.get("_HANDLER", "")}
@@ -1572,6 +1573,8 @@ class Agent:
         if isinstance(got, tuple):
             conn.send(400, b"Content-Type: application/json\r\n", _api_error(*got))
             return
+        self.telemetry_event("platform.telemetrySubscription", {"name": ext.name, "state": "Subscribed",
+                                                                "types": sorted(got.types)})
         with self.lock:
             self.telemetry[ext.ident] = got
             backlog = list(self.telemetry_backlog)
