@@ -120,8 +120,8 @@ def test_shutdown_reaches_the_extension_on_sigterm_and_before_the_reaper_removes
     assert invoke(client, "stopped", {}).status_code == 200
     [cid] = container_ids(docker_client, settings)
     pool = Pool(components.redis)
-    [env_id] = [e.env_id for e in pool.snapshot().envs if e.container_id == cid]
-    assert pool.has_extensions(env_id)
+    [env] = [e for e in pool.snapshot().envs if e.container_id == cid]
+    assert env.extensions
     DockerEnv(docker_client).stop(cid, 3)
     # What no answer carried any more went to the container's own log, as the agent's JSON lines.
     logs = [json.loads(line)["msg"] for line in docker_client.api.logs(cid).decode().splitlines()

@@ -509,6 +509,7 @@ class Agent:
         # while an extension has not called its own.
         self.exts = {}
         self.ext_procs = {}
+        self._ext_popens = []
         self.ext_cond = threading.Condition(self.lock)
         self.registration_open = True
         self.init_waiter = None
@@ -1342,7 +1343,7 @@ class Agent:
                                platform=True)
                 continue
             self.ext_procs[proc.pid] = name
-            self._keep = getattr(self, "_keep", []) + [proc]  # PID 1 reaps them; keep the objects alive
+            self._ext_popens.append(proc)  # PID 1 reaps them (never Popen.wait); keep the objects alive
         os.close(w)
         os.set_blocking(r, False)
         threading.Thread(target=self._ext_log_loop, args=(r,), name="ext-log", daemon=True).start()
@@ -1367,14 +1368,13 @@ class Agent:
                 continue
             except OSError:
                 data = b""
-            lines = (partial + data).split(b"\n")
-            partial = lines.pop() if data else b""
-            if not data and lines == [b""]:
-                lines = []
+            if data:
+                *lines, partial = (partial + data).split(b"\n")
+            else:  # every extension closed its output: the last unterminated line, then done
+                lines, partial = ([partial] if partial else []), b""
             if lines:
                 with self.log_lock:
-                    self._emit([ln.rstrip(b"\r").decode("utf-8", "replace") for ln in lines if ln or data],
-                               source="extension")
+                    self._emit([ln.rstrip(b"\r").decode("utf-8", "replace") for ln in lines], source="extension")
             if not data:
                 os.close(fd)
                 return

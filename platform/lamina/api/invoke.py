@@ -11,7 +11,7 @@ from lamina.api import event_stream
 from lamina.api.errors import request_id
 from lamina.errors import InvalidParameterValueException, RequestTooLargeException
 from lamina.services.events import events
-from lamina.services.invoke.invocations import Invoker
+from lamina.services.invoke.invocations import Invoker, error_of
 from lamina.services.invoke.requests import MAX_SYNC_PAYLOAD, InvocationRequest
 from lamina.services.invoke.retry_join import ClientCall
 
@@ -102,7 +102,7 @@ def invoke_with_response_stream(function_name: str) -> Response:
     parts: list[bytes] = []
     complete: dict[str, str] = {}
     if result.function_error:
-        error_type, message = _error_of(result.payload)
+        error_type, message = error_of(result.payload)
         complete.update(ErrorCode=error_type, ErrorDetails=message)
     else:
         parts += [event_stream.event("PayloadChunk", result.payload[i:i + STREAM_CHUNK], "application/octet-stream")
@@ -117,13 +117,3 @@ def invoke_with_response_stream(function_name: str) -> Response:
         resp.headers["X-Amzn-Trace-Id"] = result.trace_id
     return resp
 
-
-def _error_of(payload: bytes) -> tuple[str, str]:
-    """(errorType, errorMessage) of a function error's document."""
-    try:
-        doc = json.loads(payload)
-    except (ValueError, RecursionError):
-        doc = None
-    if not isinstance(doc, dict):
-        return "Unhandled", payload.decode("utf-8", "replace")
-    return str(doc.get("errorType") or "Unhandled"), str(doc.get("errorMessage") or "")

@@ -366,7 +366,7 @@ def _message_shape(msg: Message, system_names: set[str], attribute_names: list[s
         "ApproximateFirstReceiveTimestamp": str(msg.first_receive_ms),
         "SequenceNumber": f"{msg.sequence:020d}" if msg.sequence is not None else None,
         "MessageDeduplicationId": msg.dedup_id, "MessageGroupId": msg.group,
-        "AWSTraceHeader": (msg.system.get("AWSTraceHeader") or {}).get("StringValue") or msg.trace,
+        "AWSTraceHeader": msg.trace_header,
         "DeadLetterQueueSourceArn": msg.dead_letter_source,
     }
     chosen = {k: v for k, v in every.items() if v is not None and ("All" in system_names or k in system_names)}

@@ -38,6 +38,7 @@ class EnvView:
     sandbox_id: str = ""
     unreserved: bool = False  # its slot was taken by a function without reserved concurrency
     provisioned: bool = False  # provisioned concurrency: never frozen or reaped while configured
+    extensions: bool = False  # it runs extensions: stopped (their SHUTDOWN) before it is removed
 
 
 @dataclass(frozen=True)

@@ -651,9 +651,6 @@ class Pool:
         """Record that ``env_id`` runs extensions: it is stopped (SIGTERM, their SHUTDOWN) before removal."""
         self.redis.eval(_MARK_EXTENSIONS, 1, keys.env(env_id))
 
-    def has_extensions(self, env_id: str) -> bool:
-        return self.redis.hget(keys.env(env_id), "ext") == b"1"
-
     def is_boosted(self, container_id: str) -> bool:
         return self.redis.zscore(keys.init_boosts(), container_id) is not None
 
@@ -706,4 +703,5 @@ def _view(env_id: str, raw: dict[Any, Any]) -> EnvView | None:
         container_id=f.get("container", ""),
         sandbox_id=f.get("sandbox", ""),
         provisioned=f.get("provisioned") == "1",
+        extensions=f.get("ext") == "1",
     )

@@ -94,7 +94,9 @@ class Reaper:
     def tick(self) -> TickReport:
         """Apply one round of freeze / reap / retire / expire decisions; return what was done."""
         now = self.clock()
-        plan = plan_idle(self.pool.snapshot(), now, self.freeze_after_s, self.idle_timeout_s)
+        snapshot = self.pool.snapshot()
+        plan = plan_idle(snapshot, now, self.freeze_after_s, self.idle_timeout_s)
+        with_extensions = {e.env_id for e in snapshot.envs if e.extensions}
         report = TickReport()
         for env_id in plan.freeze:
             cid = self.pool.begin_freeze(env_id, now, self.freeze_after_s)
@@ -114,12 +116,11 @@ class Reaper:
             ("expired", plan.expired, 0.0, report.expired),
         ):
             for env_id in ids:
-                extensions = self.pool.has_extensions(env_id)
                 removed = self.pool.reap_if(env_id, now, mode, limit)
                 if removed is None:
                     continue
                 out.append(env_id)
-                if extensions and removed:  # SIGTERM first: its extensions get SHUTDOWN (Lambda's 2 s)
+                if env_id in with_extensions and removed:  # SIGTERM first: its extensions get SHUTDOWN (Lambda's 2 s)
                     self.docker.stop(removed[0], EXTENSIONS_STOP_S)
                 if mode == "expired":  # it may never have recorded its container: find it by label
                     self._remove(*(c.container_id for c in

@@ -39,7 +39,7 @@ from lamina.errors import LambdaError, ResourceNotFoundException, TooManyRequest
 from lamina.services import arns
 from lamina.services.common import Deps
 from lamina.services.invoke import lineage
-from lamina.services.invoke import metrics as lineage_metrics
+from lamina.services.invoke import metrics as invoke_metrics
 from lamina.services.invoke.requests import InvocationRequest, InvocationResult, Invokes
 from lamina.services.queues import messages, queues
 from lamina.threads import BackgroundLoop
@@ -311,7 +311,7 @@ def run(deps: Deps, queue: Any, invoker: Invokes, request_id: str, gen: int, lea
         if lineage.stops(trace, spec.get("recursive_loop")):
             log.warning("event %s: %s is the invocation %d of a chain of events (a recursive loop); stopped, as its "
                         "RecursionConfig is Terminate", request_id, name, lineage.count(trace))
-            lineage_metrics.recursion_dropped(r, account, name)
+            invoke_metrics.recursion_dropped(r, account, name)
             _finish(deps, queue, invoker, request_id, gen, RECURSIVE_CONDITION, cfg, None)
             return RECURSIVE_CONDITION
         try:

@@ -424,14 +424,20 @@ def _check_tenant(spec: Mapping[str, Any], tenant_id: str | None) -> None:
         raise InvalidParameterValueException(TENANT_REQUIRED if spec.get("tenant_isolation") else TENANT_FORBIDDEN)
 
 
-def _error_type(payload: bytes) -> str:
-    """The errorType of a function error's body (only read on the error path)."""
+def error_of(payload: bytes) -> tuple[str, str]:
+    """(errorType, errorMessage) of a function error's document (read on the error path only)."""
     try:
         doc = json.loads(payload)
     except (ValueError, RecursionError):
-        return "Unhandled"
-    value = doc.get("errorType") if isinstance(doc, dict) else None
-    return value if isinstance(value, str) and value else "Unhandled"
+        doc = None
+    if not isinstance(doc, dict):
+        return "Unhandled", payload.decode("utf-8", "replace")
+    kind, message = doc.get("errorType"), doc.get("errorMessage")
+    return (kind if isinstance(kind, str) and kind else "Unhandled"), str(message or "")
+
+
+def _error_type(payload: bytes) -> str:
+    return error_of(payload)[0]
 
 
 def _decode_client_context(value: str | None) -> str | None:

@@ -241,6 +241,11 @@ class Message:
     dead_letter_source: str | None = None
     trace: str | None = None  # the sender's X-Amzn-Trace-Id (SQS's AWSTraceHeader; it counts event chains)
 
+    @property
+    def trace_header(self) -> str | None:
+        """AWSTraceHeader: the one sent as a system attribute, else the sender's X-Amzn-Trace-Id."""
+        return (self.system.get("AWSTraceHeader") or {}).get("StringValue") or self.trace
+
 
 @dataclass(frozen=True)
 class Outgoing:

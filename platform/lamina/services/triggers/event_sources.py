@@ -391,7 +391,7 @@ def sqs_record(deps: Deps, account_id: str, queue_arn: str, msg: messages.Messag
     if msg.sequence is not None:
         attributes.update(SequenceNumber=f"{msg.sequence:020d}", MessageGroupId=msg.group or "",
                           MessageDeduplicationId=msg.dedup_id or "")
-    trace = _trace_of(msg)
+    trace = msg.trace_header
     if trace:
         attributes["AWSTraceHeader"] = trace
     rec: dict[str, Any] = {
@@ -436,7 +436,7 @@ def _stop_loops(deps: Deps, invoker: Invokes, mapping: MappingRecord, acct: str,
                 msgs: list[messages.Message]) -> tuple[list[messages.Message], str]:
     """The messages that may run (a message one too many of a chain of events goes to the queue's
     dead-letter queue, or is deleted when it has none), and the trace header of their invocation."""
-    hops = {m.message_id: lineage.next_hop(_trace_of(m), mapping.function_arn) for m in msgs if _trace_of(m)}
+    hops = {m.message_id: lineage.next_hop(m.trace_header, mapping.function_arn) for m in msgs if m.trace_header}
     over = {i for i, h in hops.items() if lineage.count(h) > lineage.MAX_CHAIN}
     kept = msgs
     if over and lineage.stops(hops[next(iter(over))], invoker.spec(
@@ -454,10 +454,6 @@ def _stop_loops(deps: Deps, invoker: Invokes, mapping: MappingRecord, acct: str,
     # One invocation for the batch: it continues the longest chain among its messages (or starts one).
     longest = max((hops[m.message_id] for m in kept if m.message_id in hops), key=lineage.count, default=None)
     return kept, longest or lineage.next_hop(None, mapping.function_arn)
-
-
-def _trace_of(msg: messages.Message) -> str | None:
-    return (msg.system.get("AWSTraceHeader") or {}).get("StringValue") or msg.trace
 
 
 def poll(deps: Deps, invoker: Invokes, mapping: MappingRecord, account_id: str | None = None) -> PollResult:
