@@ -70,6 +70,20 @@ def _log_level(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (env.get(name) or default).strip().lower()
+    if raw not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
+def _node_id(raw: str) -> str:
+    # It is part of Redis keys and container labels: letters, digits, dots, dashes, underscores.
+    if raw and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", raw):
+        raise ConfigError(f"LAMINA_NODE_ID must be 1-63 letters, digits, '.', '-' or '_', got {raw!r}")
+    return raw
+
+
 def process_environment() -> dict[str, str]:
     """A copy of this process's environment, for the children ``lamina up`` starts."""
     return dict(os.environ)
@@ -135,6 +149,16 @@ class Settings:
     # prometheus-client's multiprocess mode (read by the library itself too): /metrics adds up every process.
     prometheus_multiproc_dir: str | None = None
     log_level: str = "INFO"
+    # Fleet (docs/fleet.md): "local" starts environments on this host's Docker engine; "fleet" places cold
+    # starts on the registered `lamina node`s. A node names itself (node_id) and serves its engine's starts
+    # at node_address:node_port; a node whose heartbeat is older than node_ttl_s is taken out.
+    placement: str = "local"
+    node_id: str = ""
+    node_address: str = ""
+    node_port: int = 9300
+    node_ttl_s: float = 3.0
+    # Where code and layer archives live: "local" (under data_dir) or "postgres" (every host reads them).
+    code_store: str = "local"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -184,6 +208,12 @@ class Settings:
             master_keys=tuple(k.strip() for k in env.get("LAMINA_MASTER_KEY", "").split(",") if k.strip()),
             signature_skew_s=_int(env, "LAMINA_SIGNATURE_SKEW", 300, 1),
             api_rate_per_s=_int(env, "LAMINA_API_RATE", 10_000, 0),
+            placement=_choice(env, "LAMINA_PLACEMENT", "local", ("local", "fleet")),
+            node_id=_node_id(env.get("LAMINA_NODE_ID", "")),
+            node_address=env.get("LAMINA_NODE_ADDRESS", ""),
+            node_port=_int(env, "LAMINA_NODE_PORT", 9300, 1, 65535),
+            node_ttl_s=_float(env, "LAMINA_NODE_TTL", 3.0),
+            code_store=_choice(env, "LAMINA_CODE_STORE", "local", ("local", "postgres")),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lamina.config import Settings
 from lamina.store import db
-from lamina.store.codestore import CodeStore, LocalCodeStore
+from lamina.store.codestore import CodeStore, DatabaseCodeStore, LocalCodeStore
 
 RedisClient = redis.Redis
 
@@ -49,7 +49,7 @@ class Components:
         then times out under the dequeue: the worker logs "could not connect to Redis instance: Timeout
         reading from socket" and backs off for up to 60 s, delaying every event accepted meanwhile.
         """
-        return redis.Redis.from_url(str(self.settings.redis_url), socket_timeout=WORKER_SOCKET_TIMEOUT_S)
+        return redis_client(str(self.settings.redis_url), socket_timeout=WORKER_SOCKET_TIMEOUT_S)
 
     @cached_property
     def queue(self) -> Any:
@@ -67,6 +67,34 @@ class Components:
             self.worker_redis.close()
 
 
+def redis_client(url: str, **options: Any) -> redis.Redis:
+    """A client of ``url``: ``redis://`` / ``rediss://`` / ``unix://``, or a Sentinel-watched master as
+    ``redis+sentinel://host:port[,host:port...]/<master name>[/<db>]`` (redis-py's Sentinel finds the master
+    and, after a failover, the new one: every command that fails on the old one reconnects)."""
+    if not url.startswith("redis+sentinel://"):
+        return redis.Redis.from_url(url, **options)
+    from urllib.parse import unquote, urlsplit
+
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+    from redis.sentinel import Sentinel
+
+    parts = urlsplit(url)
+    hosts = []
+    for item in parts.netloc.rsplit("@", 1)[-1].split(","):
+        host, _, port = item.rpartition(":")
+        hosts.append((host or item, int(port or 26379)))
+    path = [p for p in parts.path.split("/") if p]
+    if not path:
+        raise ValueError("LAMINA_REDIS_URL redis+sentinel:// needs the master's name: .../<master name>[/<db>]")
+    password = unquote(parts.password) if parts.password else None
+    sentinel = Sentinel(hosts, socket_timeout=1.0, password=password)
+    return sentinel.master_for(path[0], db=int(path[1]) if len(path) > 1 else 0, password=password,
+                               retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 20),
+                               retry_on_error=[redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError],
+                               **{"socket_timeout": 5.0, **options})
+
+
 def build_components(settings: Settings, migrate: bool | None = None) -> Components:
     url = settings.effective_database_url
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -80,10 +108,13 @@ def build_components(settings: Settings, migrate: bool | None = None) -> Compone
     crypto.install(secrets.cipher(settings))
     if not settings.redis_url:
         raise RuntimeError("LAMINA_REDIS_URL is not set; `lamina up` starts an embedded redis-server for you")
+    sessions = db.make_sessionmaker(engine)
+    code_store: CodeStore = (DatabaseCodeStore(sessions, settings.code_dir) if settings.code_store == "postgres"
+                             else LocalCodeStore(settings.code_dir))
     return Components(
         settings=settings,
         engine=engine,
-        sessions=db.make_sessionmaker(engine),
-        redis=redis.Redis.from_url(settings.redis_url),
-        code_store=LocalCodeStore(settings.code_dir),
+        sessions=sessions,
+        redis=redis_client(settings.redis_url),
+        code_store=code_store,
     )

@@ -39,6 +39,7 @@ def register(app: Flask) -> None:
 
     for module in (schedules, queues, streams, volumes, event_sources, urls, invoke_async):
         app.register_blueprint(module.bp)
-    from lamina.api import policies
+    from lamina.api import fleet, policies
 
     app.register_blueprint(policies.bp)
+    app.register_blueprint(fleet.bp)

@@ -129,48 +129,14 @@ def scheduler(interval: float, once: bool) -> None:
     """Run the reaper: freeze idle environments, reap them after the idle timeout, drain stale
     revisions, and at start adopt or remove the containers a previous run left."""
     from lamina.config import Settings
-    from lamina.executor.docker_env import DockerEnv
-    from lamina.executor.images import base_image_tag
     from lamina.logs import configure_logging
-    from lamina.scheduler.pool import Pool
-    from lamina.scheduler.reaper import Reaper
-    from lamina.services.functions.functions import code_in_use
+    from lamina.node.daemon import build_scheduler
     from lamina.wiring import build_components
 
     settings = Settings.from_env()
     configure_logging(settings)
     comps = build_components(settings, migrate=False)
-    reaper = Reaper(
-        pool=Pool(comps.redis, account_limit=settings.account_concurrency,
-                  memory_budget_mb=settings.effective_memory_budget_mb, max_envs=settings.max_environments),
-        docker=DockerEnv(comps.docker),
-        instance=settings.instance,
-        freeze_after_s=settings.freeze_after_s,
-        idle_timeout_s=settings.idle_timeout_s,
-        sandboxes=settings.sandboxes,
-        sandbox_image=base_image_tag(settings),
-        network=settings.docker_network,
-        data_dir=settings.data_dir,
-        code_in_use=lambda: code_in_use(comps.sessions),
-    )
-    from lamina.services.functions import provisioned
-    from lamina.services.invoke.invocations import Invoker
-
-    # Stem cells and provisioned concurrency are kept here too, so they survive the API processes.
-    keeper = Invoker(settings=settings, redis_client=comps.redis, sessions=comps.sessions,
-                     blob_path=comps.code_store.path, docker_client=lambda: comps.docker, sandboxes=0)
-    if settings.stem_cells:
-        reaper.maintain_cells = keeper.environments.maintain_cells
-    next_round = [0.0]
-
-    def provision_all() -> None:
-        if time.monotonic() < next_round[0]:
-            return
-        next_round[0] = time.monotonic() + 2.0
-        for account_id, name, qualifier, requested in provisioned.all_configs(comps.sessions):
-            keeper.provision(account_id, name, qualifier, requested)
-
-    reaper.maintain_provisioned = provision_all
+    reaper, _keeper = build_scheduler(settings, comps)
     if once:
         swept = reaper.sweep()
         tick = reaper.tick()

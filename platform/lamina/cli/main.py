@@ -41,8 +41,11 @@ for _command in (_schedules.schedules, _queues.queues, _streams.streams, _stream
 
 
 from lamina.cli.admin import admin as _admin  # noqa: E402
+from lamina.cli.fleet import fleet as _fleet  # noqa: E402
+from lamina.cli.fleet import node as _node  # noqa: E402
 
-cli.add_command(_admin)
+for _command in (_admin, _node, _fleet):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,44 @@ class ContainerSpec:
     def cpu_for(memory_mb: int) -> int:
         """CPU in proportion to memory, as nano-CPUs (1 vCPU at 1 769 MB)."""
         return max(1, int(memory_mb * 1_000_000_000 / MB_PER_VCPU))
+
+
+_PATH_FIELDS = ("agent_dir", "task_dir", "opt_dir", "socket_dir")
+
+
+def spec_to_wire(spec: ContainerSpec) -> dict[str, Any]:
+    """A ContainerSpec as JSON-able data, for the node that starts it on its own host (lamina.node)."""
+    out: dict[str, Any] = {}
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        if isinstance(value, Path):
+            value = str(value)
+        elif f.name == "volumes":
+            value = [[str(host), path] for host, path in value]
+        elif isinstance(value, Mapping):
+            value = dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def spec_from_wire(data: Mapping[str, Any]) -> ContainerSpec:
+    """The ContainerSpec ``spec_to_wire`` wrote; ValueError when it is not one."""
+    names = {f.name for f in fields(ContainerSpec)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown ContainerSpec fields {sorted(unknown)}")
+    values = dict(data)
+    for name in _PATH_FIELDS:
+        if values.get(name) is not None:
+            values[name] = Path(str(values[name]))
+    values["extra_networks"] = tuple(values.get("extra_networks") or ())
+    values["volumes"] = tuple((Path(str(h)), str(p)) for h, p in values.get("volumes") or ())
+    try:
+        return ContainerSpec(**values)
+    except TypeError as err:
+        raise ValueError(str(err)) from None
 
 
 def _cfs(nano_cpus: int) -> dict[str, int]:
@@ -531,6 +569,25 @@ class DockerEnv:
         )
         self._images[image] = info
         return info
+
+    def image_infos(self) -> dict[str, ImageInfo]:
+        """Every tagged image of the engine, by tag and by id (a node's heartbeat publishes them)."""
+        out: dict[str, ImageInfo] = {}
+        try:
+            listed = self.api.images()
+        except (docker.errors.APIError, requests.RequestException) as err:
+            raise ExecutorError(f"cannot list images: {err}") from err
+        for image in listed:
+            tags = [t for t in image.get("RepoTags") or () if t and t != "<none>:<none>"]
+            if not tags:
+                continue
+            try:
+                info = self.image_info(image["Id"])
+            except ExecutorError:
+                continue
+            for name in (*tags, image["Id"]):
+                out[name] = info
+        return out
 
     def image_exists(self, image: str) -> bool:
         try:

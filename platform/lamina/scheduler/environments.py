@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -48,8 +49,10 @@ from lamina.executor.docker_env import (
     Started,
     env_labels,
     socket_dir,
+    spec_to_wire,
 )
-from lamina.scheduler import cells, sandboxes
+from lamina.executor.node_client import NodeClient, NodeRefused, NodeUnavailable
+from lamina.scheduler import cells, fleet, sandboxes
 from lamina.scheduler.init_boost import INIT_BOOST_S, end_init_boost
 from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Pool
@@ -137,6 +140,7 @@ class Environments:
         sandboxes: int | None = None,
         image_for_runtime: Callable[[str], str] | None = None,
         agent_dir: Callable[[], Path] | None = None,
+        node_token: str = "",
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -152,6 +156,14 @@ class Environments:
         self._log_dirs: dict[tuple[str, str], Path] = {}  # (account, function) -> its log directory
         self._conns = Connections(CONNECTIONS_PER_THREAD)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-env-bg")
+        # A fleet (LAMINA_PLACEMENT=fleet): cold starts go to the nodes; calls in flight on a node that is
+        # lost are aborted (their connections shut down) so no invoke waits on a host that is gone.
+        self.placer: fleet.Placer | None = None
+        self._inflight: dict[str, AgentConnection] = {}
+        self._lost_calls: set[str] = set()
+        if settings.placement == "fleet":
+            self.placer = fleet.Placer(fleet.Registry(pool.redis), NodeClient(node_token), settings.node_ttl_s)
+            threading.Thread(target=self._watch_fleet, name="lamina-fleet-watch", daemon=True).start()
 
     @property
     def docker(self) -> DockerEnv:
@@ -169,14 +181,29 @@ class Environments:
         return self._image_for_runtime(runtime)
 
     def image_info(self, image: str) -> ImageInfo:
-        return self.docker.image_info(image)
+        if self.placer is None:
+            return self.docker.image_info(image)
+        info = self.placer.image_info(image, time.time())
+        if info is None:
+            raise ServiceException(f"No node of the fleet has the image {image}")
+        return ImageInfo(tuple(info.get("entrypoint") or ()), tuple(info.get("cmd") or ()),
+                         str(info.get("working_dir") or ""), dict(info.get("env") or {}))
+
+    def cpu_limit_later(self, oci_runtime: str) -> bool:
+        """Whether the init boost applies (see DockerEnv.cpu_limit_later); a fleet's nodes decide for runsc."""
+        return self.placer is not None or self.docker.cpu_limit_later(oci_runtime)
 
     def task_dir(self, code_key: str) -> Path:
-        """The function's code, extracted once on this host (read-only at /var/task)."""
+        """The function's code, extracted once on this host (read-only at /var/task). In a fleet the node
+        that starts the environment extracts it on its own host (this path is then only a name)."""
+        if self.placer is not None:
+            return self.settings.data_dir / "tasks" / code_key
         return code.task_dir(self.settings.data_dir, self.blob_path, code_key)
 
     def opt_dir(self, layer_keys: Sequence[str]) -> Path | None:
         """The function's layers merged once on this host (read-only at /opt), or None without layers."""
+        if self.placer is not None:
+            return self.settings.data_dir / "opt" / code.opt_digest(layer_keys) if layer_keys else None
         return code.opt_dir(self.settings.data_dir, self.blob_path, layer_keys)
 
     def log_dir(self, account_id: str, function_name: str) -> Path:
@@ -195,7 +222,7 @@ class Environments:
         """The API's URL as function code sees it: LAMINA_PUBLIC_URL; else, for an API listening on every
         interface, its port on the function network's gateway (the host, as seen from the bridge)."""
         s = self.settings
-        if s.public_url or s.host not in ("0.0.0.0", "::"):
+        if s.public_url or s.host not in ("0.0.0.0", "::") or self.placer is not None:
             return s.base_url
         if self._gateway is None:
             self.docker.ensure_network(s.docker_network)
@@ -216,7 +243,10 @@ class Environments:
         name = str(spec.get("function_name") or "")
         if lease.decision is Decision.COLD:
             try:
-                started = self.start(lease, build_spec(lease.env_id, spec))
+                if self.placer is not None:
+                    started = self._start_on_node(lease, build_spec)
+                else:
+                    started = self.start(lease, build_spec(lease.env_id, spec))
             except SandboxLost as err:
                 # Docker lost the sandbox this cold start took: forget it, and the caller starts another.
                 log.warning("cold start of %s lost its network sandbox (%s); starting again", name, err)
@@ -234,7 +264,7 @@ class Environments:
         cold = lease.decision is Decision.COLD
         if lease.decision is Decision.FROZEN:
             try:
-                self.docker.unpause(container_id)
+                self.thaw(lease.env_id, container_id)
             except ExecutorError as err:
                 log.warning("cannot thaw environment %s of %s: %s", lease.env_id, name, err)
                 self.forget(lease.env_id, container_id)
@@ -278,6 +308,12 @@ class Environments:
         except _AgentGone as err:
             log.warning("environment %s of %s went away mid-invoke: %s", lease.env_id, name, err)
             self.forget(lease.env_id, container_id)
+            if lease.env_id in self._lost_calls:
+                self._lost_calls.discard(lease.env_id)
+                return replace(_platform_error(
+                    "Runtime.ExitError", f"RequestId: {call.request_id} Error: the host of the execution "
+                    "environment was lost",
+                ), cold=cold)
             return replace(_platform_error(
                 "Runtime.ExitError", f"RequestId: {call.request_id} Error: Runtime exited without providing a reason",
             ), cold=cold)
@@ -360,10 +396,82 @@ class Environments:
             break
         return payload
 
+    def _start_on_node(self, lease: Lease, build_spec: SpecBuilder) -> tuple[str, str]:
+        """Cold start in a fleet: choose a node, build the spec, and have the node start it on its host."""
+        assert self.placer is not None
+        spec = lease.spec
+        name = str(spec.get("function_name") or "")
+        memory = int(spec.get("memory_size") or 128)
+        image_package = spec.get("package_type") == "Image"
+        image = str(spec.get("image_uri") or "") if image_package else (
+            str(spec.get("runtime_image") or "") or self.runtime_image(str(spec.get("runtime") or "")))
+        now = time.time()
+        node = self.placer.choose(memory, image, now)
+        if node is None:
+            raise ServiceException(f"No node of the fleet can start {name} now: none is live, not draining, "
+                                   f"holds the image {image} and has {memory} MB free")
+        cspec = build_spec(lease.env_id, spec)
+        code_key = None if image_package else str(spec.get("code_key") or "")
+        layer_keys = [] if image_package else _layer_keys(spec.get("layers") or ())
+        wire_lease = {"env_id": lease.env_id, "spec": dict(spec)}
+        try:
+            return self.placer.client.start(node.url, wire_lease, spec_to_wire(cspec), code_key, layer_keys)
+        except NodeUnavailable as err:
+            log.warning("node %s could not start %s (%s); placing it elsewhere", node.node_id, name, err)
+            self.placer.failed(node.node_id, now)
+            raise SandboxLost(str(err)) from None
+        except NodeRefused as err:
+            if err.kind == "unusable":
+                raise SandboxLost(err.message) from None
+            if err.kind == "lambda":
+                refused = LambdaError(err.message)
+                refused.status, refused.error_type = err.status, err.error_type or "ServiceException"
+                raise refused from None
+            raise ServiceException(f"Cannot start an execution environment for {name}: {err.message}") from None
+
+    def thaw(self, env_id: str, container_id: str) -> None:
+        """Unpause a frozen environment's container (on its node, in a fleet)."""
+        if self.placer is None:
+            self.docker.unpause(container_id)
+            return
+        url = self.placer.url_of(self.pool.env(env_id).get("node", ""), time.time())
+        if url is None:
+            raise ExecutorError(f"the node of environment {env_id} is gone")
+        try:
+            self.placer.client.thaw(url, container_id)
+        except (NodeUnavailable, NodeRefused) as err:
+            raise ExecutorError(str(err)) from None
+
+    def _watch_fleet(self) -> None:
+        """Take out lost nodes, abort this process's calls in flight on them, and keep the pool's memory
+        budget the fleet's (every live node's)."""
+        assert self.placer is not None
+        while True:
+            try:
+                now = time.time()
+                self.placer.registry.take_out_lost(self.pool, now, self.settings.node_ttl_s)
+                lost_envs = set().union(*self.placer.registry.lost(now).values())
+                for env_id, conn in list(self._inflight.items()):
+                    if env_id in lost_envs and conn.sock is not None:
+                        self._lost_calls.add(env_id)
+                        try:
+                            conn.sock.shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass
+                self.pool.memory_budget_mb = max(1, self.placer.memory_budget_mb(now))
+            except Exception:  # noqa: BLE001 - Redis away for a moment: the next round retries
+                log.exception("fleet watch round failed")
+            time.sleep(0.5)
+
     def start(self, lease: Lease, cspec: ContainerSpec) -> tuple[str, str]:
         """Cold start: claim a stem cell for ``lease``, or create and start its container; return
         (address, container id)."""
         name = str(lease.spec.get("function_name") or "")
+        bridged = cspec.network == self.settings.docker_network and not cspec.no_network and not cspec.extra_networks
+        if not lease.sandbox_id and self.pool.node and self.sandboxes and bridged:
+            taken = self.pool.take_sandbox(lease.env_id)  # a node's start (the API took no sandbox)
+            if taken is not None:
+                lease = replace(lease, sandbox_id=taken[0], address=taken[1])
         if lease.sandbox_id:
             cspec = replace(cspec, sandbox_id=lease.sandbox_id, sandbox_ip=lease.address)
         family = cells.family_of(self, cspec, str(lease.spec.get("runtime") or ""))
@@ -424,7 +532,14 @@ class Environments:
 
     def end_boost(self, container_id: str) -> None:
         """Give a boosted container its proportional CPU share (once, whoever comes first)."""
-        end_init_boost(self.pool, self.docker, container_id)
+        if self.placer is None:
+            end_init_boost(self.pool, self.docker, container_id)
+            return
+        for node in self.placer.live(time.time()):  # the node whose pool holds the boost applies it
+            try:
+                self.placer.client.end_boost(node.url, container_id)
+            except (NodeUnavailable, NodeRefused) as err:
+                log.debug("node %s: %s", node.node_id, err)
 
     def forget(self, env_id: str, container_id: str = "") -> None:
         """Drop ``env_id`` from the pool and remove its containers in the background."""
@@ -439,7 +554,8 @@ class Environments:
         """Remove containers on a background thread, in order (an environment before its sandbox)."""
         ids = [c for c in container_ids if c]
         for cid in ids:  # a container on its way out needs no end to its init boost
-            self.pool.end_boost(cid)
+            if self.placer is None:
+                self.pool.end_boost(cid)
         if ids:
             self.later(self._remove_all, ids)
 
@@ -471,6 +587,13 @@ class Environments:
         return images.base_image_tag(self.settings)
 
     def _remove_all(self, container_ids: Sequence[str]) -> None:
+        if self.placer is not None:
+            self.placer.remove_everywhere(container_ids, time.time())
+            return
+        self.remove_here(container_ids)
+
+    def remove_here(self, container_ids: Sequence[str]) -> None:
+        """Remove containers from this host's engine, in order."""
         for container_id in container_ids:
             try:
                 self.docker.remove(container_id)
@@ -530,6 +653,8 @@ class Environments:
             if conn is None:
                 conn = AgentConnection(address, AGENT_PORT, timeout)
             reused, sent = conn.reused, False
+            if self.placer is not None:
+                self._inflight[env_id] = conn
             try:
                 conn.send("/invoke", body, headers, timeout)
                 sent = True
@@ -552,6 +677,8 @@ class Environments:
             except ValueError as err:  # a malformed Content-Length or status code
                 conn.close()
                 raise _AgentGone(str(err)) from None
+            finally:
+                self._inflight.pop(env_id, None)
             if keep:
                 self._conns.give(env_id, conn)
             else:
@@ -568,6 +695,10 @@ def network_open_to(docker_client: Any, network: str, account_id: str) -> bool:
 def layers_digest(layer_keys: Sequence[str]) -> str:
     """The name of the merged directory of a list of layers on every host (code GC compares against it)."""
     return code.opt_digest(layer_keys)
+
+
+def _layer_keys(layers: Sequence[Any]) -> list[str]:
+    return [str(layer["code_key"]) for layer in layers if isinstance(layer, Mapping) and layer.get("code_key")]
 
 
 def _platform_error(error_type: str, message: str) -> RunOutput:

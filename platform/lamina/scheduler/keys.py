@@ -102,14 +102,19 @@ def memory_used() -> str:
     return f"{PREFIX}:memory"
 
 
-def free_sandboxes() -> str:
-    """List: pre-started network sandboxes no environment uses yet, as "<container id> <ip>"."""
-    return f"{PREFIX}:sandboxes:free"
+def _on(node: str) -> str:
+    """The suffix of a key family kept per Docker host (a fleet's node; none on one machine)."""
+    return f":node:{node}" if node else ""
 
 
-def sandboxes_creating() -> str:
+def free_sandboxes(node: str = "") -> str:
+    """List: pre-started network sandboxes no environment uses yet, as "<container id> <ip>" (per host)."""
+    return f"{PREFIX}:sandboxes:free{_on(node)}"
+
+
+def sandboxes_creating(node: str = "") -> str:
     """Sorted set: claims to create a sandbox, scored by when the claim lapses (its creator died)."""
-    return f"{PREFIX}:sandboxes:creating"
+    return f"{PREFIX}:sandboxes:creating{_on(node)}"
 
 
 def free_cells(family: str) -> str:
@@ -153,14 +158,35 @@ def provisioned_counts(account_id: str, function_name: str) -> str:
     return f"{PREFIX}:provisioned:counts:{account_id}:{function_name}"
 
 
-def init_boosts() -> str:
-    """Sorted set: containers running with their init boost, scored by when the boost must end."""
-    return f"{PREFIX}:boosts"
+def init_boosts(node: str = "") -> str:
+    """Sorted set: containers running with their init boost, scored by when the boost must end (per host)."""
+    return f"{PREFIX}:boosts{_on(node)}"
 
 
-def init_boost_shares() -> str:
+def init_boost_shares(node: str = "") -> str:
     """Hash: boosted container id -> "<OCI runtime> <memory MB>", the share it gets when the boost ends."""
-    return f"{PREFIX}:boosts:shares"
+    return f"{PREFIX}:boosts:shares{_on(node)}"
+
+
+def cell_family_on(family: str, node: str = "") -> str:
+    """The name a runtime family's stem-cell keys carry: cells live on one host, so per node in a fleet."""
+    return f"{family}@{node}" if node else family
+
+
+def nodes() -> str:
+    """Hash: node id -> JSON of its last heartbeat (lamina.scheduler.fleet.NodeRecord)."""
+    return f"{PREFIX}:nodes"
+
+
+def nodes_draining() -> str:
+    """Set: the nodes that take no new environment (`lamina node drain`)."""
+    return f"{PREFIX}:nodes:draining"
+
+
+def nodes_lost() -> str:
+    """Hash: node id -> JSON {"at", "envs"} of a node taken out (its heartbeat stopped), kept a while so every
+    API process aborts the calls it had in flight there."""
+    return f"{PREFIX}:nodes:lost"
 
 
 def _lua_function(name: str, build: Callable[..., str], arity: int) -> str:
@@ -188,19 +214,28 @@ _LUA_FUNCTIONS: tuple[tuple[str, Callable[..., str], int], ...] = (
     ("inflight_fn", inflight_function, 2),
     ("inflight_unres", inflight_unreserved, 1),
 )
-_LUA_CONSTANTS: tuple[tuple[str, str], ...] = (
-    ("WARM", warm_index()),
-    ("FROZEN", frozen_index()),
-    ("LEASED", leases()),
-    ("ENVS", all_envs()),
-    ("MEMORY", memory_used()),
-    ("SANDBOXES", free_sandboxes()),
-    ("SANDBOXES_CREATING", sandboxes_creating()),
-    ("BOOSTS", init_boosts()),
-    ("BOOST_SHARES", init_boost_shares()),
-)
 
-LUA_KEYS = "\n".join(
-    [_lua_function(name, build, arity) for name, build, arity in _LUA_FUNCTIONS]
-    + [f"local {name} = {_lua_string(key)}" for name, key in _LUA_CONSTANTS]
-) + "\n"
+
+def _lua_constants(node: str) -> tuple[tuple[str, str], ...]:
+    return (
+        ("WARM", warm_index()),
+        ("FROZEN", frozen_index()),
+        ("LEASED", leases()),
+        ("ENVS", all_envs()),
+        ("MEMORY", memory_used()),
+        ("SANDBOXES", free_sandboxes(node)),
+        ("SANDBOXES_CREATING", sandboxes_creating(node)),
+        ("BOOSTS", init_boosts(node)),
+        ("BOOST_SHARES", init_boost_shares(node)),
+    )
+
+
+def lua_keys(node: str = "") -> str:
+    """The Lua prelude naming every key; ``node``: the host whose sandboxes and boosts the scripts use."""
+    return "\n".join(
+        [_lua_function(name, build, arity) for name, build, arity in _LUA_FUNCTIONS]
+        + [f"local {name} = {_lua_string(key)}" for name, key in _lua_constants(node)]
+    ) + "\n"
+
+
+LUA_KEYS = lua_keys()

@@ -39,6 +39,7 @@ class EnvView:
     unreserved: bool = False  # its slot was taken by a function without reserved concurrency
     provisioned: bool = False  # provisioned concurrency: never frozen or reaped while configured
     extensions: bool = False  # it runs extensions: stopped (their SHUTDOWN) before it is removed
+    node: str = ""  # the fleet node whose Docker engine runs it ("" on one machine)
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,7 @@ return reply
 _STARTED = _PRELUDE + """
 local ek = env_key(ARGV[1])
 if redis.call('HGET', ek, 'state') ~= 'starting' then return 0 end
-redis.call('HSET', ek, 'state', 'busy', 'address', ARGV[2], 'container', ARGV[3])
+redis.call('HSET', ek, 'state', 'busy', 'address', ARGV[2], 'container', ARGV[3], 'node', ARGV[4] or '')
 return 1
 """
 
@@ -297,6 +297,17 @@ local cid, ip = string.match(rest, '^(%S+) ?(.*)$')
 local f = redis.call('HMGET', ek, 'sandbox', 'address')
 if f[1] and f[1] ~= '' then redis.call('LPUSH', SANDBOXES, f[1] .. ' ' .. (f[2] or '')) end
 redis.call('HSET', ek, 'container', cid, 'address', ip, 'sandbox', '', 'cell', cell)
+return entry
+"""
+
+# A node's cold start that came without a sandbox (the API placed it) takes one of its host's own.
+_SANDBOX_TAKE = _PRELUDE + """
+local ek = env_key(ARGV[1])
+if redis.call('HGET', ek, 'state') ~= 'starting' then return false end
+local entry = redis.call('LPOP', SANDBOXES)
+if not entry then return false end
+local sp = string.find(entry, ' ', 1, true)
+redis.call('HSET', ek, 'sandbox', string.sub(entry, 1, sp - 1), 'address', string.sub(entry, sp + 1))
 return entry
 """
 
@@ -462,6 +473,9 @@ class Pool:
     memory_budget_mb: int = 16 * 1024
     max_envs: int = 1000  # one Linux bridge holds at most 1023 ports
     lease_margin_s: float = LEASE_MARGIN_S
+    # The Docker host this process starts environments on, in a fleet ("" on one machine): its sandboxes,
+    # stem cells and init boosts are its own, and its snapshot (the reaper's view) holds its environments.
+    node: str = ""
     _scripts: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -469,8 +483,11 @@ class Pool:
                           ("discard", _DISCARD), ("begin_freeze", _BEGIN_FREEZE),
                           ("end_freeze", _END_FREEZE), ("reap_if", _REAP_IF),
                           ("sandbox_reserve", _SANDBOX_RESERVE), ("sandbox_add", _SANDBOX_ADD),
-                          ("sandbox_take_all", _SANDBOX_TAKE_ALL), ("boost_end", _BOOST_END),
+                          ("sandbox_take_all", _SANDBOX_TAKE_ALL), ("sandbox_take", _SANDBOX_TAKE),
+                          ("boost_end", _BOOST_END),
                           ("cell_reserve", _CELL_RESERVE), ("cell_add", _CELL_ADD), ("cell_take", _CELL_TAKE)):
+            if self.node:
+                src = src.replace(keys.LUA_KEYS, keys.lua_keys(self.node))
             self._scripts[name] = self.redis.register_script(src)
         # The two scripts of every warm invoke skip redis-py's command layer.
         conns = ThreadConnections.of(self.redis)
@@ -519,7 +536,7 @@ class Pool:
 
     def started(self, env_id: str, address: str, container_id: str) -> bool:
         """STARTING -> BUSY with its address; False if the environment was discarded meanwhile."""
-        return bool(self._scripts["started"](args=[env_id, address, container_id]))
+        return bool(self._scripts["started"](args=[env_id, address, container_id, self.node]))
 
     def release(self, env_id: str, now: float) -> Released:
         reply = self._scripts["release"]([env_id, repr(now)])
@@ -558,8 +575,16 @@ class Pool:
         self._scripts["sandbox_add"](args=[token, entry])
 
     def free_sandboxes(self) -> list[tuple[str, str]]:
-        entries = (_s(e).split(" ", 1) for e in self.redis.lrange(keys.free_sandboxes(), 0, -1))
+        entries = (_s(e).split(" ", 1) for e in self.redis.lrange(keys.free_sandboxes(self.node), 0, -1))
         return [(e[0], e[1] if len(e) > 1 else "") for e in entries]
+
+    def take_sandbox(self, env_id: str) -> tuple[str, str] | None:
+        """Give starting environment ``env_id`` one of this host's free sandboxes: (container id, ip)."""
+        entry = self._scripts["sandbox_take"](args=[env_id])
+        if not entry:
+            return None
+        cid, _, ip = _s(entry).partition(" ")
+        return cid, ip
 
     def take_all_sandboxes(self) -> list[str]:
         """Empty the free list atomically; return the sandbox container ids (to remove)."""
@@ -569,17 +594,17 @@ class Pool:
 
     def reserve_cell(self, family: str, now: float, target: int, token: str, ttl_s: float = 60.0) -> bool:
         """Claim the right to create one cell of ``family`` if free + being created < ``target``."""
-        return bool(self._scripts["cell_reserve"](keys=[keys.free_cells(family), keys.cells_creating(family)],
+        return bool(self._scripts["cell_reserve"](keys=self._cell_keys(family),
                                                   args=[repr(now), target, token, repr(ttl_s)]))
 
     def add_cell(self, family: str, token: str, cell_id: str = "", container_id: str = "", ip: str = "") -> None:
         """Finish (or, without a container, abandon) the creation claimed with ``token``."""
         entry = f"{cell_id} {container_id} {ip}" if container_id else ""
-        self._scripts["cell_add"](keys=[keys.free_cells(family), keys.cells_creating(family)], args=[token, entry])
+        self._scripts["cell_add"](keys=self._cell_keys(family), args=[token, entry])
 
     def take_cell(self, family: str, env_id: str) -> tuple[str, str, str] | None:
         """Give starting environment ``env_id`` a free cell of ``family``: (cell id, container id, ip)."""
-        entry = self._scripts["cell_take"](keys=[keys.free_cells(family)], args=[env_id])
+        entry = self._scripts["cell_take"](keys=[keys.free_cells(self._fam(family))], args=[env_id])
         if not entry:
             return None
         cell, cid, ip = (_s(entry).split(" ") + ["", ""])[:3]
@@ -590,7 +615,7 @@ class Pool:
         families = [family] if family else self.cell_families()
         out = []
         for fam in families:
-            for e in self.redis.lrange(keys.free_cells(fam), 0, -1):
+            for e in self.redis.lrange(keys.free_cells(self._fam(fam)), 0, -1):
                 cell, cid, ip = (_s(e).split(" ") + ["", ""])[:3]
                 out.append((cell, cid, ip))
         return out
@@ -600,15 +625,15 @@ class Pool:
         taken = []
         for fam in self.cell_families():
             pipe = self.redis.pipeline(transaction=True)
-            pipe.lrange(keys.free_cells(fam), 0, -1)
-            pipe.delete(keys.free_cells(fam))
+            pipe.lrange(keys.free_cells(self._fam(fam)), 0, -1)
+            pipe.delete(keys.free_cells(self._fam(fam)))
             entries, _ = pipe.execute()
             taken += [(_s(e).split(" ") + [""])[1] for e in entries]
         return [c for c in taken if c]
 
     def trim_cells(self, family: str, keep: int) -> list[str]:
         """Take the newest free cells of ``family`` beyond ``keep`` off its list; return their container ids."""
-        key = keys.free_cells(family)
+        key = keys.free_cells(self._fam(family))
         taken = []
         while self.redis.llen(key) > keep:
             entry = self.redis.rpop(key)
@@ -619,24 +644,35 @@ class Pool:
 
     def record_cold_start(self, family: str, now: float, window_s: float) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.sadd(keys.cell_families(), family)
-        pipe.zadd(keys.cell_demand(family), {f"{now!r}:{os.getpid()}:{threading.get_ident()}": now})
-        pipe.zremrangebyscore(keys.cell_demand(family), "-inf", repr(now - window_s))
+        pipe.sadd(keys.cell_families(), self._fam(family))
+        pipe.zadd(keys.cell_demand(self._fam(family)), {f"{now!r}:{os.getpid()}:{threading.get_ident()}": now})
+        pipe.zremrangebyscore(keys.cell_demand(self._fam(family)), "-inf", repr(now - window_s))
         pipe.execute()
 
     def cold_starts_since(self, family: str, since: float) -> int:
-        return int(self.redis.zcount(keys.cell_demand(family), repr(since), "+inf"))
+        return int(self.redis.zcount(keys.cell_demand(self._fam(family)), repr(since), "+inf"))
 
     def cell_families(self) -> list[str]:
-        return sorted(_s(f) for f in self.redis.smembers(keys.cell_families()))
+        """The runtime families whose cells this host keeps (the families its cold starts used)."""
+        suffix = keys.cell_family_on("", self.node)
+        names = (_s(f) for f in self.redis.smembers(keys.cell_families()))
+        if not self.node:
+            return sorted(f for f in names if "@" not in f)
+        return sorted(f[: -len(suffix)] for f in names if f.endswith(suffix))
+
+    def _fam(self, family: str) -> str:
+        return keys.cell_family_on(family, self.node)
+
+    def _cell_keys(self, family: str) -> list[str]:
+        return [keys.free_cells(self._fam(family)), keys.cells_creating(self._fam(family))]
 
     # -- init boosts (kept here, not in one process, so a boost ends even if its API process dies)
 
     def boost(self, container_id: str, until: float, oci_runtime: str, memory_mb: int) -> None:
         """Record that ``container_id`` runs boosted until ``until``, then gets ``memory_mb``'s share."""
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(keys.init_boost_shares(), container_id, f"{oci_runtime} {memory_mb}")
-        pipe.zadd(keys.init_boosts(), {container_id: until})
+        pipe.hset(keys.init_boost_shares(self.node), container_id, f"{oci_runtime} {memory_mb}")
+        pipe.zadd(keys.init_boosts(self.node), {container_id: until})
         pipe.execute()
 
     def end_boost(self, container_id: str) -> tuple[str, int] | None:
@@ -652,11 +688,11 @@ class Pool:
         self.redis.eval(_MARK_EXTENSIONS, 1, keys.env(env_id))
 
     def is_boosted(self, container_id: str) -> bool:
-        return self.redis.zscore(keys.init_boosts(), container_id) is not None
+        return self.redis.zscore(keys.init_boosts(self.node), container_id) is not None
 
     def boosts_due(self, now: float) -> list[str]:
         """Containers whose init boost should have ended by ``now``."""
-        return [_s(c) for c in self.redis.zrangebyscore(keys.init_boosts(), "-inf", repr(now))]
+        return [_s(c) for c in self.redis.zrangebyscore(keys.init_boosts(self.node), "-inf", repr(now))]
 
     def snapshot(self) -> Snapshot:
         """Read every environment (for the reaper and for tests; not used on the invoke path)."""
@@ -668,7 +704,8 @@ class Pool:
         revision_keys: set[tuple[str, str]] = set()
         for env_id, raw in zip(ids, pipe.execute(), strict=True):
             view = _view(env_id, raw)
-            if view is not None:
+            # A node sees its own environments, and those still starting (not yet on any host).
+            if view is not None and (not self.node or view.node in (self.node, "")):
                 envs.append(view)
                 revision_keys.add((view.account_id, view.function_name))
         current: dict[tuple[str, str, str], str] = {}
@@ -704,4 +741,5 @@ def _view(env_id: str, raw: dict[Any, Any]) -> EnvView | None:
         sandbox_id=f.get("sandbox", ""),
         provisioned=f.get("provisioned") == "1",
         extensions=f.get("ext") == "1",
+        node=f.get("node", ""),
     )

@@ -1,7 +1,9 @@
 """Content-addressed code store: archives kept by the hex SHA-256 of their bytes.
 
 ``CodeStore`` is the small interface the services use; ``LocalCodeStore`` keeps blobs under
-``LAMINA_DATA_DIR/code``. An S3-compatible store only has to implement the same four methods.
+``LAMINA_DATA_DIR/code``; ``DatabaseCodeStore`` keeps them in PostgreSQL (table ``code_blobs``), so every
+host of a fleet reads them with no shared file system, and caches each one it uses under its own data
+directory. An S3-compatible store only has to implement the same four methods.
 """
 
 from __future__ import annotations
@@ -11,6 +13,12 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Protocol
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from lamina.store.models import CodeBlob
 
 
 class CodeStore(Protocol):
@@ -60,3 +68,43 @@ class LocalCodeStore:
 
     def delete(self, key: str) -> None:
         self._file(key).unlink(missing_ok=True)
+
+
+class DatabaseCodeStore:
+    """Blobs in the database, cached on this host on first use (a cached blob never changes: its name is
+    its hash)."""
+
+    def __init__(self, sessions: sessionmaker[Session], cache_root: Path) -> None:
+        self.sessions = sessions
+        self.cache = LocalCodeStore(cache_root)
+
+    def put(self, data: bytes) -> str:
+        key = hashlib.sha256(data).hexdigest()
+        if self.exists(key):
+            return key
+        try:
+            with self.sessions.begin() as session:
+                session.add(CodeBlob(key=key, size=len(data), data=data))
+        except IntegrityError:
+            pass  # stored meanwhile by another process: the same bytes
+        return key
+
+    def path(self, key: str) -> Path:
+        local = self.cache.path(key)  # validates the key
+        if local.exists():
+            return local
+        with self.sessions() as session:
+            data = session.scalar(select(CodeBlob.data).where(CodeBlob.key == key))
+        if data is None:
+            return local  # absent: the caller's open fails as for a local store
+        self.cache.put(bytes(data))
+        return local
+
+    def exists(self, key: str) -> bool:
+        with self.sessions() as session:
+            return session.scalar(select(CodeBlob.key).where(CodeBlob.key == key)) is not None
+
+    def delete(self, key: str) -> None:
+        with self.sessions.begin() as session:
+            session.execute(delete(CodeBlob).where(CodeBlob.key == key))
+        self.cache.delete(key)

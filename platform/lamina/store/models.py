@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -249,6 +250,16 @@ class FunctionUrl(FunctionOwned, Base):
 
 
 # -- security and tenancy: accounts, users, access keys, execution roles, resource policies
+
+
+class CodeBlob(Base):
+    """A code or layer archive (LAMINA_CODE_STORE=postgres), named by the hex SHA-256 of its bytes."""
+
+    __tablename__ = "code_blobs"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Account(Base):

@@ -109,7 +109,7 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
         working_dir = "/var/task"
     full_cpu = ContainerSpec.cpu_for(memory)
     oci = oci_runtime(spec)
-    boost = envs.init_boost and envs.docker.cpu_limit_later(oci)
+    boost = envs.init_boost and envs.cpu_limit_later(oci)
     return ContainerSpec(
         name=f"lamina-{name}-{env_id[:12]}",
         image=image,

@@ -39,7 +39,7 @@ from lamina.errors import (
     ServiceException,
     TooManyRequestsException,
 )
-from lamina.scheduler import catalog, keys, provisioned
+from lamina.scheduler import catalog, fleet, keys, provisioned
 from lamina.scheduler.admission import Admission, AdmissionChecker
 from lamina.scheduler.environments import (
     AgentCall,
@@ -104,10 +104,14 @@ class Invoker:
             account_limit=settings.account_concurrency,
             memory_budget_mb=memory_budget_mb or settings.effective_memory_budget_mb,
             max_envs=settings.max_environments,
+            # A fleet node's own processes start environments on its host; an API placing on nodes is none.
+            node=settings.node_id if settings.placement == "local" else "",
         )
+        fleet_wide = settings.placement == "fleet" or bool(settings.node_id)
         self.environments = Environments(
             settings, self.pool, docker_client, blob_path, init_boost=init_boost, sandboxes=sandboxes,
             image_for_runtime=image_for_runtime, agent_dir=agent_dir,
+            node_token=fleet.node_token(secrets_at_rest.master_keys(settings)[0]) if fleet_wide else "",
         )
         self._admission = AdmissionChecker(redis_client)
         self.retry_join = RetryJoin(redis_client, settings.instance)

@@ -1,0 +1,152 @@
+"""One host's scheduler: the reaper, stem cells and provisioned concurrency (``lamina scheduler``), and in a
+fleet also the node's heartbeat, the take-out of lost peers, draining and the node service (``lamina node``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from lamina.config import Settings
+from lamina.executor.docker_env import DockerEnv, ExecutorError
+from lamina.executor.images import base_image_tag
+from lamina.node.service import create_node_app
+from lamina.scheduler import fleet, keys
+from lamina.scheduler.fleet import NodeRecord, Registry
+from lamina.scheduler.reaper import Reaper
+from lamina.services.functions import provisioned
+from lamina.services.functions.functions import code_in_use
+from lamina.services.iam import secrets
+from lamina.services.invoke.invocations import Invoker
+from lamina.wiring import Components
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 1.0
+IMAGES_EVERY_S = 10.0  # the image list in the heartbeat is refreshed this often (a Docker call)
+
+
+def build_scheduler(settings: Settings, comps: Components) -> tuple[Reaper, Invoker]:
+    """The reaper of this host's engine and the Invoker that keeps its stem cells and provisioned
+    environments (so they survive the API processes)."""
+    keeper = Invoker(settings=settings, redis_client=comps.redis, sessions=comps.sessions,
+                     blob_path=comps.code_store.path, docker_client=lambda: comps.docker,
+                     sandboxes=settings.sandboxes if settings.node_id else 0)
+    reaper = Reaper(
+        pool=keeper.pool,
+        docker=DockerEnv(comps.docker),
+        instance=settings.instance,
+        freeze_after_s=settings.freeze_after_s,
+        idle_timeout_s=settings.idle_timeout_s,
+        sandboxes=settings.sandboxes,
+        sandbox_image=base_image_tag(settings),
+        network=settings.docker_network,
+        data_dir=settings.data_dir,
+        code_in_use=lambda: code_in_use(comps.sessions),
+    )
+    if settings.stem_cells:
+        reaper.maintain_cells = keeper.environments.maintain_cells
+    next_round = [0.0]
+
+    def provision_all() -> None:
+        if time.monotonic() < next_round[0]:
+            return
+        next_round[0] = time.monotonic() + 2.0
+        for account_id, name, qualifier, requested in provisioned.all_configs(comps.sessions):
+            keeper.provision(account_id, name, qualifier, requested)
+
+    reaper.maintain_provisioned = provision_all
+    return reaper, keeper
+
+
+def node_address(settings: Settings) -> str:
+    """LAMINA_NODE_ADDRESS, else the address this host's default route leaves from."""
+    if settings.node_address:
+        return settings.node_address
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
+        return str(probe.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+    finally:
+        probe.close()
+
+
+@dataclass
+class NodeDaemon:
+    """``lamina node``: heartbeat, lost peers, drain and the node service, beside this host's reaper."""
+
+    settings: Settings
+    comps: Components
+    reaper: Reaper
+    keeper: Invoker
+    clock: Callable[[], float] = time.time
+    _images: dict[str, Any] = field(default_factory=dict)
+    _images_at: float = 0.0
+    _started: float = field(default_factory=time.time)
+
+    @property
+    def node_id(self) -> str:
+        return self.settings.node_id
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.comps.redis)
+
+    def record(self, now: float) -> NodeRecord:
+        mine = [e for e in self.keeper.pool.snapshot().envs if e.node == self.node_id]
+        if now - self._images_at >= IMAGES_EVERY_S or not self._images:
+            try:
+                infos = self.reaper.docker.image_infos()
+                self._images = {name: {"entrypoint": list(i.entrypoint), "cmd": list(i.cmd),
+                                       "working_dir": i.working_dir, "env": dict(i.env)}
+                                for name, i in infos.items()}
+                self._images_at = now
+            except ExecutorError as err:
+                log.warning("cannot list this engine's images: %s", err)
+        return NodeRecord(
+            node_id=self.node_id, address=node_address(self.settings), port=self.settings.node_port,
+            cores=os.cpu_count() or 1, memory_budget_mb=self.settings.effective_memory_budget_mb,
+            memory_used_mb=sum(e.memory_mb for e in mine), environments=len(mine),
+            busy=sum(1 for e in mine if e.state.holds_slot), images=self._images, seen=now,
+            started=self._started,
+        )
+
+    def beat(self) -> None:
+        """One heartbeat round: publish this node, take out lost peers, and, when draining, remove idle
+        environments so their traffic starts elsewhere (busy ones finish first)."""
+        now = self.clock()
+        registry = self.registry
+        registry.heartbeat(self.record(now))
+        registry.take_out_lost(self.keeper.pool, now, self.settings.node_ttl_s)
+        if self.comps.redis.sismember(keys.nodes_draining(), self.node_id):
+            for e in self.keeper.pool.snapshot().envs:
+                if e.node == self.node_id and e.state.idle:
+                    removed = self.keeper.pool.reap_if(e.env_id, now, "idle", 0.0)
+                    if removed:
+                        self.keeper.environments.remove_here(removed)
+
+    def run(self, stop: threading.Event, interval_s: float = 1.0) -> None:
+        token = fleet.node_token(secrets.master_keys(self.settings)[0])
+        app = create_node_app(self.keeper.environments, token)
+        server = make_server(self.settings.node_address or "0.0.0.0", self.settings.node_port, app, threaded=True)
+        threading.Thread(target=server.serve_forever, name="lamina-node-service", daemon=True).start()
+        self.beat()  # registered before the first sweep (which may take a while on a busy engine)
+        threading.Thread(target=self.reaper.run, args=(stop, interval_s), name="lamina-reaper", daemon=True).start()
+        log.info("lamina node %s serving on %s:%d", self.node_id, node_address(self.settings), self.settings.node_port)
+        while not stop.is_set():
+            try:
+                self.beat()
+            except Exception:  # noqa: BLE001 - Redis away (a failover): beat again next round
+                log.exception("heartbeat failed")
+            stop.wait(HEARTBEAT_S)
+        server.shutdown()
