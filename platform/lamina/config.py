@@ -77,6 +77,19 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     return raw
 
 
+def _cidrs(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    import ipaddress
+
+    out = []
+    for part in (env.get(name) or "").split(","):
+        if part.strip():
+            try:
+                out.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"{name} must be comma-separated CIDRs like 10.0.0.0/24, got {part!r}") from None
+    return tuple(out)
+
+
 def _node_id(raw: str) -> str:
     # It is part of Redis keys and container labels: letters, digits, dots, dashes, underscores.
     if raw and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", raw):
@@ -157,6 +170,10 @@ class Settings:
     node_address: str = ""
     node_port: int = 9300
     node_ttl_s: float = 3.0
+    # A node lets these addresses (the API hosts) reach its agents, and keeps functions from every host's
+    # function subnets (docs/fleet.md).
+    control_cidrs: tuple[str, ...] = ()
+    fleet_cidrs: tuple[str, ...] = ()
     # Where code and layer archives live: "local" (under data_dir) or "postgres" (every host reads them).
     code_store: str = "local"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -213,6 +230,8 @@ class Settings:
             node_address=env.get("LAMINA_NODE_ADDRESS", ""),
             node_port=_int(env, "LAMINA_NODE_PORT", 9300, 1, 65535),
             node_ttl_s=_float(env, "LAMINA_NODE_TTL", 3.0),
+            control_cidrs=_cidrs(env, "LAMINA_CONTROL_CIDR"),
+            fleet_cidrs=_cidrs(env, "LAMINA_FLEET_CIDR"),
             code_store=_choice(env, "LAMINA_CODE_STORE", "local", ("local", "postgres")),
         )
 

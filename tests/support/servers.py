@@ -27,7 +27,8 @@ class PostgresCluster:
     """initdb + pg_ctl in a directory of its own (as the postgres user when we are root: initdb refuses root;
     pytest's temporary directories are private to root, so it lives directly under /tmp)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
         assert bins, "PostgreSQL is not installed (scripts/test installs it)"
         self.bin = bins[-1]
@@ -36,10 +37,13 @@ class PostgresCluster:
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres")
         self._run(f"{self.bin}/initdb -D {self.dir} -A trust -U postgres")
+        if host != "127.0.0.1":  # a test network's hosts connect from its /24
+            with open(self.dir / "pg_hba.conf", "a") as hba:
+                hba.write(f"host all all {host.rsplit('.', 1)[0]}.0/24 trust\n")
 
     @property
     def url(self) -> str:
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql+psycopg2://postgres@{self.host}:{self.port}/postgres"
 
     def _run(self, command: str) -> None:
         argv = ["su", "postgres", "-s", "/bin/sh", "-c", command] if os.geteuid() == 0 else ["sh", "-c", command]
@@ -47,7 +51,8 @@ class PostgresCluster:
 
     def start(self) -> None:
         self._run(f"{self.bin}/pg_ctl -D {self.dir} -l {self.dir}/log -w "
-                  f"-o '-p {self.port} -k /tmp -c fsync=off' start")
+                  f"-o '-p {self.port} -k /tmp -c fsync=off -c listen_addresses={self.host} "
+                  f"-c max_connections=200' start")
 
     def stop(self, mode: str = "immediate") -> None:
         self._run(f"{self.bin}/pg_ctl -D {self.dir} -m {mode} -w stop")
@@ -57,21 +62,23 @@ class PostgresCluster:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, fsync: str = "everysec") -> None:
-        self.directory, self.port, self.fsync = directory, free_port(), fsync
+    def __init__(self, directory: Path, fsync: str = "everysec", host: str = "127.0.0.1",
+                 extra: tuple[str, ...] = ()) -> None:
+        self.directory, self.port, self.fsync, self.host, self.extra = directory, free_port(), fsync, host, extra
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.directory), "--appendonly", "yes", "--appendfsync", self.fsync, "--save", ""],
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", self.host,
+             "--dir", str(self.directory), "--appendonly", "yes", "--appendfsync", self.fsync, "--save", "",
+             *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        r = redis_lib.Redis(port=self.port)
+        r = redis_lib.Redis(host=self.host, port=self.port)
         deadline = time.monotonic() + 10
         while True:
             try:

@@ -330,6 +330,15 @@ class DockerEnv:
                         raise ExecutorError(f"cannot create Docker network {name}: {err}") from err
             self._network_ready.add(name)
 
+    def bridge_of(self, network: str) -> str:
+        """The Linux bridge of Docker network ``network`` (br-<first 12 of its id>)."""
+        self.ensure_network(network)
+        found = self.api.networks(names=[network])
+        if not found:
+            raise ExecutorError(f"Docker network {network} is gone")
+        options = found[0].get("Options") or {}
+        return str(options.get("com.docker.network.bridge.name") or f"br-{found[0]['Id'][:12]}")
+
     def start_sandbox(self, image: str, network: str, instance: str) -> Started:
         """Start a network sandbox: a tiny container whose only job is to own a network namespace on
         ``network`` that one environment joins later (Kubernetes' pause container). Setting up the

@@ -136,6 +136,12 @@ class NodeDaemon:
                         self.keeper.environments.remove_here(removed)
 
     def run(self, stop: threading.Event, interval_s: float = 1.0) -> None:
+        from lamina.executor import firewall
+        from lamina.executor.docker_env import AGENT_PORT
+
+        firewall.open_to_control_plane(self.reaper.docker.bridge_of(self.settings.docker_network),
+                                       self.settings.control_cidrs, AGENT_PORT, self.settings.fleet_cidrs,
+                                       self.settings.node_port)
         token = fleet.node_token(secrets.master_keys(self.settings)[0])
         app = create_node_app(self.keeper.environments, token)
         server = make_server(self.settings.node_address or "0.0.0.0", self.settings.node_port, app, threaded=True)

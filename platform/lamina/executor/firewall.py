@@ -1,0 +1,44 @@
+"""A fleet node's packet filter: API hosts reach this host's agents; functions reach no other host's.
+
+Docker drops forwarded connections to containers that publish no port; the node lets the control plane's
+addresses (LAMINA_CONTROL_CIDR) through to the agent port of its function bridge, and stops what functions
+send to any host's function subnets (LAMINA_FLEET_CIDR) or node service port. Rules go first in Docker's
+DOCKER-USER chain (kept across Docker's own rule changes) and in INPUT; each is added once.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from collections.abc import Sequence
+
+log = logging.getLogger(__name__)
+
+
+class FirewallError(RuntimeError):
+    pass
+
+
+def _rule(chain: str, spec: Sequence[str]) -> None:
+    iptables = shutil.which("iptables")
+    if iptables is None:
+        raise FirewallError("iptables is missing: apt-get install -y iptables")
+    if subprocess.run([iptables, "-w", "-C", chain, *spec], capture_output=True).returncode == 0:
+        return
+    done = subprocess.run([iptables, "-w", "-I", chain, "1", *spec], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise FirewallError(f"iptables -I {chain} {' '.join(spec)}: {done.stderr.strip()}")
+
+
+def open_to_control_plane(bridge: str, control_cidrs: Sequence[str], agent_port: int, fleet_cidrs: Sequence[str],
+                          node_port: int) -> None:
+    """Install the node's rules for function bridge ``bridge`` (inserted first, so the drops come first)."""
+    for cidr in control_cidrs:
+        _rule("DOCKER-USER", ["-s", cidr, "-o", bridge, "-p", "tcp", "--dport", str(agent_port), "-j", "ACCEPT"])
+    for cidr in fleet_cidrs:  # checked before the accepts above: inserted after them, at the top
+        _rule("DOCKER-USER", ["-i", bridge, "-d", cidr, "-j", "DROP"])
+    _rule("DOCKER-USER", ["-i", bridge, "-p", "tcp", "--dport", str(node_port), "-j", "DROP"])
+    _rule("INPUT", ["-i", bridge, "-p", "tcp", "--dport", str(node_port), "-j", "DROP"])
+    log.info("firewall: %s open to %s on port %d; functions kept from %s and node port %d", bridge,
+             ", ".join(control_cidrs) or "nobody", agent_port, ", ".join(fleet_cidrs) or "-", node_port)
