@@ -174,6 +174,10 @@ class Settings:
     # function subnets (docs/fleet.md).
     control_cidrs: tuple[str, ...] = ()
     fleet_cidrs: tuple[str, ...] = ()
+    # Replicated before acknowledged (lamina.api.durability): Redis replicas that must hold a mutating
+    # request's writes before it answers (0: no wait), and how long to wait for them.
+    redis_min_replicas: int = 0
+    redis_wait_ms: int = 1000
     # Where code and layer archives live: "local" (under data_dir) or "postgres" (every host reads them).
     code_store: str = "local"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -232,6 +236,8 @@ class Settings:
             node_ttl_s=_float(env, "LAMINA_NODE_TTL", 3.0),
             control_cidrs=_cidrs(env, "LAMINA_CONTROL_CIDR"),
             fleet_cidrs=_cidrs(env, "LAMINA_FLEET_CIDR"),
+            redis_min_replicas=_int(env, "LAMINA_REDIS_MIN_REPLICAS", 0, 0, 16),
+            redis_wait_ms=_int(env, "LAMINA_REDIS_WAIT_MS", 1000, 1, 60_000),
             code_store=_choice(env, "LAMINA_CODE_STORE", "local", ("local", "postgres")),
         )
 

@@ -205,7 +205,7 @@ class Fleet:
             LAMINA_DATABASE_URL=self.pg.url, LAMINA_REDIS_URL=self.redis_url, LAMINA_CODE_STORE="postgres",
             LAMINA_MASTER_KEY=self.master_key, LAMINA_INSTANCE="fleet", LAMINA_MIGRATE_ON_START="0",
             LAMINA_IDLE_TIMEOUT="600", LAMINA_FREEZE_AFTER="600", LAMINA_ASYNC_RETRY_DELAYS="0.5,0.5",
-            LAMINA_NODE_TTL="3", LAMINA_LOG_LEVEL="INFO", **extra,
+            LAMINA_NODE_TTL="3", LAMINA_LOG_LEVEL="INFO", LAMINA_REDIS_MIN_REPLICAS="1", **extra,
         )
         return env
 
@@ -226,7 +226,9 @@ class Fleet:
 
     def api_env(self, port: int) -> dict[str, str]:
         return self.env(LAMINA_PLACEMENT="fleet", LAMINA_HOST=GATEWAY, LAMINA_PORT=str(port),
-                        LAMINA_PUBLIC_URL=f"http://{GATEWAY}:{port}", LAMINA_DATA_DIR=str(self.tmp / "api"),
+                        # One endpoint for functions (as a load balancer's would be): the first API's.
+                        LAMINA_PUBLIC_URL=f"http://{GATEWAY}:{self.api_ports[0]}",
+                        LAMINA_DATA_DIR=str(self.tmp / "api"),
                         LAMINA_BIND_ROLE_CREDENTIALS="0")
 
     def start(self) -> Fleet:
@@ -328,4 +330,9 @@ class Fleet:
         self._teardown_network()
         for log in self.logs:
             log.close()
+        keep = Path(tempfile.gettempdir()) / "lamina-fleet-logs"  # the last run's logs, for a failure's reader
+        shutil.rmtree(keep, ignore_errors=True)
+        keep.mkdir()
+        for path in [*self.tmp.glob("*.log"), *self.tmp.glob("host*/engine.log")]:
+            shutil.copy(path, keep / path.name if path.parent == self.tmp else keep / f"{path.parent.name}.log")
         shutil.rmtree(self.tmp, ignore_errors=True)

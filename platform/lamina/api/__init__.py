@@ -39,7 +39,8 @@ def register(app: Flask) -> None:
 
     for module in (schedules, queues, streams, volumes, event_sources, urls, invoke_async):
         app.register_blueprint(module.bp)
-    from lamina.api import fleet, policies
+    from lamina.api import durability, fleet, policies
 
     app.register_blueprint(policies.bp)
     app.register_blueprint(fleet.bp)
+    durability.init_app(app)

@@ -15,6 +15,9 @@ from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 
+# Only connections functions open are dropped: the answers of the agents (to the control plane) pass.
+NEW = ("-m", "conntrack", "--ctstate", "NEW")
+
 
 class FirewallError(RuntimeError):
     pass
@@ -32,13 +35,16 @@ def _rule(chain: str, spec: Sequence[str]) -> None:
 
 
 def open_to_control_plane(bridge: str, control_cidrs: Sequence[str], agent_port: int, fleet_cidrs: Sequence[str],
-                          node_port: int) -> None:
-    """Install the node's rules for function bridge ``bridge`` (inserted first, so the drops come first)."""
+                          node_port: int, api_port: int) -> None:
+    """Install the node's rules for function bridge ``bridge`` (each inserted first: the last one added is
+    checked first). Functions reach the control plane's hosts on the API port only (their AWS endpoint)."""
     for cidr in control_cidrs:
         _rule("DOCKER-USER", ["-s", cidr, "-o", bridge, "-p", "tcp", "--dport", str(agent_port), "-j", "ACCEPT"])
+        _rule("DOCKER-USER", ["-i", bridge, "-d", cidr, *NEW, "-j", "DROP"])
+        _rule("DOCKER-USER", ["-i", bridge, "-d", cidr, "-p", "tcp", "--dport", str(api_port), "-j", "ACCEPT"])
     for cidr in fleet_cidrs:  # checked before the accepts above: inserted after them, at the top
-        _rule("DOCKER-USER", ["-i", bridge, "-d", cidr, "-j", "DROP"])
-    _rule("DOCKER-USER", ["-i", bridge, "-p", "tcp", "--dport", str(node_port), "-j", "DROP"])
-    _rule("INPUT", ["-i", bridge, "-p", "tcp", "--dport", str(node_port), "-j", "DROP"])
+        _rule("DOCKER-USER", ["-i", bridge, "-d", cidr, *NEW, "-j", "DROP"])
+    _rule("DOCKER-USER", ["-i", bridge, "-p", "tcp", "--dport", str(node_port), *NEW, "-j", "DROP"])
+    _rule("INPUT", ["-i", bridge, "-p", "tcp", "--dport", str(node_port), *NEW, "-j", "DROP"])
     log.info("firewall: %s open to %s on port %d; functions kept from %s and node port %d", bridge,
              ", ".join(control_cidrs) or "nobody", agent_port, ", ".join(fleet_cidrs) or "-", node_port)

@@ -81,6 +81,13 @@ def node_address(settings: Settings) -> str:
         probe.close()
 
 
+def _api_port(settings: Settings) -> int:
+    """The port functions reach the API on (LAMINA_PUBLIC_URL's, else LAMINA_PORT)."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(settings.base_url).port or settings.port
+
+
 @dataclass
 class NodeDaemon:
     """``lamina node``: heartbeat, lost peers, drain and the node service, beside this host's reaper."""
@@ -91,7 +98,6 @@ class NodeDaemon:
     keeper: Invoker
     clock: Callable[[], float] = time.time
     _images: dict[str, Any] = field(default_factory=dict)
-    _images_at: float = 0.0
     _started: float = field(default_factory=time.time)
 
     @property
@@ -102,17 +108,23 @@ class NodeDaemon:
     def registry(self) -> Registry:
         return Registry(self.comps.redis)
 
+    def refresh_images(self) -> None:
+        """Read the engine's images for the heartbeat (on its own thread: a busy engine answers slowly, and
+        the heartbeat must not wait on Docker)."""
+        try:
+            infos = self.reaper.docker.image_infos()
+        except ExecutorError as err:
+            log.warning("cannot list this engine's images: %s", err)
+            return
+        self._images = {name: {"entrypoint": list(i.entrypoint), "cmd": list(i.cmd), "working_dir": i.working_dir,
+                               "env": dict(i.env)} for name, i in infos.items()}
+
+    def _images_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(IMAGES_EVERY_S):
+            self.refresh_images()
+
     def record(self, now: float) -> NodeRecord:
         mine = [e for e in self.keeper.pool.snapshot().envs if e.node == self.node_id]
-        if now - self._images_at >= IMAGES_EVERY_S or not self._images:
-            try:
-                infos = self.reaper.docker.image_infos()
-                self._images = {name: {"entrypoint": list(i.entrypoint), "cmd": list(i.cmd),
-                                       "working_dir": i.working_dir, "env": dict(i.env)}
-                                for name, i in infos.items()}
-                self._images_at = now
-            except ExecutorError as err:
-                log.warning("cannot list this engine's images: %s", err)
         return NodeRecord(
             node_id=self.node_id, address=node_address(self.settings), port=self.settings.node_port,
             cores=os.cpu_count() or 1, memory_budget_mb=self.settings.effective_memory_budget_mb,
@@ -141,11 +153,13 @@ class NodeDaemon:
 
         firewall.open_to_control_plane(self.reaper.docker.bridge_of(self.settings.docker_network),
                                        self.settings.control_cidrs, AGENT_PORT, self.settings.fleet_cidrs,
-                                       self.settings.node_port)
+                                       self.settings.node_port, _api_port(self.settings))
         token = fleet.node_token(secrets.master_keys(self.settings)[0])
         app = create_node_app(self.keeper.environments, token)
         server = make_server(self.settings.node_address or "0.0.0.0", self.settings.node_port, app, threaded=True)
         threading.Thread(target=server.serve_forever, name="lamina-node-service", daemon=True).start()
+        self.refresh_images()
+        threading.Thread(target=self._images_loop, args=(stop,), name="lamina-node-images", daemon=True).start()
         self.beat()  # registered before the first sweep (which may take a while on a busy engine)
         threading.Thread(target=self.reaper.run, args=(stop, interval_s), name="lamina-reaper", daemon=True).start()
         log.info("lamina node %s serving on %s:%d", self.node_id, node_address(self.settings), self.settings.node_port)
