@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from lamina.scheduler import keys
 from lamina.services.events import events
-
-from tests.support.fleet import GATEWAY, Fleet, wait_for
-from tests.support.functions import make_zip
+from support.fleet import GATEWAY, Fleet, wait_for
+from support.functions import make_zip
 
 APP = '''
 import json, os, socket, threading, time
@@ -45,6 +44,13 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[Fleet]:
+    import docker
+    from lamina.config import Settings
+    from lamina.executor.images import ensure_images
+
+    client = docker.from_env(timeout=300)
+    ensure_images(client, Settings.from_env({}), wanted=["python3.11"], log=lambda msg: None)
+    client.close()
     f = Fleet().start()
     yield f
     f.stop()

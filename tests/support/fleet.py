@@ -26,7 +26,7 @@ import redis as redis_lib
 from botocore.config import Config
 from cryptography.fernet import Fernet
 
-from tests.support.servers import PostgresCluster, RedisServer, free_port
+from support.servers import PostgresCluster, RedisServer, free_port
 
 BRIDGE, GATEWAY, PREFIX = "lamfleet0", "10.77.0.1", "lamina-fleet"
 IMAGES = ("lamina/python:latest", "lamina/base:bookworm")
