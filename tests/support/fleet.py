@@ -260,15 +260,25 @@ class Fleet:
             raise
         return self
 
+    def start_api_on(self, h: Host) -> int:
+        """An API process inside host ``h``'s namespace (its environments there are on the same host)."""
+        port = free_port()
+        env = self.api_env(port)
+        env.update(LAMINA_HOST=h.address, LAMINA_PUBLIC_URL=f"http://{h.address}:{port}")
+        self.apis.append(self._lamina(h.netns(sys.executable, "-m", "lamina", "serve", "--workers", "1",
+                                              "--threads", "16"), env, f"api-on-{h.index}.log"))
+        assert wait_for(lambda: self.lambda_client(port, host=h.address).list_functions() is not None, 60, 0.25)
+        return port
+
     def live_nodes(self) -> list[str]:
         from lamina.scheduler.fleet import Registry
 
         now = time.time()
         return [n.node_id for n in Registry(self.redis()).nodes() if n.alive(now, 3.0)]
 
-    def lambda_client(self, port: int | None = None, service: str = "lambda") -> Any:
+    def lambda_client(self, port: int | None = None, service: str = "lambda", host: str = GATEWAY) -> Any:
         return boto3.client(
-            service, endpoint_url=f"http://{GATEWAY}:{port or self.api_ports[0]}", region_name="us-east-1",
+            service, endpoint_url=f"http://{host}:{port or self.api_ports[0]}", region_name="us-east-1",
             aws_access_key_id=self.creds["AccessKeyId"], aws_secret_access_key=self.creds["SecretAccessKey"],
             config=Config(retries={"max_attempts": 1}, read_timeout=70, connect_timeout=5),
         )

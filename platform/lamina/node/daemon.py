@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,6 +131,8 @@ class NodeDaemon:
             cores=os.cpu_count() or 1, memory_budget_mb=self.settings.effective_memory_budget_mb,
             memory_used_mb=sum(e.memory_mb for e in mine), environments=len(mine),
             busy=sum(1 for e in mine if e.state.holds_slot), images=self._images, seen=now,
+            cells=dict(Counter(family for family in self.keeper.pool.cell_families()
+                               for _cell in self.keeper.pool.free_cells(family))),
             started=self._started,
         )
 

@@ -406,7 +406,11 @@ class Environments:
         image = str(spec.get("image_uri") or "") if image_package else (
             str(spec.get("runtime_image") or "") or self.runtime_image(str(spec.get("runtime") or "")))
         now = time.time()
-        node = self.placer.choose(memory, image, now)
+        try:
+            family = "" if image_package else images.family_for_runtime(str(spec.get("runtime") or ""))
+        except ValueError:
+            family = ""
+        node = self.placer.choose(memory, image, now, family)
         if node is None:
             raise ServiceException(f"No node of the fleet can start {name} now: none is live, not draining, "
                                    f"holds the image {image} and has {memory} MB free")

@@ -45,6 +45,7 @@ class NodeRecord:
     busy: int = 0
     # image tag or id -> what a ContainerSpec needs of it ({entrypoint, cmd, working_dir, env})
     images: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    cells: Mapping[str, int] = field(default_factory=dict)  # runtime family -> free stem cells
     seen: float = 0.0
     started: float = 0.0
     draining: bool = False
@@ -159,12 +160,15 @@ class Registry:
 
 
 def choose(nodes: Iterable[NodeRecord], memory_mb: int, image: str, now: float, ttl_s: float,
-           pending_mb: Mapping[str, int] | None = None, exclude: Sequence[str] = ()) -> NodeRecord | None:
+           pending_mb: Mapping[str, int] | None = None, exclude: Sequence[str] = (), family: str = "",
+           pending_cells: Mapping[str, int] | None = None) -> NodeRecord | None:
     """The node a cold start of ``memory_mb`` running ``image`` goes to, or None when none can take it.
 
-    Live, not draining, holding the image, with room; then the most free memory (less what this process
-    placed there since that node's last heartbeat, ``pending_mb``), fewest environments, node id.
+    Live, not draining, holding the image, with room; then one with a free stem cell of ``family`` (no
+    Docker start on the critical path), then the most free memory (less what this process placed there
+    since that node's last heartbeat, ``pending_mb``), fewest environments, node id.
     """
+    cells_taken = pending_cells or {}
     pending = pending_mb or {}
     fits = [
         n for n in nodes
@@ -173,7 +177,8 @@ def choose(nodes: Iterable[NodeRecord], memory_mb: int, image: str, now: float, 
     ]
     if not fits:
         return None
-    return max(fits, key=lambda n: (n.free_mb - pending.get(n.node_id, 0), -n.environments, n.node_id))
+    return max(fits, key=lambda n: (n.cells.get(family, 0) > cells_taken.get(n.node_id, 0),
+                                    n.free_mb - pending.get(n.node_id, 0), -n.environments, n.node_id))
 
 
 def _s(value: Any) -> str:
@@ -196,6 +201,7 @@ class Placer:
         self._nodes: list[NodeRecord] = []
         self._read_at = 0.0
         self._pending: dict[str, int] = {}
+        self._pending_cells: dict[str, int] = {}
         self._failed: dict[str, float] = {}  # node id -> when a start there could not reach it
         self._lock = threading.Lock()
 
@@ -205,6 +211,7 @@ class Placer:
                 self._nodes = self.registry.nodes()
                 self._read_at = now
                 self._pending.clear()
+                self._pending_cells.clear()
             return self._nodes
 
     def live(self, now: float) -> list[NodeRecord]:
@@ -219,13 +226,16 @@ class Placer:
         with self._lock:
             self._failed[node_id] = now
 
-    def choose(self, memory_mb: int, image: str, now: float) -> NodeRecord | None:
+    def choose(self, memory_mb: int, image: str, now: float, family: str = "") -> NodeRecord | None:
         nodes = self.nodes(now)
         with self._lock:
             exclude = [n for n, at in self._failed.items() if now - at <= self.ttl_s]
-            node = choose(nodes, memory_mb, image, now, self.ttl_s, self._pending, exclude)
+            node = choose(nodes, memory_mb, image, now, self.ttl_s, self._pending, exclude, family,
+                          self._pending_cells)
             if node is not None:
                 self._pending[node.node_id] = self._pending.get(node.node_id, 0) + memory_mb
+                if node.cells.get(family, 0) > self._pending_cells.get(node.node_id, 0):
+                    self._pending_cells[node.node_id] = self._pending_cells.get(node.node_id, 0) + 1
             return node
 
     def image_info(self, image: str, now: float) -> Mapping[str, Any] | None:
