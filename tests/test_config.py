@@ -35,3 +35,15 @@ def test_log_level_and_rescue_delay_from_the_environment() -> None:
     s = Settings.from_env({"LAMINA_LOG_LEVEL": "warning", "LAMINA_ASYNC_RESCUE_AFTER": "2.5"})
     assert (s.log_level, s.async_rescue_after_s) == ("WARNING", 2.5)
     assert (Settings.from_env({}).log_level, Settings.from_env({}).async_rescue_after_s) == ("INFO", 10.0)
+
+
+def test_fleet_settings_refuse_bad_values_by_name() -> None:
+    import pytest
+    from lamina.config import ConfigError, Settings
+
+    for name, value in (("LAMINA_PLACEMENT", "everywhere"), ("LAMINA_CODE_STORE", "s3"),
+                        ("LAMINA_NODE_ID", "bad id/with slash"), ("LAMINA_CONTROL_CIDR", "10.0.0.300/32"),
+                        ("LAMINA_FLEET_CIDR", "nonsense"), ("LAMINA_NODE_PORT", "0"),
+                        ("LAMINA_REDIS_MIN_REPLICAS", "-1")):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({name: value})
