@@ -111,6 +111,25 @@ def test_an_environment_on_another_host_is_invoked_warm_through_either_api(fleet
     assert first["status"] == 200 and all(r["status"] == 200 and not r["cold"] for r in again), again
 
 
+def test_a_frozen_environment_on_another_host_is_thawed_through_its_node(fleet: Fleet, fn: str) -> None:
+    client = fleet.lambda_client()
+    assert invoke(client, fn, {})["status"] == 200
+    r = fleet.redis()
+
+    def states() -> set[str]:
+        out = set()
+        for env_id in r.smembers(keys.all_envs()):
+            f = {k.decode(): v.decode() for k, v in r.hgetall(keys.env(env_id.decode())).items()}
+            if f.get("function") == fn:
+                out.add(f.get("state", ""))
+        return out
+
+    assert wait_for(lambda: states() == {"frozen"}, 20, 0.25), states()  # every node's reaper paused its own
+    again = invoke(client, fn, {})
+    assert again["status"] == 200 and again["error"] is None and not again["cold"], again
+    assert "busy" not in states() and "warm" in states(), states()
+
+
 def test_functions_reach_neither_other_hosts_environments_nor_nodes_nor_the_state_stores(fleet: Fleet,
                                                                                          fn: str) -> None:
     spread = [threading.Thread(target=invoke, args=(fleet.lambda_client(), fn, {"s": 1})) for _ in range(4)]
@@ -237,14 +256,14 @@ def test_a_host_killed_under_load_is_taken_out_and_nothing_acknowledged_is_lost(
     killed_at = time.monotonic()
     fleet.kill_host(victim)
     assert wait_for(lambda: victim.node_id not in fleet.live_nodes() and not envs_by_node(fleet, fn).get(
-        victim.node_id), 15), envs_by_node(fleet, fn)
+        victim.node_id), 20), envs_by_node(fleet, fn)
     taken_out_s = time.monotonic() - killed_at
     count_at_takeout = len(sync)
     time.sleep(4)
     stop.set()
     for t in loaders:
         t.join()
-    assert taken_out_s < 8, taken_out_s
+    assert taken_out_s < 10, taken_out_s  # the TTL (5 s here) and a heartbeat round
     # Every sync call answered: a success, or Lambda's error shape for the calls the host took with it.
     failed = [r for r in sync if r["error"] is not None]
     assert all(r["status"] == 200 for r in sync), sync

@@ -201,12 +201,13 @@ class Fleet:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LAMINA_", "DOCKER_"))}
-        env.update(
+        env.update(dict(
             LAMINA_DATABASE_URL=self.pg.url, LAMINA_REDIS_URL=self.redis_url, LAMINA_CODE_STORE="postgres",
             LAMINA_MASTER_KEY=self.master_key, LAMINA_INSTANCE="fleet", LAMINA_MIGRATE_ON_START="0",
             LAMINA_IDLE_TIMEOUT="600", LAMINA_FREEZE_AFTER="600", LAMINA_ASYNC_RETRY_DELAYS="0.5,0.5",
-            LAMINA_NODE_TTL="3", LAMINA_LOG_LEVEL="INFO", LAMINA_REDIS_MIN_REPLICAS="1", **extra,
-        )
+            # 5 s: with appendfsync always, a busy disk (images loading into three engines) stalls Redis.
+            LAMINA_NODE_TTL="5", LAMINA_LOG_LEVEL="INFO", LAMINA_REDIS_MIN_REPLICAS="1",
+        ), **extra)
         return env
 
     def _lamina(self, argv: list[str], env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
@@ -218,7 +219,8 @@ class Fleet:
         env = self.env(LAMINA_NODE_ID=h.node_id, LAMINA_NODE_ADDRESS=h.address, DOCKER_HOST=h.socket,
                        LAMINA_DATA_DIR=str(h.root / "data"), LAMINA_CONTROL_CIDR=f"{GATEWAY}/32",
                        LAMINA_FLEET_CIDR="10.200.0.0/13", LAMINA_STEM_CELLS="4", LAMINA_SANDBOXES="2",
-                       LAMINA_MEMORY_BUDGET_MB="4096", LAMINA_PORT=str(self.api_ports[0]))
+                       LAMINA_MEMORY_BUDGET_MB="4096", LAMINA_PORT=str(self.api_ports[0]),
+                       LAMINA_FREEZE_AFTER="3")  # idle environments are paused soon: thaws go through the node
         h.node = self._lamina(h.netns(sys.executable, "-m", "lamina", "node"), env, f"node-{h.index}.log")
 
     def node_log(self, h: Host) -> str:
@@ -274,7 +276,7 @@ class Fleet:
         from lamina.scheduler.fleet import Registry
 
         now = time.time()
-        return [n.node_id for n in Registry(self.redis()).nodes() if n.alive(now, 3.0)]
+        return [n.node_id for n in Registry(self.redis()).nodes() if n.alive(now, 5.0)]
 
     def lambda_client(self, port: int | None = None, service: str = "lambda", host: str = GATEWAY) -> Any:
         return boto3.client(

@@ -465,6 +465,16 @@ class DockerEnv:
         except docker.errors.APIError:
             return False
 
+    def container_removed(self, container_id: str) -> bool:
+        """Whether ``container_id`` is no longer known to the engine (removed, not merely stopped)."""
+        try:
+            self.api.inspect_container(container_id)
+            return False
+        except docker.errors.NotFound:
+            return True
+        except docker.errors.APIError:
+            return False
+
     def network_labels(self, name: str) -> dict[str, str] | None:
         """The labels of Docker network ``name``; None if there is no such network."""
         try:

@@ -296,9 +296,13 @@ class Environments:
             ), duration_ms=timeout_s * 1000.0, cold=cold)
         except _AgentUnreachable as err:
             self.forget(lease.env_id, container_id)
-            if cold and lease.sandbox_id and self.docker.sandbox_gone(lease.sandbox_id):
-                # Docker lost (or a sweep removed) the sandbox under the new container: start another.
-                log.warning("new environment %s of %s lost its network sandbox; starting again", lease.env_id, name)
+            if cold and self.placer is None and (
+                    (lease.sandbox_id and self.docker.sandbox_gone(lease.sandbox_id))
+                    or self.docker.container_removed(container_id)):
+                # Docker lost (or a sweep removed) the sandbox or the container it joined (a claimed stem
+                # cell's) under the new environment: start another.
+                log.warning("new environment %s of %s lost its container or network sandbox; starting again",
+                            lease.env_id, name)
                 raise EnvironmentUnusable() from None
             if cold:
                 log.warning("agent of new environment %s of %s never listened: %s", lease.env_id, name, err)

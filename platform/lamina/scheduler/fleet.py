@@ -130,7 +130,8 @@ class Registry:
                   "return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0")
         if not self.redis.eval(script, 1, keys.nodes(), node.node_id, node.to_json()):
             return []
-        mine = [e.env_id for e in pool.snapshot().envs if e.node == node.node_id]
+        everyone = Pool(self.redis, node="") if pool.node else pool  # a node's own snapshot holds only its own
+        mine = [e.env_id for e in everyone.snapshot().envs if e.node == node.node_id]
         self.redis.hset(keys.nodes_lost(), node.node_id, json.dumps({"at": now, "envs": mine}))
         for env_id in mine:
             pool.reap_if(env_id, now, "any")  # its containers went with the host: nothing to remove here
