@@ -60,7 +60,7 @@ from lamina.scheduler.pool import Lease, Pool
 __all__ = [
     "AGENT_PORT", "BOOST_NANO_CPUS", "AgentCall", "ContainerSpec", "EnvironmentUnusable", "Environments",
     "ExecutorError", "ImageInfo",
-    "RunOutput", "SpecBuilder", "env_labels", "layers_digest", "network_open_to",
+    "RunOutput", "SpecBuilder", "env_labels", "layer_keys", "layers_digest", "network_open_to",
 ]
 
 log = logging.getLogger(__name__)
@@ -420,10 +420,10 @@ class Environments:
                                    f"holds the image {image} and has {memory} MB free")
         cspec = build_spec(lease.env_id, spec)
         code_key = None if image_package else str(spec.get("code_key") or "")
-        layer_keys = [] if image_package else _layer_keys(spec.get("layers") or ())
+        layers = [] if image_package else layer_keys(spec.get("layers") or ())
         wire_lease = {"env_id": lease.env_id, "spec": dict(spec)}
         try:
-            return self.placer.client.start(node.url, wire_lease, spec_to_wire(cspec), code_key, layer_keys)
+            return self.placer.client.start(node.url, wire_lease, spec_to_wire(cspec), code_key, layers)
         except NodeUnavailable as err:
             log.warning("node %s could not start %s (%s); placing it elsewhere", node.node_id, name, err)
             self.placer.failed(node.node_id, now)
@@ -705,7 +705,8 @@ def layers_digest(layer_keys: Sequence[str]) -> str:
     return code.opt_digest(layer_keys)
 
 
-def _layer_keys(layers: Sequence[Any]) -> list[str]:
+def layer_keys(layers: Sequence[Any]) -> list[str]:
+    """The code keys of a resolved spec's layers, in order."""
     return [str(layer["code_key"]) for layer in layers if isinstance(layer, Mapping) and layer.get("code_key")]
 
 

@@ -125,10 +125,12 @@ class Registry:
         heartbeat do it once; a node that comes back re-registers with its next heartbeat and its sweep
         removes the containers nobody knows any more.
         """
-        # Compare-and-delete: a heartbeat written since we read it keeps the node.
-        script = ("if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
+        # Compare-and-delete on the heartbeat's time: one written since we read it keeps the node (comparing
+        # the whole record would never match one written by another version of lamina).
+        script = ("local raw = redis.call('HGET', KEYS[1], ARGV[1]) "
+                  "if raw and tonumber(cjson.decode(raw)['seen']) == tonumber(ARGV[2]) then "
                   "return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0")
-        if not self.redis.eval(script, 1, keys.nodes(), node.node_id, node.to_json()):
+        if not self.redis.eval(script, 1, keys.nodes(), node.node_id, repr(node.seen)):
             return []
         everyone = Pool(self.redis, node="") if pool.node else pool  # a node's own snapshot holds only its own
         mine = [e.env_id for e in everyone.snapshot().envs if e.node == node.node_id]

@@ -8,7 +8,7 @@ variables opened from their encryption at rest, and a role session for its execu
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from lamina.scheduler.environments import (
     INIT_TIMEOUT_S,
     ContainerSpec,
     Environments,
+    layer_keys,
     oci_runtime,
 )
 from lamina.services.iam import secrets as secrets_at_rest
@@ -105,7 +106,7 @@ def build(settings: Settings, envs: Environments, session_deps: Any, resolve: Re
             env["LAMINA_RUNTIME_CMD"] = json.dumps(list(bootstrap))
         env["PATH"] = _with_opt_bin(envs.image_info(image).env.get("PATH"))
         task_dir = envs.task_dir(str(spec["code_key"]))
-        opt_dir = envs.opt_dir(_layer_keys(spec.get("layers") or ()))
+        opt_dir = envs.opt_dir(layer_keys(spec.get("layers") or ()))
         working_dir = "/var/task"
     full_cpu = ContainerSpec.cpu_for(memory)
     oci = oci_runtime(spec)
@@ -141,10 +142,6 @@ def _network_of(envs: Environments, env_id: str, vpc: Any) -> dict[str, Any]:
     if subnets == [NO_NETWORK]:
         return {"no_network": True, "socket_dir": envs.socket_dir(env_id)}
     return {"extra_networks": tuple(subnets)}
-
-
-def _layer_keys(layers: Sequence[Any]) -> list[str]:
-    return [str(layer["code_key"]) for layer in layers if isinstance(layer, Mapping) and layer.get("code_key")]
 
 
 def _with_opt_bin(path: str | None) -> str:
