@@ -4,8 +4,9 @@ The fleet is tests/support/fleet.py's: three engines in network namespaces of th
 node`s, an API placing on them (its environments are on another host: reached routed through that host's
 address). The baseline is `lamina serve` with its environments on this host's own engine.
 
-Rows: warm invoke p50 (keep-alive HTTP client, no-op at 128 MB) and cold p50 (a new function's first invoke),
-same host against another host; invokes per second of 8 clients with 1, 2 and 3 nodes placeable (the engines
+Rows: warm invoke p50 (keep-alive HTTP client and boto3, no-op at 128 MB) and cold p50 (a new function's
+first invoke), same host against another host; 8 boto3 clients; a burst of 32 boto3 clients on a 0.5 s
+function with no environment; invokes per second of 8 clients with 1, 2 and 3 nodes placeable (the engines
 share this machine's cores: spread and overhead, not speed-up); time from a host's death to its take-out.
 
     python bench/fleet.py [--quick]
@@ -29,10 +30,12 @@ import invoke as bench  # noqa: E402
 from common import pct  # noqa: E402
 from lamina.scheduler import keys  # noqa: E402
 from support.fleet import GATEWAY, Fleet  # noqa: E402
+from users import boto3_throughput, boto3_warm  # noqa: E402
 
 from runtimes import zipped  # noqa: E402
 
 NOOP = "def handler(event, context):\n    return None\n"
+HALF_SECOND = "import time\n\ndef handler(event, context):\n    time.sleep(0.5)\n    return None\n"
 ROLE = "arn:aws:iam::000000000000:role/bench"
 
 
@@ -49,10 +52,10 @@ class Client:
             raise SystemExit(f"{method} {path}: {resp.status} {data[:300]!r}")
         return data
 
-    def create(self, name: str) -> None:
+    def create(self, name: str, code: str = NOOP) -> None:
         self.call("POST", "/2015-03-31/functions", json.dumps({
             "FunctionName": name, "Runtime": "python3.11", "Handler": "app.handler", "Role": ROLE,
-            "MemorySize": 128, "Code": {"ZipFile": zipped({"app.py": NOOP})}}).encode())
+            "MemorySize": 128, "Code": {"ZipFile": zipped({"app.py": code})}}).encode())
 
     def invoke_ms(self, name: str) -> float:
         t0 = time.perf_counter()
@@ -95,6 +98,27 @@ def throughput(host: str, port: int, token: str, name: str, clients: int, second
     return sum(counts) / seconds
 
 
+def burst(endpoint: str, key: str, name: str, count: int) -> float:
+    """``count`` boto3 clients invoke ``name`` (no environment yet) at once; seconds until all answered."""
+    from users import _boto3_client
+
+    clients = [_boto3_client(endpoint, key) for _ in range(count)]
+    barrier = threading.Barrier(count + 1)
+
+    def one(c: object) -> None:
+        barrier.wait()
+        c.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=one, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
+
+
 def spread(fleet: Fleet, name: str) -> Counter[str]:
     r = fleet.redis()
     out: Counter[str] = Counter()
@@ -116,6 +140,11 @@ def main() -> None:
         local_warm, local_cold = warm_and_cold(local, n_warm, n_cold)
         local.create("tput")
         local_rate = throughput("127.0.0.1", lam.api.port, str(bench.TOKEN), "tput", 8, seconds)
+        endpoint = f"http://127.0.0.1:{lam.api.port}"
+        local_boto3 = pct(boto3_warm(endpoint, str(bench.TOKEN), "tput", n_warm), 0.5)
+        local_boto3_rate = boto3_throughput(endpoint, str(bench.TOKEN), "tput", 8, seconds)
+        local.create("burst", HALF_SECOND)
+        local_burst = burst(endpoint, str(bench.TOKEN), "burst", 32)
     print("same-host rows done", file=sys.stderr)
     fleet = Fleet(apis=1).start()
     try:
@@ -156,6 +185,20 @@ def main() -> None:
                      f"(+{warm - local_warm:.2f} ms)"))
         rows.append(("cold start p50 (a new function's first invoke)", f"{cold:.0f} ms on another host",
                      f"{local_cold:.0f} ms on the one-host install ({cold / local_cold:.2f}x)"))
+        fleet_endpoint = f"http://{GATEWAY}:{port}"
+        remote.create("boto3-warm")
+        fleet_boto3 = pct(boto3_warm(fleet_endpoint, token, "boto3-warm", n_warm), 0.5)
+        rows.append(("warm invoke p50, 128 MB no-op, boto3", f"{fleet_boto3:.2f} ms (fleet)",
+                     f"{local_boto3:.2f} ms one-host install ({fleet_boto3 / local_boto3:.2f}x)"))
+        fleet_boto3_rate = boto3_throughput(fleet_endpoint, token, "boto3-warm", 8, seconds)
+        rows.append(("throughput, 8 boto3 clients (a process each), 128 MB, 3 nodes placeable",
+                     f"{fleet_boto3_rate:.0f} invokes/s",
+                     f"{local_boto3_rate:.0f}/s one-host install ({fleet_boto3_rate / local_boto3_rate:.2f}x)"))
+        remote.create("burst", HALF_SECOND)
+        fleet_burst = burst(fleet_endpoint, token, "burst", 32)
+        rows.append(("burst: 32 boto3 clients at once, a 0.5 s function with no environment",
+                     f"{fleet_burst:.2f} s until all answered, spread {dict(sorted(spread(fleet, 'burst').items()))}",
+                     f"{local_burst:.2f} s one-host install ({fleet_burst / local_burst:.2f}x)"))
         for count in (1, 2, 3):
             placeable(count)
             name = f"tput{count}"

@@ -157,6 +157,87 @@ def test_functions_reach_neither_other_hosts_environments_nor_nodes_nor_the_stat
             pass
 
 
+ROLE_CALLER = """
+import os, time, boto3
+from botocore.exceptions import ClientError
+
+def handler(event, context):
+    time.sleep(event.get("hold", 0))
+    try:
+        boto3.client("lambda").get_function(FunctionName="spread")
+        got = "allowed"
+    except ClientError as err:
+        got = err.response["Error"]["Code"]
+    return {"got": got, "creds": {k: os.environ[k] for k in
+            ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}}
+"""
+
+
+def test_role_credentials_work_from_their_environment_on_any_host_and_from_nowhere_else(fleet: Fleet,
+                                                                                        fn: str) -> None:
+    import subprocess
+    import sys
+
+    import boto3
+    from botocore.exceptions import ClientError
+
+    done = subprocess.run([sys.executable, "-m", "lamina", "admin", "put-role", "000000000000", "reader",
+                           json.dumps([{"Action": ["lambda:GetFunction"], "Resource": ["*"]}])],
+                          env=fleet.api_env(fleet.api_ports[0]), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    client = fleet.lambda_client()
+    client.create_function(FunctionName="caller", Runtime="python3.11", Handler="app.handler", Timeout=30,
+                           Role="arn:aws:iam::000000000000:role/reader",
+                           Code={"ZipFile": make_zip({"app.py": ROLE_CALLER})})
+    client.get_waiter("function_active_v2").wait(FunctionName="caller")
+    # The API hosts are not the function's host: its calls arrive from its own address all the same (the
+    # node does not masquerade what functions send to the control plane), so the binding holds in a fleet.
+    first = invoke(client, "caller", {})
+    assert first["status"] == 200 and first["body"]["got"] == "allowed", first
+    creds = first["body"]["creds"]
+    holder = threading.Thread(target=invoke, args=(fleet.lambda_client(), "caller", {"hold": 4}))
+    holder.start()  # its environment is busy: the credentials are live, but only from there
+    try:
+        time.sleep(1.5)
+        outside = boto3.client("lambda", endpoint_url=f"http://{GATEWAY}:{fleet.api_ports[1]}",
+                               region_name="us-east-1", aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                               aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+                               aws_session_token=creds["AWS_SESSION_TOKEN"])
+        with pytest.raises(ClientError) as err:
+            outside.get_function(FunctionName="spread")
+        assert err.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    finally:
+        holder.join()
+
+
+def test_a_cold_start_goes_to_a_host_that_holds_the_code_when_loads_are_alike(fleet: Fleet, fn: str) -> None:
+    client = fleet.lambda_client()
+    client.create_function(FunctionName="cached", Runtime="python3.11", Handler="app.handler", Timeout=10,
+                           Role="arn:aws:iam::000000000000:role/lambda",
+                           Code={"ZipFile": make_zip({"app.py": APP, "big.txt": "x" * 200_000})})
+    client.get_waiter("function_active_v2").wait(FunctionName="cached")
+    r = fleet.redis()
+
+    def code_sets() -> dict[str, set[bytes]]:
+        return {h.node_id: r.smembers(keys.node_code(h.node_id)) for h in fleet.hosts}
+
+    before = code_sets()
+    assert invoke(client, "cached", {})["cold"]
+    first = next(iter(envs_by_node(fleet, "cached")))
+    added = {n: s - before[n] for n, s in code_sets().items()}
+    assert added[first] and not any(added[n] for n in added if n != first), added  # only its host extracted it
+    landed = []
+    for i in range(3):
+        # A new configuration: the next invoke is a cold start of the same code.
+        client.update_function_configuration(FunctionName="cached", Environment={"Variables": {"ROUND": str(i)}})
+        client.get_waiter("function_updated_v2").wait(FunctionName="cached")
+        assert invoke(client, "cached", {})["cold"]
+        assert wait_for(lambda: sum(envs_by_node(fleet, "cached").values()) == 1, 15), envs_by_node(fleet, "cached")
+        landed.append(next(iter(envs_by_node(fleet, "cached"))))
+    # Stem cells come first (a node whose cells are being refilled can lose one round), then load, then code.
+    assert landed.count(first) >= 2, (first, landed)
+
+
 def test_drain_stops_new_placements_and_lets_running_invokes_finish(fleet: Fleet, fn: str) -> None:
     import requests
 

@@ -37,3 +37,17 @@ def test_a_record_survives_its_json_and_draining_is_kept_apart() -> None:
     again = NodeRecord.from_json(rec.to_json(), draining=True)
     assert again.draining and again.memory_used_mb == 64 and again.cells == {"python": 2}
     assert again.url == "http://10.0.0.1:9300" and again.free_mb == 960
+
+
+def test_among_equally_loaded_nodes_one_holding_the_code_is_chosen_but_a_burst_still_spreads() -> None:
+    nodes = [node("a", used=0), node("b", used=64), node("c", used=0)]
+    # b is within a tenth of its budget of the others' load and holds the code extracted: no fetch there.
+    assert choose(nodes, 128, IMAGE, 100.0, 3.0, code_on={"b"}).node_id == "b"  # type: ignore[union-attr]
+    # Without the code anywhere, free memory decides.
+    assert choose(nodes, 128, IMAGE, 100.0, 3.0).node_id == "c"  # type: ignore[union-attr]
+    # A burst: once this process placed two environments on b, the emptier nodes come first again.
+    assert choose(nodes, 128, IMAGE, 100.0, 3.0, code_on={"b"},  # type: ignore[union-attr]
+                  pending_mb={"b": 256}).node_id in {"a", "c"}
+    # A free stem cell still comes before the code.
+    assert choose([node("a", cells=1), node("b")], 128, IMAGE, 100.0, 3.0, family="python",  # type: ignore[union-attr]
+                  code_on={"b"}).node_id == "a"

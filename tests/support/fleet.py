@@ -230,8 +230,7 @@ class Fleet:
         return self.env(LAMINA_PLACEMENT="fleet", LAMINA_HOST=GATEWAY, LAMINA_PORT=str(port),
                         # One endpoint for functions (as a load balancer's would be): the first API's.
                         LAMINA_PUBLIC_URL=f"http://{GATEWAY}:{self.api_ports[0]}",
-                        LAMINA_DATA_DIR=str(self.tmp / "api"),
-                        LAMINA_BIND_ROLE_CREDENTIALS="0")
+                        LAMINA_DATA_DIR=str(self.tmp / "api"))
 
     def start(self) -> Fleet:
         try:

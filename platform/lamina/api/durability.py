@@ -24,8 +24,23 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MARK_KEY = "lamina:replicated"
 
 
+READ_OPERATIONS = ("Get", "List", "Describe", "Filter")  # JSON and query protocols POST their reads too
+
+
+def _operation() -> str:
+    """The operation a request of the AWS JSON or SQS query protocols names ("" for Lambda's REST API)."""
+    target = request.headers.get("X-Amz-Target", "")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    if request.path == "/" or request.endpoint == "aws_json.queue_url":
+        return request.values.get("Action", "")
+    return ""
+
+
 def _needs_wait(resp: Response) -> bool:
     if request.method not in MUTATING or not 200 <= resp.status_code < 300:
+        return False
+    if _operation().startswith(READ_OPERATIONS):
         return False
     # A synchronous invoke keeps nothing: its answer is the result, not a promise.
     sync_invoke = request.path.endswith("/invocations") and (

@@ -33,7 +33,8 @@ def error(err: LambdaError) -> Response:
     if kind is None:
         kind = ("AccessDeniedException" if isinstance(err, AccessDeniedException) else
                 "InvalidArgumentException" if err.status == 400 else
-                "LimitExceededException" if err.status == 429 else err.error_type)
+                "LimitExceededException" if err.status == 429 else
+                "InternalFailureException" if err.status >= 500 else err.error_type)
     status = 500 if err.status >= 500 else 400
     return aws_json.answer(aws_json.KINESIS, {"__type": kind, "message": err.message}, status)
 

@@ -1,4 +1,5 @@
-"""A fleet node's packet filter: API hosts reach this host's agents; functions reach no other host's.
+"""A fleet node's packet filter: API hosts reach this host's agents; functions reach no other host's, and
+reach the API with their own addresses.
 
 Docker drops forwarded connections to containers that publish no port; the node lets the control plane's
 addresses (LAMINA_CONTROL_CIDR) through to the agent port of its function bridge, and stops what functions
@@ -23,15 +24,16 @@ class FirewallError(RuntimeError):
     pass
 
 
-def _rule(chain: str, spec: Sequence[str]) -> None:
+def _rule(chain: str, spec: Sequence[str], table: str = "filter") -> None:
     iptables = shutil.which("iptables")
     if iptables is None:
         raise FirewallError("iptables is missing: apt-get install -y iptables")
-    if subprocess.run([iptables, "-w", "-C", chain, *spec], capture_output=True).returncode == 0:
+    base = [iptables, "-w", "-t", table]
+    if subprocess.run([*base, "-C", chain, *spec], capture_output=True).returncode == 0:
         return
-    done = subprocess.run([iptables, "-w", "-I", chain, "1", *spec], capture_output=True, text=True)
+    done = subprocess.run([*base, "-I", chain, "1", *spec], capture_output=True, text=True)
     if done.returncode != 0:
-        raise FirewallError(f"iptables -I {chain} {' '.join(spec)}: {done.stderr.strip()}")
+        raise FirewallError(f"iptables -t {table} -I {chain} {' '.join(spec)}: {done.stderr.strip()}")
 
 
 def open_to_control_plane(bridge: str, control_cidrs: Sequence[str], agent_port: int, fleet_cidrs: Sequence[str],
@@ -44,6 +46,12 @@ def open_to_control_plane(bridge: str, control_cidrs: Sequence[str], agent_port:
         _rule("DOCKER-USER", ["-i", bridge, "-d", cidr, "-p", "tcp", "--dport", str(api_port), "-j", "ACCEPT"])
     for cidr in fleet_cidrs:  # checked before the accepts above: inserted after them, at the top
         _rule("DOCKER-USER", ["-i", bridge, "-d", cidr, *NEW, "-j", "DROP"])
+    # What functions send to the control plane keeps its source address (Docker would masquerade it as the
+    # host's): the API then knows which environment calls, and role credentials stay bound to it
+    # (LAMINA_BIND_ROLE_CREDENTIALS). The control plane routes the fleet's pools back through their nodes.
+    for pool in fleet_cidrs:
+        for cidr in control_cidrs:
+            _rule("POSTROUTING", ["-s", pool, "-d", cidr, "-j", "RETURN"], table="nat")
     _rule("DOCKER-USER", ["-i", bridge, "-p", "tcp", "--dport", str(node_port), *NEW, "-j", "DROP"])
     _rule("INPUT", ["-i", bridge, "-p", "tcp", "--dport", str(node_port), *NEW, "-j", "DROP"])
     log.info("firewall: %s open to %s on port %d; functions kept from %s and node port %d", bridge,

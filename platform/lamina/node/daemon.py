@@ -124,6 +124,17 @@ class NodeDaemon:
         while not stop.wait(IMAGES_EVERY_S):
             self.refresh_images()
 
+    def publish_code(self) -> None:
+        """Say which code this host holds extracted (after a restart its data directory may hold more, or
+        less, than Redis remembers); cold starts then extract here, and the reaper's collection, keep it."""
+        tasks = self.settings.data_dir / "tasks"
+        held = [p.name for p in tasks.iterdir() if p.is_dir() and not p.name.startswith(".")] if tasks.is_dir() else []
+        pipe = self.comps.redis.pipeline(transaction=True)
+        pipe.delete(keys.node_code(self.node_id))
+        if held:
+            pipe.sadd(keys.node_code(self.node_id), *held)
+        pipe.execute()
+
     def record(self, now: float) -> NodeRecord:
         mine = [e for e in self.keeper.pool.snapshot().envs if e.node == self.node_id]
         return NodeRecord(
@@ -162,6 +173,7 @@ class NodeDaemon:
         server = make_server(self.settings.node_address or "0.0.0.0", self.settings.node_port, app, threaded=True)
         threading.Thread(target=server.serve_forever, name="lamina-node-service", daemon=True).start()
         self.refresh_images()
+        self.publish_code()
         threading.Thread(target=self._images_loop, args=(stop,), name="lamina-node-images", daemon=True).start()
         self.beat()  # registered before the first sweep (which may take a while on a busy engine)
         threading.Thread(target=self.reaper.run, args=(stop, interval_s), name="lamina-reaper", daemon=True).start()

@@ -52,7 +52,7 @@ from lamina.executor.docker_env import (
     spec_to_wire,
 )
 from lamina.executor.node_client import NodeClient, NodeRefused, NodeUnavailable
-from lamina.scheduler import cells, fleet, sandboxes
+from lamina.scheduler import cells, fleet, keys, sandboxes
 from lamina.scheduler.init_boost import INIT_BOOST_S, end_init_boost
 from lamina.scheduler.placement import Decision
 from lamina.scheduler.pool import Lease, Pool
@@ -198,7 +198,10 @@ class Environments:
         that starts the environment extracts it on its own host (this path is then only a name)."""
         if self.placer is not None:
             return self.settings.data_dir / "tasks" / code_key
-        return code.task_dir(self.settings.data_dir, self.blob_path, code_key)
+        path = code.task_dir(self.settings.data_dir, self.blob_path, code_key)
+        if self.pool.node:  # a fleet's node says which code it holds, so cold starts of it come here first
+            self.pool.redis.sadd(keys.node_code(self.pool.node), code_key)
+        return path
 
     def opt_dir(self, layer_keys: Sequence[str]) -> Path | None:
         """The function's layers merged once on this host (read-only at /opt), or None without layers."""
@@ -414,7 +417,7 @@ class Environments:
             family = "" if image_package else images.family_for_runtime(str(spec.get("runtime") or ""))
         except ValueError:
             family = ""
-        node = self.placer.choose(memory, image, now, family)
+        node = self.placer.choose(memory, image, now, family, "" if image_package else str(spec.get("code_key") or ""))
         if node is None:
             raise ServiceException(f"No node of the fleet can start {name} now: none is live, not draining, "
                                    f"holds the image {image} and has {memory} MB free")

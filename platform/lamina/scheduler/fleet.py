@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -162,14 +162,19 @@ class Registry:
         return forgotten
 
 
+LOAD_BANDS = 10  # nodes whose free memory is within one tenth of their budget count as equally loaded
+
+
 def choose(nodes: Iterable[NodeRecord], memory_mb: int, image: str, now: float, ttl_s: float,
            pending_mb: Mapping[str, int] | None = None, exclude: Sequence[str] = (), family: str = "",
-           pending_cells: Mapping[str, int] | None = None) -> NodeRecord | None:
+           pending_cells: Mapping[str, int] | None = None, code_on: Set[str] = frozenset()) -> NodeRecord | None:
     """The node a cold start of ``memory_mb`` running ``image`` goes to, or None when none can take it.
 
     Live, not draining, holding the image, with room; then one with a free stem cell of ``family`` (no
-    Docker start on the critical path), then the most free memory (less what this process placed there
-    since that node's last heartbeat, ``pending_mb``), fewest environments, node id.
+    Docker start on the critical path); then the least loaded, in tenths of a node's budget (free memory
+    less what this process placed there since that node's last heartbeat, ``pending_mb``, so a burst
+    spreads); among equally loaded nodes one that holds the function's code extracted (``code_on``: no
+    fetch and extraction); then the most free memory, fewest environments, node id.
     """
     cells_taken = pending_cells or {}
     pending = pending_mb or {}
@@ -180,8 +185,14 @@ def choose(nodes: Iterable[NodeRecord], memory_mb: int, image: str, now: float, 
     ]
     if not fits:
         return None
-    return max(fits, key=lambda n: (n.cells.get(family, 0) > cells_taken.get(n.node_id, 0),
-                                    n.free_mb - pending.get(n.node_id, 0), -n.environments, n.node_id))
+
+    def rank(n: NodeRecord) -> tuple[bool, int, bool, int, int, str]:
+        free = n.free_mb - pending.get(n.node_id, 0)
+        load_band = (n.memory_budget_mb - free) * LOAD_BANDS // max(1, n.memory_budget_mb)
+        return (n.cells.get(family, 0) > cells_taken.get(n.node_id, 0), -load_band, n.node_id in code_on, free,
+                -n.environments, n.node_id)
+
+    return max(fits, key=rank)
 
 
 def _s(value: Any) -> str:
@@ -229,12 +240,23 @@ class Placer:
         with self._lock:
             self._failed[node_id] = now
 
-    def choose(self, memory_mb: int, image: str, now: float, family: str = "") -> NodeRecord | None:
+    def code_on(self, code_key: str, nodes: Sequence[NodeRecord]) -> set[str]:
+        """The nodes among ``nodes`` that hold ``code_key`` extracted (one pipelined Redis round trip)."""
+        if not code_key or not nodes:
+            return set()
+        pipe = self.registry.redis.pipeline(transaction=False)
+        for n in nodes:
+            pipe.sismember(keys.node_code(n.node_id), code_key)
+        return {n.node_id for n, held in zip(nodes, pipe.execute(), strict=True) if held}
+
+    def choose(self, memory_mb: int, image: str, now: float, family: str = "",
+               code_key: str = "") -> NodeRecord | None:
         nodes = self.nodes(now)
+        code_on = self.code_on(code_key, nodes)
         with self._lock:
             exclude = [n for n, at in self._failed.items() if now - at <= self.ttl_s]
             node = choose(nodes, memory_mb, image, now, self.ttl_s, self._pending, exclude, family,
-                          self._pending_cells)
+                          self._pending_cells, code_on)
             if node is not None:
                 self._pending[node.node_id] = self._pending.get(node.node_id, 0) + memory_mb
                 if node.cells.get(family, 0) > self._pending_cells.get(node.node_id, 0):

@@ -178,6 +178,11 @@ def nodes() -> str:
     return f"{PREFIX}:nodes"
 
 
+def node_code(node: str) -> str:
+    """Set: the code keys a node has extracted on its host (placement prefers a node that needs no fetch)."""
+    return f"{PREFIX}:nodes:code:{node}"
+
+
 def nodes_draining() -> str:
     """Set: the nodes that take no new environment (`lamina node drain`)."""
     return f"{PREFIX}:nodes:draining"

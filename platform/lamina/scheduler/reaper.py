@@ -27,6 +27,7 @@ from lamina.executor.docker_env import (
     DockerEnv,
     ExecutorError,
 )
+from lamina.scheduler import keys
 from lamina.scheduler.cells import CELL_DIRS, CELL_ROLE
 from lamina.scheduler.init_boost import end_init_boost
 from lamina.scheduler.placement import plan_idle
@@ -159,6 +160,10 @@ class Reaper:
         removed = code.remove_unused(self.data_dir, tasks, opts, mounted, self.clock() - self.code_grace_s)
         if removed:
             log.info("reaper: deleted %d unused code directories", len(removed))
+            if self.pool.node:  # placement must not count on code this host no longer holds
+                gone = [path.split("/", 1)[1] for path in removed if path.startswith("tasks/")]
+                if gone:
+                    self.pool.redis.srem(keys.node_code(self.pool.node), *gone)
         return removed
 
     def sweep(self) -> SweepReport:
