@@ -37,8 +37,10 @@ def _zip(files: dict[str, str]) -> str:
 def test_lamina_up_embedded_default(tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
-    env.update(LAMINA_DATA_DIR=str(tmp_path / "data"), LAMINA_PORT=str(port), LAMINA_INSTANCE="embedded-test")
-    proc = subprocess.Popen([sys.executable, "-m", "lamina", "up", "--no-images"], env=env,
+    # The flags win over their variables (a port taken by nothing, a data directory elsewhere).
+    env.update(LAMINA_DATA_DIR=str(tmp_path / "not-this"), LAMINA_PORT="1", LAMINA_INSTANCE="embedded-test")
+    proc = subprocess.Popen([sys.executable, "-m", "lamina", "up", "--no-images", "--port", str(port),
+                             "--host", "127.0.0.1", "--data-dir", str(tmp_path / "data")], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -52,6 +54,15 @@ def test_lamina_up_embedded_default(tmp_path: Path) -> None:
             except OSError:
                 assert time.monotonic() < deadline, "lamina up did not answer within 60 s"
                 time.sleep(0.3)
+        # A browser at the root is sent to the console; an SDK's request there is the API's, as before.
+        browser = urllib.request.Request(base + "/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+        with urllib.request.urlopen(browser, timeout=10) as resp:  # follows the redirect to the log-in page
+            assert resp.url.startswith(base + "/console/") and b"<form" in resp.read()
+        try:
+            urllib.request.urlopen(urllib.request.Request(base + "/", headers={"Accept": "*/*"}), timeout=10)
+            raise AssertionError("an unauthenticated request to / was answered")
+        except urllib.error.HTTPError as err:
+            assert err.code == 403 and err.headers["X-Amzn-ErrorType"]
         # A new install is bootstrapped by `lamina up`: the admin key waits in a 0600 file.
         creds_file = tmp_path / "data" / "admin-credentials.json"
         assert creds_file.stat().st_mode & 0o777 == 0o600
@@ -86,6 +97,8 @@ def test_lamina_up_embedded_default(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
+    printed = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    assert f"console: {base}/console/" in printed and str(creds_file) in printed, printed[-2000:]
     # Stopping `lamina up` stops its children too: the embedded redis-server no longer answers.
     import redis
 
@@ -101,3 +114,13 @@ def test_lamina_up_embedded_default(tmp_path: Path) -> None:
     left = docker.from_env().containers.list(
         all=True, filters={"label": ["lamina.managed=1", "lamina.instance=embedded-test"]})
     assert left == []
+
+
+def test_lamina_up_refuses_bad_flags_by_name(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
+    for argv, named in ((["--port", "70000"], "--port"), (["--port", "web"], "--port"), (["--host", " "], "--host"),
+                        (["--data-dir", str(tmp_path / "file")], "--data-dir")):
+        (tmp_path / "file").write_text("not a directory")
+        done = subprocess.run([sys.executable, "-m", "lamina", "up", "--no-images", *argv], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and named in done.stderr, (argv, done.returncode, done.stderr)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -118,17 +119,31 @@ def db_downgrade(revision: str) -> None:
 
 @click.command()
 @click.option("--no-images", is_flag=True, help="Do not build missing runtime images.")
-def up(no_images: bool) -> None:
+@click.option("--host", default=None, help="Address the API listens on (LAMINA_HOST; default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port the API listens on (LAMINA_PORT; default 9000).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where state, code and logs live (LAMINA_DATA_DIR; default ~/.lamina).")
+def up(no_images: bool, host: str | None, port: int | None, data_dir: Path | None) -> None:
     """Run the whole platform on this machine: API, scheduler and worker.
 
     With no LAMINA_DATABASE_URL / LAMINA_REDIS_URL it uses a SQLite file and a child redis-server
-    under LAMINA_DATA_DIR (the embedded default).
+    under LAMINA_DATA_DIR (the embedded default). A flag wins over its variable.
     """
-    settings = Settings.from_env()
+    flags = {"LAMINA_HOST": host, "LAMINA_PORT": None if port is None else str(port),
+             "LAMINA_DATA_DIR": None if data_dir is None else str(data_dir.expanduser().resolve())}
+    given = {name: value for name, value in flags.items() if value is not None}
+    if host is not None and not host.strip():
+        raise click.BadParameter("must be an address, e.g. 127.0.0.1 or 0.0.0.0", param_hint="--host")
+    try:
+        settings = Settings.from_env({**process_environment(), **given})
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     from lamina.cli.supervisor import Child, Supervisor
 
-    env = dict(process_environment(), LAMINA_DATA_DIR=str(settings.data_dir), LAMINA_MIGRATE_ON_START="false")
+    env = {**process_environment(), **given, "LAMINA_DATA_DIR": str(settings.data_dir),
+           "LAMINA_MIGRATE_ON_START": "false"}
     children: list[Child] = []
     if not settings.redis_url:
         from lamina.embedded import EmbeddedRedisError, start_redis
@@ -159,6 +174,7 @@ def up(no_images: bool) -> None:
         argv = [sys.executable, "-m", "lamina", command]
         children.append(Child(command, _starter(argv, env)))
     click.echo(f"lamina is up: API on {settings.base_url}  (Ctrl-C stops it)")
+    click.echo(f"  console: {settings.base_url}/console/  (log in with the admin key below)")
     creds = credentials_file(settings)
     click.echo(f"  credentials: the admin key is in {creds} (from `lamina admin bootstrap` on a new install);")
     click.echo("  more: lamina admin create-account|create-user|create-key")
