@@ -45,6 +45,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return _parsed(env, name, default, float, "a number")
 
 
+def _price(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a price of 0 or more, got {env.get(name)!r}")
+    return value
+
+
 def _floats(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
     return _parsed(env, name, default, lambda raw: tuple(float(part) for part in raw.split(",")),
                    "comma-separated numbers")
@@ -180,6 +187,11 @@ class Settings:
     redis_wait_ms: int = 1000
     # Where code and layer archives live: "local" (under data_dir) or "postgres" (every host reads them).
     code_store: str = "local"
+    # Chargeback (lamina.services.usage): prices per GB-second, per million requests and per provisioned
+    # GB-second; Lambda's x86 list prices by default.
+    price_per_gb_second: float = 0.0000166667
+    price_per_million_requests: float = 0.20
+    price_per_provisioned_gb_second: float = 0.0000041667
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -239,6 +251,9 @@ class Settings:
             redis_min_replicas=_int(env, "LAMINA_REDIS_MIN_REPLICAS", 0, 0, 16),
             redis_wait_ms=_int(env, "LAMINA_REDIS_WAIT_MS", 1000, 1, 60_000),
             code_store=_choice(env, "LAMINA_CODE_STORE", "local", ("local", "postgres")),
+            price_per_gb_second=_price(env, "LAMINA_PRICE_PER_GB_SECOND", 0.0000166667),
+            price_per_million_requests=_price(env, "LAMINA_PRICE_PER_MILLION_REQUESTS", 0.20),
+            price_per_provisioned_gb_second=_price(env, "LAMINA_PRICE_PER_PROVISIONED_GB_SECOND", 0.0000041667),
         )
 
     def with_(self, **changes: object) -> Settings:

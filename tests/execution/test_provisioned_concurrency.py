@@ -119,6 +119,13 @@ def test_provisioned_environments_are_ready_ahead_kept_replaced_and_spill_over(
     assert invoker.provision(invoker.settings.account_id, "warmed", "live", 2) == 1
     assert _wait_status(lam, "warmed", "live", "READY")["AvailableProvisionedConcurrentExecutions"] == 2
 
+    # Metered for chargeback: the kept environments' memory over the time between two keeper rounds.
+    time.sleep(1.0)
+    invoker.provision(invoker.settings.account_id, "warmed", "live", 2)
+    kept = [r for r in client.get("/lamina/v1/usage?FunctionName=warmed&Granularity=TOTAL").get_json()["Usage"]
+            if r["Qualifier"] == "live"]
+    assert kept and kept[0]["ProvisionedGBSeconds"] > 0 and kept[0]["Cost"] > 0, kept
+
     listed = list(lam.get_paginator("list_provisioned_concurrency_configs").paginate(FunctionName="warmed"))
     configs = [c for page in listed for c in page["ProvisionedConcurrencyConfigs"]]
     assert [c["FunctionArn"].rsplit(":", 1)[1] for c in configs] == ["live"]

@@ -43,8 +43,9 @@ for _command in (_schedules.schedules, _queues.queues, _streams.streams, _stream
 from lamina.cli.admin import admin as _admin  # noqa: E402
 from lamina.cli.fleet import fleet as _fleet  # noqa: E402
 from lamina.cli.fleet import node as _node  # noqa: E402
+from lamina.cli.usage import usage as _usage  # noqa: E402
 
-for _command in (_admin, _node, _fleet):
+for _command in (_admin, _node, _fleet, _usage):
     cli.add_command(_command)
 
 

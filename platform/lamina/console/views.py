@@ -167,6 +167,11 @@ def streams() -> str:
     return _page("streams.html", title="Streams")
 
 
+@bp.get("/usage")
+def usage() -> str:
+    return _page("usage.html", title="Usage")
+
+
 @bp.get("/settings")
 def settings() -> str:
     s = current_app.extensions["lamina"].settings

@@ -151,7 +151,7 @@ const Lamina = (() => {
   // -- charts (inline SVG) ---------------------------------------------------------------------------
 
   const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea"];
-  function chart(title, timestamps, series, unit = "") {
+  function chart(title, timestamps, series, unit = "", daily = false) {
     const W = 460, H = 180, L = 44, B = 22, T = 10, R = 10;
     const values = series.flatMap((s) => s.values.filter((x) => x != null));
     const max = Math.max(1, ...values) * 1.1;
@@ -166,7 +166,7 @@ const Lamina = (() => {
       add("line", { x1: L, x2: W - R, y1: y(val), y2: y(val), class: "grid" });
       add("text", { x: L - 4, y: y(val) + 3, class: "axis", "text-anchor": "end" }, val >= 100 ? Math.round(val) : +val.toFixed(1));
     }
-    const tick = (i) => new Date(timestamps[i] * 1000).toISOString().slice(11, 16);
+    const tick = (i) => new Date(timestamps[i] * 1000).toISOString().slice(daily ? 5 : 11, daily ? 10 : 16);
     if (timestamps.length) {
       add("text", { x: L, y: H - 6, class: "axis" }, tick(0));
       add("text", { x: W - R, y: H - 6, class: "axis", "text-anchor": "end" }, tick(timestamps.length - 1));
@@ -712,6 +712,66 @@ const Lamina = (() => {
     load();
   }
 
+  async function usagePage() {
+    // One chart of GB-seconds per day by team (account), one of requests per day by function; the top four
+    // of each, the rest summed as "others".
+    const form = $("#usage-form");
+    const today = new Date().toISOString().slice(0, 10);
+    form.elements.end.value = today;
+    form.elements.start.value = new Date(Date.now() - 29 * 86400000).toISOString().slice(0, 10);
+    const query = (extra = {}) => {
+      const q = new URLSearchParams({ Start: form.elements.start.value, End: form.elements.end.value, ...extra });
+      if (form.elements.function.value.trim()) q.set("FunctionName", form.elements.function.value.trim());
+      return q.toString();
+    };
+    function perDay(rows, days, keyOf, valueOf) {
+      const totals = new Map();
+      for (const r of rows) totals.set(keyOf(r), (totals.get(keyOf(r)) || 0) + valueOf(r));
+      const top = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => k);
+      const shown = top.slice(0, top.length > 4 ? 3 : 4);
+      const series = shown.map((k) => ({ name: k, values: days.map(() => 0) }));
+      const others = { name: "others", values: days.map(() => 0) };
+      for (const r of rows) {
+        const i = days.indexOf(r.Period), k = shown.indexOf(keyOf(r));
+        if (i < 0) continue;
+        (k >= 0 ? series[k] : others).values[i] += valueOf(r);
+      }
+      return top.length > 4 ? [...series, others] : series;
+    }
+    async function load() {
+      try {
+        const doc = await api("GET", "/lamina/v1/usage?" + query());
+        const p = doc.Prices;
+        $("#usage-prices").textContent = `${doc.Start} to ${doc.End}: ${p.PerGBSecond} per GB-second, ${p.PerMillionRequests} per million requests, ${p.PerProvisionedGBSecond} per provisioned GB-second.`;
+        const days = [];
+        for (let t = Date.parse(doc.Start); t <= Date.parse(doc.End); t += 86400000) days.push(new Date(t).toISOString().slice(0, 10));
+        const stamps = days.map((d) => Date.parse(d) / 1000);
+        const rows = doc.Usage || [];
+        $("#usage-charts").replaceChildren(
+          chart("GB-seconds per day, by team", stamps, perDay(rows, days, (r) => r.AccountId, (r) => r.GBSeconds + r.ProvisionedGBSeconds), "", true),
+          chart("Requests per day, by function", stamps, perDay(rows, days, (r) => r.FunctionName, (r) => r.Requests), "", true));
+        const total = await api("GET", "/lamina/v1/usage?" + query({ Granularity: "TOTAL" }));
+        const sum = (total.Usage || []).reduce((a, r) => a + r.Cost, 0);
+        fillTable($("#usage-table"), (total.Usage || []).map((r) => el("tr", {}, el("td", {}, r.AccountId), el("td", {}, r.FunctionName),
+          el("td", {}, r.Qualifier), el("td", { class: "num" }, r.Requests), el("td", { class: "num" }, r.Errors),
+          el("td", { class: "num" }, r.Throttles), el("td", { class: "num" }, r.GBSeconds.toFixed(3)),
+          el("td", { class: "num" }, r.ProvisionedGBSeconds.toFixed(3)), el("td", { class: "num" }, r.Cost.toFixed(6)))).concat(
+          (total.Usage || []).length ? [el("tr", { class: "total" }, el("td", { colspan: 8 }, "Total"), el("td", { class: "num" }, sum.toFixed(6)))] : []),
+          "No usage in this period.");
+      } catch (e) { showError(e); }
+    }
+    form.onsubmit = (ev) => { ev.preventDefault(); load(); };
+    $("#usage-csv").onclick = async () => {
+      try {
+        const resp = await api("GET", "/lamina/v1/usage?" + query({ Format: "csv" }), { raw: true });
+        const url = URL.createObjectURL(await resp.blob());
+        const a = el("a", { href: url, download: `lamina-usage-${form.elements.start.value}-${form.elements.end.value}.csv` });
+        document.body.append(a); a.click(); a.remove(); URL.revokeObjectURL(url);
+      } catch (e) { showError(e); }
+    };
+    load();
+  }
+
   async function settingsPage() {
     try {
       const doc = await api("GET", "/2016-08-19/account-settings");
@@ -720,5 +780,5 @@ const Lamina = (() => {
     } catch (e) { showError(e); }
   }
 
-  return { api, message, functionsPage, createPage, functionPage, layersPage, queuesPage, streamsPage, settingsPage, readZip, writeZip };
+  return { api, message, functionsPage, createPage, functionPage, layersPage, queuesPage, streamsPage, usagePage, settingsPage, readZip, writeZip };
 })();

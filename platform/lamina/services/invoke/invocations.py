@@ -62,6 +62,7 @@ from lamina.services.invoke.requests import (
     InvocationResult,
 )
 from lamina.services.invoke.retry_join import JOIN_MIN_TIMEOUT_S, RetryJoin
+from lamina.services.usage import meter
 
 __all__ = ["MAX_ASYNC_PAYLOAD", "MAX_SYNC_PAYLOAD", "InvocationRequest", "InvocationResult", "Invoker"]
 
@@ -206,7 +207,7 @@ class Invoker:
                                       tenant_id=req.tenant_id)
             except TooManyRequestsException as err:
                 if err.reason != "CallerRateLimitExceeded":
-                    metrics.throttled(req.account_id, name)
+                    metrics.throttled(req.account_id, name, qualifier)
                 raise
             admission = None  # checked once
             timeout_s = int(lease.spec.get("timeout") or 3)
@@ -237,7 +238,7 @@ class Invoker:
                 req.account_id, name, cold=result.cold, duration_ms=result.duration_ms,
                 init_duration_ms=result.init_duration_ms,
                 error_type=_error_type(result.payload) if result.function_error else None,
-                tenant_id=req.tenant_id,
+                tenant_id=req.tenant_id, qualifier=qualifier, memory_mb=result.memory_mb,
             )
             return result
         raise ServiceException(f"No execution environment of {name} could be reached; retry the invocation")
@@ -331,6 +332,8 @@ class Invoker:
             return 0
         try:
             live = provisioned.live(self.redis, account_id, name, qualifier)
+            memory = sum(int(float(self.pool.env(env_id).get("memory") or 0)) for env_id in live)
+            meter.provisioned_round(self.redis, account_id, name, qualifier, memory, time.time())
             surplus = len(live) - requested
             for env_id, state in sorted(live.items(), key=lambda kv: kv[1] == "busy"):
                 if surplus <= 0:
@@ -411,7 +414,7 @@ class Invoker:
             status=200, payload=out.payload, content_type=out.content_type, executed_version=version,
             function_error=out.function_error, log_result=out.log_result, duration_ms=out.duration_ms,
             init_duration_ms=out.init_duration_ms, max_memory_mb=out.max_memory_mb, cold=out.cold,
-            trace_id=trace_id,
+            trace_id=trace_id, memory_mb=int(lease.spec.get("memory_size") or 128),
         )
 
 

@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from lamina.services.usage import meter
+
 log = logging.getLogger(__name__)
 
 DURATION_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 900000)
@@ -72,6 +74,10 @@ def _prometheus(registry: Any) -> dict[str, Any]:
                               labels, buckets=seconds, registry=registry),
         "init": Histogram("lamina_init_duration_seconds", "Init duration of cold starts",
                           labels, buckets=seconds, registry=registry),
+        "billed": Counter("lamina_billed_duration_seconds", "Billed duration (Lambda's: rounded up to 1 ms)",
+                          labels, registry=registry),
+        "gb_seconds": Counter("lamina_gb_seconds", "GB-seconds used (billed duration x memory / 1024)",
+                              labels, registry=registry),
         "concurrent": Gauge("lamina_concurrent_executions", "Invocations in flight",
                             labels, registry=registry, multiprocess_mode="livesum"),
     }
@@ -101,6 +107,8 @@ class Metrics:
         self.token = f"{os.getpid()}-{secrets.token_hex(3)}"
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str, int], dict[str, float]] = {}
+        # Usage metering (lamina.services.usage.meter): (account, function, qualifier, UTC day) -> counters.
+        self._usage: dict[tuple[str, str, str, str], dict[str, float]] = {}
         self._inflight: dict[tuple[str, str], int] = defaultdict(int)
         self._peak: dict[tuple[str, str, int], int] = {}
         self._timer: threading.Timer | None = None
@@ -149,8 +157,18 @@ class Metrics:
             )
         return found
 
-    def throttled(self, account_id: str, name: str) -> None:
+    def _meter(self, account_id: str, name: str, qualifier: str | None, **counts: float) -> None:
+        key = (account_id, name, qualifier or "$LATEST", meter.day_of(self.clock()))
+        with self._lock:
+            slot = self._usage.get(key)
+            if slot is None:
+                slot = self._usage[key] = defaultdict(float)
+            for k, v in counts.items():
+                slot[k] += v
+
+    def throttled(self, account_id: str, name: str, qualifier: str | None = None) -> None:
         self._bound(account_id, name)[5].inc()
+        self._meter(account_id, name, qualifier, thr=1)
         self._bump(account_id, name, thr=1)
 
     def begin(self, account_id: str, name: str) -> None:
@@ -177,10 +195,22 @@ class Metrics:
         init_duration_ms: float | None = None,
         error_type: str | None = None,
         tenant_id: str | None = None,
+        qualifier: str | None = None,
+        memory_mb: int | None = None,
     ) -> None:
-        """Record one finished invocation (``error_type`` set when it failed; ``tenant_id`` its tenant)."""
+        """Record one finished invocation (``error_type`` set when it failed; ``tenant_id`` its tenant;
+        ``qualifier`` as invoked and ``memory_mb`` its MemorySize, for usage metering)."""
         b = self._bound(account_id, name)
         (b[0] if cold else b[1]).inc()
+        usage: dict[str, float] = {"req": 1, "err": 1 if error_type is not None else 0}
+        if duration_ms is not None:
+            billed = meter.billed_ms(duration_ms)
+            usage["billed_ms"] = billed
+            usage["mb_ms"] = billed * (memory_mb or 128)
+            p = self.prom
+            p["billed"].labels(account_id, name).inc(billed / 1000)
+            p["gb_seconds"].labels(account_id, name).inc(billed * (memory_mb or 128) / 1024 / 1000)
+        self._meter(account_id, name, qualifier, **usage)
         counts: dict[str, float] = {"inv": 1, "cold" if cold else "warm": 1}
         if tenant_id:
             counts[f"t:{tenant_id[:MAX_TENANT_ID]}|inv"] = 1
@@ -214,6 +244,7 @@ class Metrics:
         now_minute = int(self.clock() // 60)
         with self._lock:
             pending, self._pending = self._pending, {}
+            usage, self._usage = self._usage, {}
             peaks = dict(self._peak)
             for key, n in self._inflight.items():  # long invocations count in every minute they span
                 if n > 0:
@@ -221,9 +252,13 @@ class Metrics:
                     peaks[minute_key] = max(peaks.get(minute_key, 0), n)
             # A minute's peak may still grow while it is the current minute; older ones are final.
             self._peak = {k: v for k, v in self._peak.items() if k[2] >= now_minute}
-        if not pending and not peaks:
+        if not pending and not peaks and not usage:
             return
         pipe = self.redis.pipeline(transaction=False)
+        for (account_id, name, qualifier, day), counts in usage.items():
+            for k, v in counts.items():
+                if v:
+                    pipe.hincrby(meter.day_key(day), meter.field(account_id, name, qualifier, k), int(v))
         ttl = self.retention_s
         for (account_id, name, minute), counts in pending.items():
             hkey = fn_key(account_id, name, minute)
@@ -260,6 +295,10 @@ class Metrics:
                     slot = self._pending.setdefault(minute_key, defaultdict(float))
                     for f, v in counts.items():
                         slot[f] += v
+                for usage_key, counts in usage.items():
+                    uslot = self._usage.setdefault(usage_key, defaultdict(float))
+                    for f, v in counts.items():
+                        uslot[f] += v
                 self._arm()
             raise
 

@@ -48,6 +48,7 @@ class InvocationResult:
     duration_ms: float | None = None
     init_duration_ms: float | None = None
     max_memory_mb: int | None = None
+    memory_mb: int | None = None  # the MemorySize it ran with (usage metering)
     cold: bool = False
     trace_id: str | None = None
 
