@@ -50,3 +50,25 @@ def test_create_get_list_delete_with_the_cli(aws, tmp_path):
     aws("delete-function", "--function-name", "cli-fn")
     gone = aws("get-function-configuration", "--function-name", "cli-fn", ok=False)
     assert "ResourceNotFoundException" in gone.stderr
+
+
+def test_the_aws_cli_administers_users_and_keys_with_its_iam_commands(live_server, tmp_path, credentials):
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+           "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key, "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_CONFIG_FILE": str(tmp_path / "config"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+           "AWS_PAGER": ""}
+
+    def iam(*args: str) -> dict:
+        cmd = [sys.executable, "-m", "awscli", "iam", *args, "--endpoint-url", live_server.url, "--output", "json"]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout or "{}")
+
+    assert iam("create-user", "--user-name", "cli-user")["User"]["UserName"] == "cli-user"
+    key = iam("create-access-key", "--user-name", "cli-user")["AccessKey"]
+    iam("update-access-key", "--user-name", "cli-user", "--access-key-id", key["AccessKeyId"], "--status", "Inactive")
+    listed = iam("list-access-keys", "--user-name", "cli-user")["AccessKeyMetadata"]
+    assert [(k["AccessKeyId"], k["Status"]) for k in listed] == [(key["AccessKeyId"], "Inactive")]
+    iam("delete-access-key", "--user-name", "cli-user", "--access-key-id", key["AccessKeyId"])
+    iam("delete-user", "--user-name", "cli-user")
+    assert "cli-user" not in [u["UserName"] for u in iam("list-users")["Users"]]

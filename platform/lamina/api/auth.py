@@ -281,6 +281,11 @@ def signing_service(req: Request) -> str:
     protocol = aws_json.protocol_of(req.path, req.method, req.headers.get("X-Amz-Target", ""))
     if protocol is not None:
         return protocol.signing_name
+    if req.path == "/" and req.method == "POST":
+        from lamina.api import iam
+
+        if iam.speaks_iam(req):
+            return "iam"
     if req.endpoint == "aws_json.queue_url" or (req.path == "/" and sqs_query.speaks_query(req)):
         return "sqs"
     return "lambda"

@@ -1,6 +1,7 @@
 """The AWS JSON protocols served beside Lambda's REST API: ``POST /`` with ``X-Amz-Target:
 <Prefix>.<Operation>`` (SQS, Kinesis Data Streams, CloudWatch Logs); and SQS's query protocol
-(``Action=...`` forms, at ``/`` or at a queue's URL, ``lamina.api.sqs_query``).
+(``Action=...`` forms, at ``/`` or at a queue's URL, ``lamina.api.sqs_query``), and IAM's query protocol
+(``Version=2010-05-08``, ``lamina.api.iam``).
 
 Each service module gives its target prefix, its SigV4 service name and a ``handle(operation, body)``;
 this blueprint picks the module from the target. Authentication has already run (``lamina.api.auth``
@@ -67,6 +68,10 @@ def error_response(err: LambdaError) -> Response | None:
     """``err`` in the shape of the protocol this request speaks (None for Lambda's REST API)."""
     protocol = protocol_of(request.path, request.method, request.headers.get("X-Amz-Target", ""))
     if protocol is None:
+        from lamina.api import iam
+
+        if iam.speaks_iam(request):
+            return iam.error(err, _request_id())
         if request.endpoint == "aws_json.queue_url" or (request.path == "/" and sqs_query.speaks_query(request)):
             return sqs_query.error(err, _request_id())
         return None
@@ -92,6 +97,10 @@ def dispatch() -> Response:
     target = request.headers.get("X-Amz-Target", "")
     protocol = protocol_of("/", "POST", target)
     if protocol is None and not target and sqs_query.speaks_query(request):
+        from lamina.api import iam
+
+        if iam.speaks_iam(request):
+            return iam.handle(request, _request_id())
         return sqs_query.handle(request, None, _request_id())
     if protocol is None:
         return answer(LOGS, {"__type": "UnknownOperationException",

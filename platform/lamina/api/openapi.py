@@ -132,8 +132,13 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", STREAMS + "/{StreamName}", "DeleteStream", 204, "Streams (lamina)"),
     Route("GET", VOLUMES, "ListVolumes", 200, "Volumes (lamina)"),
     Route("DELETE", VOLUMES + "/{VolumeName}", "DeleteVolume", 204, "Volumes (lamina)"),
+    Route("GET", "/lamina/v1/usage", "GetUsage", 200, "Usage and chargeback (lamina)",
+          ("Start", "End", "FunctionName", "Granularity", "AccountId", "Format")),
+    Route("GET", "/lamina/v1/accounts", "ListAccounts", 200, "Accounts (lamina, platform administrators)"),
+    Route("POST", "/lamina/v1/accounts", "CreateAccount", 201, "Accounts (lamina, platform administrators)",
+          body="json"),
     Route("POST", "/", "AwsJsonProtocols", 200, "SQS, Kinesis and CloudWatch Logs (AWS JSON protocols, "
-          "X-Amz-Target)", body="json"),
+          "X-Amz-Target); SQS and IAM query protocols (Action=...)", body="json"),
     Route("POST", "/{AccountId}/{QueueName}", "SqsQueryAtQueueUrl", 200, "SQS query protocol (Action=...)"),
     Route("GET", "/{AccountId}/{QueueName}", "SqsQueryAtQueueUrlGet", 200, "SQS query protocol (Action=...)"),
 )

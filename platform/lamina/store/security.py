@@ -63,3 +63,11 @@ def reencrypt_environments(session: Session) -> int:
             flag_modified(row, "environment")
             n += 1
     return n
+
+
+def list_users(session: Session, account_id: str) -> list[User]:
+    return list(session.scalars(select(User).where(User.account_id == account_id).order_by(User.name)))
+
+
+def keys_of(session: Session, user_id: int) -> list[AccessKey]:
+    return list(session.scalars(select(AccessKey).where(AccessKey.user_id == user_id).order_by(AccessKey.created)))

@@ -772,12 +772,90 @@ const Lamina = (() => {
     load();
   }
 
+  // IAM's query protocol, as the SDKs speak it (form in, XML out), with the console's bearer token.
+  async function iam(action, params = {}) {
+    const body = new URLSearchParams({ Action: action, Version: "2010-05-08", ...params });
+    const resp = await fetch("/", { method: "POST", body, credentials: "same-origin",
+      headers: { "Authorization": `Bearer ${TOKEN}`, "Content-Type": "application/x-www-form-urlencoded" } });
+    const xml = new DOMParser().parseFromString(await resp.text(), "text/xml");
+    if (!resp.ok) {
+      const code = (xml.querySelector("Code") || {}).textContent, msg = (xml.querySelector("Message") || {}).textContent;
+      throw new ApiError(resp.status, code, msg);
+    }
+    return xml;
+  }
+  const texts = (xml, sel) => Array.from(xml.querySelectorAll(sel)).map((n) => n.textContent);
+
   async function settingsPage() {
     try {
       const doc = await api("GET", "/2016-08-19/account-settings");
       const dl = $("#account-settings"); dl.replaceChildren();
       for (const [group, vals] of Object.entries(doc)) for (const [k, v] of Object.entries(vals || {})) dl.append(el("dt", {}, `${group}.${k}`), el("dd", {}, v));
     } catch (e) { showError(e); }
+    const act = (fn, done) => async () => { try { await fn(); if (done) message(done, "ok"); loadUsers(); loadRoles(); } catch (e) { showError(e); } };
+    function showKey(xml) {
+      $("#new-key").hidden = false;
+      $("#new-key-id").textContent = texts(xml, "AccessKeyId")[0];
+      $("#new-key-secret").textContent = texts(xml, "SecretAccessKey")[0];
+    }
+    async function loadUsers() {
+      try {
+        const names = texts(await iam("ListUsers"), "Users > member > UserName");
+        const rows = [];
+        for (const name of names) {
+          const keys = await iam("ListAccessKeys", { UserName: name });
+          const admin = texts(await iam("ListAttachedUserPolicies", { UserName: name }), "PolicyName").includes("AdministratorAccess");
+          const cell = el("td", {});
+          for (const k of keys.querySelectorAll("AccessKeyMetadata > member")) {
+            const id = k.querySelector("AccessKeyId").textContent, status = k.querySelector("Status").textContent;
+            const next = status === "Active" ? "Inactive" : "Active";
+            cell.append(el("div", { class: "key" }, el("code", {}, id), ` ${status} `,
+              el("button", { class: "small", onclick: act(() => iam("UpdateAccessKey", { UserName: name, AccessKeyId: id, Status: next }), `Key ${id} ${next.toLowerCase()}.`) }, next === "Active" ? "Activate" : "Deactivate"),
+              el("button", { class: "small danger", onclick: act(() => iam("DeleteAccessKey", { UserName: name, AccessKeyId: id }), `Key ${id} deleted.`) }, "Delete")));
+          }
+          rows.push(el("tr", { "data-user": name }, el("td", {}, name), el("td", {}, admin ? "yes" : "no"), cell,
+            el("td", {}, el("button", { class: "small", onclick: async () => { try { showKey(await iam("CreateAccessKey", { UserName: name })); loadUsers(); } catch (e) { showError(e); } } }, "New key"),
+              el("button", { class: "small danger", onclick: act(() => iam("DeleteUser", { UserName: name }), `User ${name} deleted.`) }, "Delete user"))));
+        }
+        fillTable($("#users"), rows, "No users.");
+      } catch (e) { fillTable($("#users"), [], "Only the account's administrators see its users."); if (e.status !== 403) showError(e); }
+    }
+    async function loadRoles() {
+      try {
+        const names = texts(await iam("ListRoles"), "Roles > member > RoleName");
+        const rows = [];
+        for (const name of names) {
+          const policies = texts(await iam("ListRolePolicies", { RoleName: name }), "PolicyNames > member");
+          rows.push(el("tr", {}, el("td", {}, name), el("td", { class: "mono" }, `arn:aws:iam::${meta("lamina-account")}:role/${name}`),
+            el("td", {}, policies.join(", ")),
+            el("td", {}, el("button", { class: "small danger", onclick: act(async () => { for (const p of policies) await iam("DeleteRolePolicy", { RoleName: name, PolicyName: p }); await iam("DeleteRole", { RoleName: name }); }, `Role ${name} deleted.`) }, "Delete"))));
+        }
+        fillTable($("#roles"), rows, "No roles.");
+      } catch (e) { fillTable($("#roles"), [], "Only the account's administrators see its roles."); if (e.status !== 403) showError(e); }
+    }
+    $("#user-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = $("#user-form").elements, name = f.name.value.trim();
+      try {
+        await iam("CreateUser", { UserName: name });
+        if (f.admin.checked) await iam("AttachUserPolicy", { UserName: name, PolicyArn: "arn:aws:iam::aws:policy/AdministratorAccess" });
+        showKey(await iam("CreateAccessKey", { UserName: name }));
+        message(`User ${name} created.`, "ok"); f.name.value = ""; loadUsers();
+      } catch (e) { showError(e); }
+    };
+    $("#role-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const f = $("#role-form").elements, name = f.name.value.trim();
+      const trust = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }] };
+      const split = (v) => v.split(",").map((x) => x.trim()).filter(Boolean);
+      const policy = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: split(f.actions.value), Resource: split(f.resources.value) }] };
+      try {
+        await iam("CreateRole", { RoleName: name, AssumeRolePolicyDocument: JSON.stringify(trust) });
+        await iam("PutRolePolicy", { RoleName: name, PolicyName: "console", PolicyDocument: JSON.stringify(policy) });
+        message(`Role ${name} created.`, "ok"); f.name.value = ""; loadRoles();
+      } catch (e) { showError(e); }
+    };
+    loadUsers(); loadRoles();
   }
 
   return { api, message, functionsPage, createPage, functionPage, layersPage, queuesPage, streamsPage, usagePage, settingsPage, readZip, writeZip };
