@@ -1,5 +1,6 @@
 """Console, in headless Chromium: the usage page charts GB-seconds per team and requests per function, lists
-the cost per function and downloads the CSV; a browser at / lands on the console."""
+the cost per function and downloads the CSV; a browser at / lands on the console; a gradual deployment is
+started, followed and stopped from the function page."""
 
 from __future__ import annotations
 
@@ -43,3 +44,33 @@ def test_usage_page_charts_and_lists_the_cost_per_team_and_function(page: Any, l
     page.fill("#usage-form input[name=function]", "reports")
     page.click("#usage-form button[type=submit]")
     expect(table).not_to_contain_text("checkout")
+
+
+def test_a_gradual_deployment_from_the_function_page(page: Any, live_server: Any, fns: Any, components: Any,
+                                                     login_token: tuple[str, str], shoot: Any) -> None:
+    from playwright.sync_api import expect
+
+    fns.create("released", {"app.py": "def handler(event, context):\n    return 1\n"})
+    fns.publish_version("released")
+    fns.create_alias("released", "live", "1")
+    fns.update_code("released", {"app.py": "def handler(event, context):\n    return 2\n"})
+    fns.publish_version("released")
+    url = live_server.url
+    page.goto(f"{url}/console/login")
+    page.fill("input[name=access_key_id]", login_token[0])
+    page.fill("input[name=secret_access_key]", login_token[1])
+    page.click("button[type=submit]")
+    page.goto(f"{url}/console/functions/released?tab=versions")
+    expect(page.locator("#deployments tbody")).to_contain_text("No deployments yet")
+    page.select_option("#deploy-form select[name=version]", "2")
+    page.select_option("#deploy-form select[name=strategy]", "canary10-5m")
+    page.click("#deploy-form button[type=submit]")
+    expect(page.locator("#messages")).to_contain_text("live to version 2, canary10-5m")
+    row = page.locator("#deployments tr[data-deployment]").first
+    expect(row).to_contain_text("InProgress")
+    expect(row).to_contain_text("10 %")
+    expect(page.locator("#aliases tbody")).to_contain_text("2: 10 %")  # the alias's routing
+    shoot(page, "deployment")
+    row.locator("button", has_text="Stop").click()
+    expect(page.locator("#deployments tr[data-deployment]").first).to_contain_text("Stopped")
+    expect(page.locator("#aliases tbody")).not_to_contain_text("2: 10 %")

@@ -39,8 +39,9 @@ def register(app: Flask) -> None:
 
     for module in (schedules, queues, streams, volumes, event_sources, urls, invoke_async):
         app.register_blueprint(module.bp)
-    from lamina.api import durability, fleet, iam, policies, usage
+    from lamina.api import deployments, durability, fleet, iam, policies, usage
 
+    app.register_blueprint(deployments.bp)
     app.register_blueprint(iam.bp)
     app.register_blueprint(policies.bp)
     app.register_blueprint(fleet.bp)

@@ -38,6 +38,7 @@ URL = "/2021-10-31/functions/{FunctionName}/url"
 SCHEDULES = "/lamina/v1/schedules"
 QUEUES = "/lamina/v1/queues"
 STREAMS = "/lamina/v1/streams"
+DEPLOYMENTS = "/lamina/v1/functions/{FunctionName}/deployments"
 VOLUMES = "/lamina/v1/volumes"
 
 ROUTES: tuple[Route, ...] = (
@@ -132,6 +133,10 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", STREAMS + "/{StreamName}", "DeleteStream", 204, "Streams (lamina)"),
     Route("GET", VOLUMES, "ListVolumes", 200, "Volumes (lamina)"),
     Route("DELETE", VOLUMES + "/{VolumeName}", "DeleteVolume", 204, "Volumes (lamina)"),
+    Route("POST", DEPLOYMENTS, "CreateDeployment", 201, "Gradual deployments (lamina)", body="json"),
+    Route("GET", DEPLOYMENTS, "ListDeployments", 200, "Gradual deployments (lamina)"),
+    Route("GET", DEPLOYMENTS + "/{DeploymentId}", "GetDeployment", 200, "Gradual deployments (lamina)"),
+    Route("POST", DEPLOYMENTS + "/{DeploymentId}/stop", "StopDeployment", 200, "Gradual deployments (lamina)"),
     Route("GET", "/lamina/v1/usage", "GetUsage", 200, "Usage and chargeback (lamina)",
           ("Start", "End", "FunctionName", "Granularity", "AccountId", "Format")),
     Route("GET", "/lamina/v1/accounts", "ListAccounts", 200, "Accounts (lamina, platform administrators)"),

@@ -61,12 +61,25 @@ def zip_directory(directory: Path) -> bytes:
 @click.option("--system-log-level", default=None, help="LoggingConfig.SystemLogLevel (JSON): DEBUG, INFO, WARN.")
 @click.option("--log-group", default=None, help="LoggingConfig.LogGroup (may be shared by several functions).")
 @click.option("--tenant-isolation", is_flag=True, help="TenancyConfig PER_TENANT (at creation only).")
+@click.option("--alias", default=None, help="Shift this alias to the new version (publishes one); see --strategy.")
+@click.option("--strategy", default="all-at-once", show_default=True,
+              help="With --alias: canary10-5m, linear10-1m, all-at-once (or CodeDeploy's names).")
+@click.option("--max-error-rate", type=float, default=None, help="With --alias: roll back above this (default 0.05).")
+@click.option("--max-p99-ms", type=float, default=None, help="With --alias: roll back when p99 passes this.")
+@click.option("--wait", is_flag=True, help="With --alias: follow the deployment until it ends.")
 @api_options
 def deploy(directory: Path, name: str, runtime: str | None, handler: str | None, memory: int | None,
            timeout: int | None, env_pairs: tuple[str, ...], layers: tuple[str, ...], role: str, publish: bool,
            log_format: str | None, log_level: str | None, system_log_level: str | None, log_group: str | None,
-           tenant_isolation: bool, endpoint: str, token: str | None, as_json: bool) -> None:
-    """Zip DIRECTORY and create the function, or update its code and configuration."""
+           tenant_isolation: bool, alias: str | None, strategy: str, max_error_rate: float | None,
+           max_p99_ms: float | None, wait: bool, endpoint: str, token: str | None, as_json: bool) -> None:
+    """Zip DIRECTORY and create the function, or update its code and configuration.
+
+    With --alias, publish a version and shift the alias to it by --strategy (a gradual deployment that
+    rolls back by itself when the new version's error rate or p99 passes its limit).
+    """
+    if alias is None and (wait or max_error_rate is not None or max_p99_ms is not None or strategy != "all-at-once"):
+        raise click.UsageError("--strategy, --max-error-rate, --max-p99-ms and --wait go with --alias")
     client = LaminaClient(endpoint, token)
     code = base64.b64encode(zip_directory(directory)).decode()
     config: dict[str, Any] = {"Role": role}
@@ -101,7 +114,94 @@ def deploy(directory: Path, name: str, runtime: str | None, handler: str | None,
     else:
         client.json("PUT", path + "/configuration", config)
         result = client.json("PUT", path + "/code", {"ZipFile": code, "Publish": publish})
-    emit(result, as_json, FUNCTION_COLUMNS)
+    if alias is None:
+        emit(result, as_json, FUNCTION_COLUMNS)
+        return
+    _shift_alias(client, name, alias, strategy, max_error_rate, max_p99_ms, wait, as_json)
+
+
+DEPLOYMENT_COLUMNS = [("ID", "DeploymentId"), ("ALIAS", "Alias"), ("FROM", "FromVersion"), ("TO", "ToVersion"),
+                      ("STRATEGY", "Strategy"), ("STATUS", "Status"), ("WEIGHT", "Weight"), ("REASON", "Reason")]
+
+
+def _shift_alias(client: LaminaClient, name: str, alias: str, strategy: str, max_error_rate: float | None,
+                 max_p99_ms: float | None, wait: bool, as_json: bool) -> None:
+    import time
+
+    path = f"/2015-03-31/functions/{quote(name)}"
+    client.request("GET", path + "/configuration", query={"Qualifier": "$LATEST"})
+    version = client.json("POST", path + "/versions", {})["Version"]
+    try:
+        client.json("GET", f"{path}/aliases/{quote(alias)}")
+    except ApiError as err:
+        if err.status != 404:
+            raise
+        made = client.json("POST", path + "/aliases", {"Name": alias, "FunctionVersion": version})
+        emit({"Alias": alias, "FunctionVersion": version, "AliasArn": made["AliasArn"],
+              "Status": "Created (nothing to shift from)"}, as_json)
+        return
+    body: dict[str, Any] = {"Alias": alias, "FunctionVersion": version, "Strategy": strategy}
+    if max_error_rate is not None:
+        body["MaxErrorRate"] = max_error_rate
+    if max_p99_ms is not None:
+        body["MaxP99Ms"] = max_p99_ms
+    base = f"/lamina/v1/functions/{quote(name)}/deployments"
+    doc = client.json("POST", base, body)
+    if not wait:
+        emit(doc, as_json, DEPLOYMENT_COLUMNS)
+        return
+    seen = 0
+    while True:
+        for step in doc["History"][seen:]:
+            if not as_json:
+                click.echo(f"{step['at']}  {step['event']:<10} version {doc['ToVersion']} at {step['weight']:.0%}"
+                           + (f"  ({step['reason']})" if step.get("reason") else ""))
+        seen = len(doc["History"])
+        if doc["Status"] != "InProgress":
+            break
+        time.sleep(1.0)
+        doc = client.json("GET", f"{base}/{doc['DeploymentId']}")
+    if as_json:
+        emit(doc, True)
+    if doc["Status"] != "Succeeded":
+        raise click.ClickException(f"deployment {doc['DeploymentId']} {doc['Status']}: {doc['Reason']}")
+
+
+@click.group()
+def deployments() -> None:
+    """Gradual deployments of aliases: history, progress, stop (roll back)."""
+
+
+@deployments.command("list")
+@click.argument("function_name")
+@api_options
+def list_deployments(function_name: str, endpoint: str, token: str | None, as_json: bool) -> None:
+    doc = LaminaClient(endpoint, token).json("GET", f"/lamina/v1/functions/{quote(function_name)}/deployments")
+    emit(doc, as_json, DEPLOYMENT_COLUMNS, rows_key="Deployments")
+
+
+@deployments.command("show")
+@click.argument("function_name")
+@click.argument("deployment_id")
+@api_options
+def show_deployment(function_name: str, deployment_id: str, endpoint: str, token: str | None, as_json: bool) -> None:
+    doc = LaminaClient(endpoint, token).json(
+        "GET", f"/lamina/v1/functions/{quote(function_name)}/deployments/{quote(deployment_id)}")
+    emit(doc, as_json, DEPLOYMENT_COLUMNS)
+    if not as_json:
+        for step in doc["History"]:
+            click.echo(f"  {step['at']}  {step['event']:<10} {step['weight']:.0%}  {step.get('reason', '')}")
+
+
+@deployments.command("stop")
+@click.argument("function_name")
+@click.argument("deployment_id")
+@api_options
+def stop_deployment(function_name: str, deployment_id: str, endpoint: str, token: str | None, as_json: bool) -> None:
+    """Stop a deployment in progress: all traffic back on the old version."""
+    doc = LaminaClient(endpoint, token).json(
+        "POST", f"/lamina/v1/functions/{quote(function_name)}/deployments/{quote(deployment_id)}/stop", {})
+    emit(doc, as_json, DEPLOYMENT_COLUMNS)
 
 
 def _pair(text: str) -> tuple[str, str]:

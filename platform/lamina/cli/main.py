@@ -15,7 +15,8 @@ from lamina.cli import functions as _functions  # noqa: E402
 from lamina.cli import platform_cmds as _platform  # noqa: E402
 
 for _command in (_platform.up, _platform.serve, _platform.worker, _platform.db, _functions.deploy,
-                 _functions.functions, _functions.publish, _functions.alias, _functions.layers):
+                 _functions.functions, _functions.publish, _functions.alias, _functions.layers,
+                 _functions.deployments):
     cli.add_command(_command)
 
 from lamina.cli import invoke as _invoke  # noqa: E402

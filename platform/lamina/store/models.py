@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -133,6 +134,31 @@ class Alias(FunctionOwned, Base):
     routing: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     revision_id: Mapped[str] = mapped_column(String(36))
     function: Mapped[Function] = relationship(back_populates="aliases")
+
+
+class Deployment(FunctionOwned, Base):
+    """A gradual deployment: an alias's traffic shifted step by step from one version to another
+    (lamina.services.functions.deployments), rolled back when the new version's errors or p99 pass a limit."""
+
+    __tablename__ = "deployments"
+
+    alias: Mapped[str] = mapped_column(String(128))
+    from_version: Mapped[str] = mapped_column(String(16))
+    to_version: Mapped[str] = mapped_column(String(16))
+    strategy: Mapped[str] = mapped_column(String(64))
+    # InProgress, Succeeded, RolledBack, Stopped
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    weight: Mapped[float] = mapped_column(Float, default=0.0)  # the new version's share now
+    max_error_rate: Mapped[float] = mapped_column(Float)
+    max_p99_ms: Mapped[float | None] = mapped_column(Float)
+    min_invocations: Mapped[int] = mapped_column(Integer, default=5)
+    step_started: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_step_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # [{"at": iso, "weight": w, "event": "...", "invocations": n, "errors": n, "p99_ms": x}, ...]
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class EventInvokeConfig(FunctionOwned, Base):

@@ -18,6 +18,7 @@ from lamina.store.models import (
     Account,
     Alias,
     Base,
+    Deployment,
     EventInvokeConfig,
     Function,
     FunctionVersion,
@@ -348,3 +349,37 @@ def blob_referenced(session: Session, code_key: str) -> bool:
 def function_names(session: Session, account_id: str) -> list[str]:
     """Names of every function of the account."""
     return list(session.scalars(select(Function.name).where(Function.account_id == account_id)))
+
+
+# -- gradual deployments
+
+
+def deployments_of(session: Session, function_id: int, limit: int = 50) -> list[Deployment]:
+    return list(session.scalars(select(Deployment).where(Deployment.function_id == function_id)
+                                .order_by(Deployment.id.desc()).limit(limit)))
+
+
+def get_deployment(session: Session, function_id: int, deployment_id: int, lock: bool = False) -> Deployment | None:
+    stmt = select(Deployment).where(Deployment.function_id == function_id, Deployment.id == deployment_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def active_deployment(session: Session, function_id: int, alias: str) -> Deployment | None:
+    return session.scalar(select(Deployment).where(
+        Deployment.function_id == function_id, Deployment.alias == alias, Deployment.status == "InProgress"))
+
+
+def deployments_in_progress(session: Session) -> list[Deployment]:
+    """Every running deployment, locked for this transaction; rows another process is advancing are skipped."""
+    stmt = select(Deployment).where(Deployment.status == "InProgress").order_by(Deployment.id)
+    if _is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.scalars(stmt))
+
+
+def function_by_id(session: Session, function_id: int) -> Function:
+    fn = session.get(Function, function_id)
+    assert fn is not None, function_id  # a deployment's function: they go together (ON DELETE CASCADE)
+    return fn

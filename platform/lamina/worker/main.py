@@ -3,7 +3,8 @@
 Each worker process runs one ``LaminaWorker`` (an RQ ``SimpleWorker``: jobs run in the worker process
 itself, so the invoker's warm connections and background container removals outlive a job) and, on
 threads, the loops every worker shares: the event sweep (requeue events whose worker died, enqueue due
-retries), the schedules and the event source pollers. ``--processes N`` forks N such processes.
+retries), the schedules, the event source pollers and the gradual deployments' steps. ``--processes N``
+forks N such processes.
 
 RQ's own scheduler is not used for retries: its lock passes to another worker only a minute after
 the holder dies, and an event's delays and age need lamina's own bookkeeping anyway
@@ -82,6 +83,17 @@ def loops(runtime: context.Runtime) -> list[tuple[str, Callable[[], Any]]]:
         tasks.append(("schedules.run_due", lambda: schedules.run_due(comps, time.time())))
     except ImportError:
         pass
+    from lamina.services.functions import deployments
+
+    next_round = [0.0]
+
+    def advance_deployments() -> None:
+        if time.monotonic() >= next_round[0]:  # a database round trip: once a second, not every tick
+            next_round[0] = time.monotonic() + deployments.ADVANCE_EVERY_S
+            for done in deployments.advance_all(comps, time.time()):
+                log.info("deployment %s", done)
+
+    tasks.append(("deployments.advance_all", advance_deployments))
     return tasks
 
 

@@ -526,8 +526,38 @@ const Lamina = (() => {
             el("td", {}, el("button", { onclick: async () => {
               try { await api("DELETE", `${base}/aliases/${enc(a.Name)}`); loadVersions(); } catch (e) { showError(e); } } }, "Delete")));
         }), "No aliases.");
+        const d = $("#deploy-form").elements;
+        d.alias.replaceChildren(...as.map((a) => el("option", { value: a.Name }, a.Name)));
+        d.version.replaceChildren(...[...numbered].reverse().map((v) => el("option", { value: v }, v)));
+        loadDeployments();
       } catch (e) { showError(e); }
     }
+    let deployTimer = null;
+    async function loadDeployments() {
+      clearTimeout(deployTimer);
+      try {
+        const ds = (await api("GET", `/lamina/v1/functions/${enc(name)}/deployments`)).Deployments || [];
+        fillTable($("#deployments"), ds.map((x) => el("tr", { "data-deployment": x.DeploymentId }, el("td", {}, x.DeploymentId), el("td", {}, x.Alias),
+          el("td", {}, `${x.FromVersion} → ${x.ToVersion}`), el("td", {}, x.Strategy),
+          el("td", { class: `status-${x.Status}` }, x.Status + (x.Reason ? `: ${x.Reason}` : "")),
+          el("td", { class: "num" }, `${Math.round(x.Weight * 100)} %`),
+          el("td", {}, x.History.map((h) => `${h.at.slice(11, 19)} ${h.event} ${Math.round(h.weight * 100)} %`).join(" · ")),
+          el("td", {}, x.Status === "InProgress" ? el("button", { onclick: async () => {
+            try { await api("POST", `/lamina/v1/functions/${enc(name)}/deployments/${x.DeploymentId}/stop`); message(`Deployment ${x.DeploymentId} stopped; traffic back on ${x.FromVersion}.`, "ok"); loadVersions(); } catch (e) { showError(e); } } }, "Stop (roll back)") : ""))),
+          "No deployments yet.");
+        if (ds.some((x) => x.Status === "InProgress")) deployTimer = setTimeout(loadDeployments, 2000);  // progress
+      } catch (e) { showError(e); }
+    }
+    $("#deploy-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const d = $("#deploy-form").elements;
+      const body = { Alias: d.alias.value, FunctionVersion: d.version.value, Strategy: d.strategy.value, MaxErrorRate: +d.errors.value };
+      if (d.p99.value) body.MaxP99Ms = +d.p99.value;
+      try {
+        const x = await api("POST", `/lamina/v1/functions/${enc(name)}/deployments`, { json: body });
+        message(`Deployment ${x.DeploymentId}: ${x.Alias} to version ${x.ToVersion}, ${x.Strategy}.`, "ok"); loadVersions();
+      } catch (e) { showError(e); }
+    };
     $("#publish-form").onsubmit = async (ev) => {
       ev.preventDefault();
       try {

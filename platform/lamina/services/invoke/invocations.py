@@ -239,6 +239,7 @@ class Invoker:
                 init_duration_ms=result.init_duration_ms,
                 error_type=_error_type(result.payload) if result.function_error else None,
                 tenant_id=req.tenant_id, qualifier=qualifier, memory_mb=result.memory_mb,
+                version=result.executed_version,
             )
             return result
         raise ServiceException(f"No execution environment of {name} could be reached; retry the invocation")
@@ -293,13 +294,15 @@ class Invoker:
         self, account_id: str, name: str, qualifier: str, fresh: bool = False, admission: Admission | None = None,
         tenant_id: str | None = None,
     ) -> Lease:
-        for _ in range(5):
+        for attempt in range(10):
             got = self.pool.acquire(
                 account_id, name, qualifier, now=time.time(), rand=random.random(), new_env_id=_new_env_id(),
                 fresh=fresh, admit=admission, tenant_id=tenant_id,
             )
             admission = None  # the script ran the checks, whatever it answered
             if isinstance(got, Miss):
+                if attempt >= 2:  # changed again while we read it (a deploy's burst of updates): let it settle
+                    time.sleep(min(0.2, 0.005 * 2 ** attempt))
                 self.fill(account_id, name, got.qualifier)
                 continue
             if isinstance(got, ReservationsMiss):

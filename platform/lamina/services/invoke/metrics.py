@@ -54,6 +54,23 @@ def fn_key(account_id: str, function_name: str, minute: int) -> str:
     return f"{PREFIX}:fn:{account_id}:{function_name}:{minute}"
 
 
+def version_key(account_id: str, function_name: str, version: str) -> str:
+    """Hash of a published version's running totals: ``inv``, ``err`` and duration buckets ``b<i>``."""
+    return f"{PREFIX}:ver:{account_id}:{function_name}:{version}"
+
+
+def version_totals(redis_client: Any, account_id: str, function_name: str, version: str) -> dict[str, float]:
+    raw = redis_client.hgetall(version_key(account_id, function_name, version))
+    return {(k.decode() if isinstance(k, bytes) else str(k)): float(v) for k, v in raw.items()}
+
+
+def window_stats(before: dict[str, float], after: dict[str, float]) -> tuple[int, int, float | None]:
+    """(invocations, errors, p99 ms) between two readings of ``version_totals``."""
+    diff = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    buckets = [diff.get(f"b{i}", 0.0) for i in range(len(DURATION_BUCKETS_MS) + 1)]
+    return int(diff.get("inv", 0)), int(diff.get("err", 0)), _percentile(buckets, 0.99)
+
+
 def account_key(account_id: str, minute: int) -> str:
     return f"{PREFIX}:acct:{account_id}:{minute}"
 
@@ -109,6 +126,8 @@ class Metrics:
         self._pending: dict[tuple[str, str, int], dict[str, float]] = {}
         # Usage metering (lamina.services.usage.meter): (account, function, qualifier, UTC day) -> counters.
         self._usage: dict[tuple[str, str, str, str], dict[str, float]] = {}
+        # Running totals per executed version (gradual deployments judge a new version by them).
+        self._versions: dict[tuple[str, str, str], dict[str, float]] = {}
         self._inflight: dict[tuple[str, str], int] = defaultdict(int)
         self._peak: dict[tuple[str, str, int], int] = {}
         self._timer: threading.Timer | None = None
@@ -197,6 +216,7 @@ class Metrics:
         tenant_id: str | None = None,
         qualifier: str | None = None,
         memory_mb: int | None = None,
+        version: str | None = None,
     ) -> None:
         """Record one finished invocation (``error_type`` set when it failed; ``tenant_id`` its tenant;
         ``qualifier`` as invoked and ``memory_mb`` its MemorySize, for usage metering)."""
@@ -211,6 +231,14 @@ class Metrics:
             p["billed"].labels(account_id, name).inc(billed / 1000)
             p["gb_seconds"].labels(account_id, name).inc(billed * (memory_mb or 128) / 1024 / 1000)
         self._meter(account_id, name, qualifier, **usage)
+        if version is not None and version != "$LATEST":
+            per_version: dict[str, float] = {"inv": 1, "err": usage["err"]}
+            if duration_ms is not None:
+                per_version[f"b{bisect.bisect_left(DURATION_BUCKETS_MS, duration_ms)}"] = 1
+            with self._lock:
+                slot = self._versions.setdefault((account_id, name, version), defaultdict(float))
+                for k, v in per_version.items():
+                    slot[k] += v
         counts: dict[str, float] = {"inv": 1, "cold" if cold else "warm": 1}
         if tenant_id:
             counts[f"t:{tenant_id[:MAX_TENANT_ID]}|inv"] = 1
@@ -245,6 +273,7 @@ class Metrics:
         with self._lock:
             pending, self._pending = self._pending, {}
             usage, self._usage = self._usage, {}
+            versions, self._versions = self._versions, {}
             peaks = dict(self._peak)
             for key, n in self._inflight.items():  # long invocations count in every minute they span
                 if n > 0:
@@ -252,9 +281,15 @@ class Metrics:
                     peaks[minute_key] = max(peaks.get(minute_key, 0), n)
             # A minute's peak may still grow while it is the current minute; older ones are final.
             self._peak = {k: v for k, v in self._peak.items() if k[2] >= now_minute}
-        if not pending and not peaks and not usage:
+        if not pending and not peaks and not usage and not versions:
             return
         pipe = self.redis.pipeline(transaction=False)
+        for (account_id, name, version), counts in versions.items():
+            vkey = version_key(account_id, name, version)
+            for k, v in counts.items():
+                if v:
+                    pipe.hincrby(vkey, k, int(v))
+            pipe.expire(vkey, self.retention_s)
         for (account_id, name, qualifier, day), counts in usage.items():
             for k, v in counts.items():
                 if v:
@@ -295,6 +330,10 @@ class Metrics:
                     slot = self._pending.setdefault(minute_key, defaultdict(float))
                     for f, v in counts.items():
                         slot[f] += v
+                for version_slot, counts in versions.items():
+                    vslot = self._versions.setdefault(version_slot, defaultdict(float))
+                    for f, v in counts.items():
+                        vslot[f] += v
                 for usage_key, counts in usage.items():
                     uslot = self._usage.setdefault(usage_key, defaultdict(float))
                     for f, v in counts.items():
