@@ -23,8 +23,8 @@ def test_state_services_listen_on_loopback_only_and_share_no_network() -> None:
         svc = services[name]
         assert svc["network_mode"] == "host", name
         env = svc["environment"]
-        assert "@127.0.0.1:5432/" in env["LAMINA_DATABASE_URL"] and env["LAMINA_REDIS_URL"].startswith(
-            "redis://127.0.0.1:6379/")
+        assert "@127.0.0.1:${LAMINA_POSTGRES_PORT:-5432}/" in env["LAMINA_DATABASE_URL"]
+        assert env["LAMINA_REDIS_URL"].startswith("redis://127.0.0.1:${LAMINA_REDIS_PORT:-6379}/")
         assert "/var/run/docker.sock:/var/run/docker.sock" in svc["volumes"]
     # lamina makes the functions' network itself (isolated); compose must not declare one it would share.
     assert "networks" not in doc

@@ -14,8 +14,10 @@ def images() -> None:
 
 @images.command()
 @click.option("--force", is_flag=True, help="Rebuild the runtime images even when they are current.")
+@click.option("--stack", is_flag=True, help="Also the compose stack's images, offline: PostgreSQL, Redis and "
+                                            "the platform (docker-compose.yml's LAMINA_*_IMAGE variables).")
 @click.argument("runtime", nargs=-1)
-def build(force: bool, runtime: tuple[str, ...]) -> None:
+def build(force: bool, stack: bool, runtime: tuple[str, ...]) -> None:
     """Build every runtime image (or the RUNTIMEs named: python, nodejs, provided, python3.11, ...)."""
     from lamina.executor import images as images_mod
 
@@ -23,6 +25,8 @@ def build(force: bool, runtime: tuple[str, ...]) -> None:
     client = images_mod.docker_client()
     try:
         built = images_mod.ensure_images(client, settings, list(runtime) or None, force=force, log=click.echo)
+        if stack:
+            built.update(images_mod.ensure_stack_images(client, settings, log=click.echo))
     except (images_mod.ImageBuildError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:

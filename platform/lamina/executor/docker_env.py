@@ -307,6 +307,11 @@ class DockerEnv:
     def api(self) -> Any:
         return self.client.api
 
+    def _networks_named(self, name: str) -> list[dict[str, Any]]:
+        """The network called exactly ``name``: Docker's name filter also matches names that contain it
+        (``lamina`` would find compose's ``lamina_default``)."""
+        return [n for n in self.api.networks(names=[name]) if n.get("Name") == name]
+
     def ensure_network(self, name: str) -> None:
         """Create the bridge network ``name`` if it does not exist (once per process)."""
         if name in self._network_ready:
@@ -314,7 +319,7 @@ class DockerEnv:
         with self._lock:
             if name in self._network_ready:
                 return
-            found = self.api.networks(names=[name])
+            found = self._networks_named(name)
             if found and (found[0].get("Options") or {}).get(ICC_OPTION) != "false":
                 log.warning("Docker network %s lets containers reach each other (enable_icc is not false); "
                             "remove it (docker network rm %s) and lamina recreates it isolated", name, name)
@@ -326,14 +331,14 @@ class DockerEnv:
                                             options={ICC_OPTION: "false"})
                 except docker.errors.APIError as err:
                     # Another process created it between our check and our create.
-                    if not self.api.networks(names=[name]):
+                    if not self._networks_named(name):
                         raise ExecutorError(f"cannot create Docker network {name}: {err}") from err
             self._network_ready.add(name)
 
     def bridge_of(self, network: str) -> str:
         """The Linux bridge of Docker network ``network`` (br-<first 12 of its id>)."""
         self.ensure_network(network)
-        found = self.api.networks(names=[network])
+        found = self._networks_named(network)
         if not found:
             raise ExecutorError(f"Docker network {network} is gone")
         options = found[0].get("Options") or {}

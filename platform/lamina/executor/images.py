@@ -9,6 +9,7 @@ when that hash changes, so a changed runtime (or a new base) rebuilds and nothin
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,28 @@ def runtimes_dir() -> Path:
 def agent_dir() -> Path:
     """The host directory holding ``agent.py``, bind-mounted read-only at ``/var/lamina``."""
     return Path(__file__).resolve().parents[1] / "agent"
+
+
+def published_agent_dir(data_dir: Path) -> Path:
+    """The agent as environments mount it: a copy under the data directory, named by its content.
+
+    The engine resolves bind mounts on its host, and the data directory is the one path every process of
+    lamina shares with it (at the same path, in containers too: docker-compose.yml, a fleet's nodes); the
+    package's own directory may exist only inside an image. Content-named, so a new agent never changes the
+    file under a running environment.
+    """
+    source = agent_dir() / "agent.py"
+    data = source.read_bytes()
+    target = data_dir / "agent" / hashlib.sha256(data).hexdigest()[:16]
+    if not (target / "agent.py").is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        tmp = target / f".agent.py.{os.getpid()}"
+        tmp.write_bytes(data)
+        tmp.chmod(0o644)
+        os.replace(tmp, target / "agent.py")
+        target.chmod(0o755)
+        (data_dir / "agent").chmod(0o755)
+    return target
 
 
 def family_for_runtime(runtime: str) -> str:
@@ -239,3 +262,85 @@ def ensure_images(
 def docker_client() -> docker.DockerClient:
     """A Docker client from the environment (DOCKER_HOST or the local socket), for callers outside executor/."""
     return docker.from_env(timeout=600)
+
+
+# -- the compose stack's images, offline (docker-compose.yml with LAMINA_POSTGRES_IMAGE / LAMINA_REDIS_IMAGE)
+
+STACK_SOURCES = ("platform", "migrations", "runtimes", "setup.cfg", "pyproject.toml", "README.md")
+_STACK_IGNORE = shutil.ignore_patterns("__pycache__", "node_modules", "packages", "*.pyc", ".mypy_cache")
+
+
+def stack_images_dir() -> Path:
+    return repo_root() / "deploy" / "images"
+
+
+def _install_requires() -> list[str]:
+    """lamina's own dependencies, as setup.cfg lists them."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(repo_root() / "setup.cfg")
+    return [line.split("#")[0].strip() for line in cfg["options"]["install_requires"].splitlines()
+            if line.split("#")[0].strip()]
+
+
+def _sources_hash(base_id: str) -> str:
+    digest = hashlib.sha256()
+    for name in ("deploy/images/platform", *STACK_SOURCES):
+        path = repo_root() / name
+        files = [path] if path.is_file() else sorted(
+            p for p in path.rglob("*") if p.is_file() and not {"__pycache__", "node_modules", "packages"}
+            & set(p.relative_to(path).parts))
+        for f in files:
+            digest.update(f.relative_to(repo_root()).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(f.read_bytes()).digest())
+    digest.update(b"requires\0" + "\n".join(_install_requires()).encode() + b"\0base\0" + base_id.encode())
+    return digest.hexdigest()
+
+
+def _current(client: docker.DockerClient, tag: str, wanted: str) -> str | None:
+    try:
+        image = client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return None
+    return str(image.id) if (image.labels or {}).get(HASH_LABEL) == wanted else None
+
+
+def ensure_stack_images(client: docker.DockerClient, settings: Settings,
+                        log: Callable[[str], object] = print) -> dict[str, str]:
+    """Build, offline, the images docker-compose.yml runs when no registry is reachable: PostgreSQL and Redis
+    from Debian's packages (each on a base of its own, made with mmdebstrap) and the lamina platform with its
+    dependencies installed here. Cached like the runtime images; returns ``{service: tag}``."""
+    prefix = settings.image_prefix
+    built: dict[str, str] = {}
+    for service, packages in (("postgres", ("postgresql",)), ("redis", ("redis-server",))):
+        base_name = f"{BASE_SUITE}-{service}"
+        base_id = ensure_base_image(client, settings, log=log, suite=BASE_SUITE, name=base_name, packages=packages)
+        tag = f"{prefix}/{service}:offline"
+        build_context_image(client, stack_images_dir() / service, tag, base_image_tag(settings, base_name), base_id,
+                            log=log)
+        built[service] = tag
+    base_id = ensure_base_image(client, settings, log=log)
+    tag = f"{prefix}/platform:latest"
+    wanted = _sources_hash(base_id)
+    if _current(client, tag, wanted) is None:
+        log(f"building image {tag} (lamina and its dependencies)")
+        with tempfile.TemporaryDirectory(prefix="lamina-platform-") as tmp:
+            staged = Path(tmp) / "platform-image"
+            shutil.copytree(stack_images_dir() / "platform", staged)
+            for name in STACK_SOURCES:
+                src = repo_root() / name
+                if src.is_dir():
+                    shutil.copytree(src, staged / "src" / name, ignore=_STACK_IGNORE)
+                else:
+                    (staged / "src").mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, staged / "src" / name)
+            # pip decides environment markers by this Python; the base's Debian python3 (3.11.2) also needs
+            # what redis asks for below 3.11.3 (async-timeout), so it is named here.
+            _run([sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
+                  "--only-binary=:all:", "--target", str(staged / "packages"), *_install_requires(),
+                  "async-timeout>=4.0.3"],
+                 staged, "pip could not install lamina's dependencies (is the package index reachable?)")
+            _build(client, staged, tag, base_image_tag(settings), wanted)
+    built["platform"] = tag
+    return built

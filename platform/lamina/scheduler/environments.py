@@ -18,6 +18,7 @@ Contract with the caller:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -150,7 +151,7 @@ class Environments:
         self._docker_client = docker_client
         self._docker: DockerEnv | None = None
         self._image_for_runtime = image_for_runtime or (lambda rt: images.image_for_runtime(settings, rt))
-        self._agent_dir = agent_dir or images.agent_dir
+        self._agent_dir = agent_dir or functools.cache(lambda: images.published_agent_dir(settings.data_dir))
         self._replenishing = threading.Lock()
         self._gateway: str | None = None  # the function network's gateway address (function_endpoint)
         self._log_dirs: dict[tuple[str, str], Path] = {}  # (account, function) -> its log directory
