@@ -41,6 +41,7 @@ start_docker() {
   need_pkg dockerd docker.io
   need_pkg mmdebstrap mmdebstrap
   need_pkg npm npm   # the Node.js runtime images' AWS SDK is installed with npm ci at build
+  need_pkg docker-compose docker-compose   # docker-compose.yml (tests/deploy brings the stack up)
   register_runsc
   if docker info >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; then
