@@ -45,15 +45,15 @@ _OPERATIONS: dict[str, _Op] = {
     "DetachUserPolicy": lambda deps, c, p: d.set_admin(deps, c, p.get("UserName", ""), p.get("PolicyArn", ""), False),
     "ListAttachedUserPolicies": lambda deps, c, p: {
         "AttachedPolicies": d.attached_policies(deps, c, p.get("UserName", "")), "IsTruncated": False},
-    "PutUserPolicy": lambda deps, c, p: d.put_user_policy(deps, c, p.get("UserName", ""), p.get("PolicyName", ""),
-                                                          p.get("PolicyDocument")),
+    "PutUserPolicy": lambda deps, c, p: d.put_policy(deps, c, d.USER, p.get("UserName", ""),
+                                                     p.get("PolicyName", ""), p.get("PolicyDocument")),
     "GetUserPolicy": lambda deps, c, p: {
         "UserName": p.get("UserName", ""), "PolicyName": p.get("PolicyName", ""),
-        "PolicyDocument": quote(str(d.user_policy(deps, c, p.get("UserName", ""), p.get("PolicyName", ""))))},
+        "PolicyDocument": quote(str(d.policy(deps, c, d.USER, p.get("UserName", ""), p.get("PolicyName", ""))))},
     "ListUserPolicies": lambda deps, c, p: {
-        "PolicyNames": d.user_policy(deps, c, p.get("UserName", ""), None), "IsTruncated": False},
-    "DeleteUserPolicy": lambda deps, c, p: d.delete_user_policy(deps, c, p.get("UserName", ""),
-                                                                p.get("PolicyName", "")),
+        "PolicyNames": d.policy(deps, c, d.USER, p.get("UserName", ""), None), "IsTruncated": False},
+    "DeleteUserPolicy": lambda deps, c, p: d.delete_policy(deps, c, d.USER, p.get("UserName", ""),
+                                                           p.get("PolicyName", "")),
     "CreateAccessKey": lambda deps, c, p: {"AccessKey": d.create_access_key(deps, c, p.get("UserName"))},
     "ListAccessKeys": lambda deps, c, p: {
         "AccessKeyMetadata": d.list_access_keys(deps, c, p.get("UserName")), "IsTruncated": False},
@@ -65,15 +65,15 @@ _OPERATIONS: dict[str, _Op] = {
     "GetRole": lambda deps, c, p: {"Role": d.get_role(deps, c, p.get("RoleName", ""))},
     "ListRoles": lambda deps, c, p: {"Roles": d.list_roles(deps, c), "IsTruncated": False},
     "DeleteRole": lambda deps, c, p: d.delete_role(deps, c, p.get("RoleName", "")),
-    "PutRolePolicy": lambda deps, c, p: d.put_role_policy(deps, c, p.get("RoleName", ""), p.get("PolicyName", ""),
-                                                          p.get("PolicyDocument")),
+    "PutRolePolicy": lambda deps, c, p: d.put_policy(deps, c, d.ROLE, p.get("RoleName", ""),
+                                                     p.get("PolicyName", ""), p.get("PolicyDocument")),
     "GetRolePolicy": lambda deps, c, p: {
         "RoleName": p.get("RoleName", ""), "PolicyName": p.get("PolicyName", ""),
-        "PolicyDocument": quote(str(d.role_policy(deps, c, p.get("RoleName", ""), p.get("PolicyName", ""))))},
+        "PolicyDocument": quote(str(d.policy(deps, c, d.ROLE, p.get("RoleName", ""), p.get("PolicyName", ""))))},
     "ListRolePolicies": lambda deps, c, p: {
-        "PolicyNames": d.role_policy(deps, c, p.get("RoleName", ""), None), "IsTruncated": False},
-    "DeleteRolePolicy": lambda deps, c, p: d.delete_role_policy(deps, c, p.get("RoleName", ""),
-                                                                p.get("PolicyName", "")),
+        "PolicyNames": d.policy(deps, c, d.ROLE, p.get("RoleName", ""), None), "IsTruncated": False},
+    "DeleteRolePolicy": lambda deps, c, p: d.delete_policy(deps, c, d.ROLE, p.get("RoleName", ""),
+                                                           p.get("PolicyName", "")),
 }
 # Parameters IAM defines that lamina has no use for are refused, not dropped, unless harmless.
 _IGNORED = {"Action", "Version", "Path", "MaxItems", "Marker"}

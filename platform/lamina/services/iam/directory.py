@@ -200,45 +200,6 @@ def attached_policies(deps: Deps, caller: Caller, name: str) -> list[dict[str, s
         return [{"PolicyName": "AdministratorAccess", "PolicyArn": ADMIN_POLICY_ARN}] if row.admin else []
 
 
-def put_user_policy(deps: Deps, caller: Caller, user: str, policy_name: str, document: str | None) -> None:
-    _check_name(policy_name, "policy", "policyName")
-    statements = parse_policy(document, policy_name)
-    with deps.sessions.begin() as session:
-        row = security.get_user(session, caller.account_id, user)
-        if row is None:
-            raise no_such("user", user)
-        kept = [s for s in row.policy or () if s.get("Policy", "lamina") != policy_name]
-        row.policy = kept + statements
-        key_ids = [k.key_id for k in security.keys_of(session, row.id)]
-    _forget_keys(deps, key_ids)
-
-
-def user_policy(deps: Deps, caller: Caller, user: str, policy_name: str | None) -> list[str] | str:
-    """The names of ``user``'s inline policies, or one policy's document."""
-    with deps.sessions() as session:
-        row = security.get_user(session, caller.account_id, user)
-        if row is None:
-            raise no_such("user", user)
-        if policy_name is None:
-            return _policy_names(row.policy)
-        doc = _policy_document(row.policy or (), policy_name)
-        if doc is None:
-            raise no_such("user policy", policy_name)
-        return doc
-
-
-def delete_user_policy(deps: Deps, caller: Caller, user: str, policy_name: str) -> None:
-    with deps.sessions.begin() as session:
-        row = security.get_user(session, caller.account_id, user)
-        if row is None:
-            raise no_such("user", user)
-        if policy_name not in _policy_names(row.policy) or row.policy is None:
-            raise no_such("user policy", policy_name)
-        row.policy = [s for s in row.policy if s.get("Policy", "lamina") != policy_name]
-        key_ids = [k.key_id for k in security.keys_of(session, row.id)]
-    _forget_keys(deps, key_ids)
-
-
 # -- access keys
 
 
@@ -359,38 +320,67 @@ def delete_role(deps: Deps, caller: Caller, name: str) -> None:
         queries.delete_obj(session, row)
 
 
-def put_role_policy(deps: Deps, caller: Caller, role: str, policy_name: str, document: str | None) -> None:
+# -- inline policies (a user's or a role's)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds inline policies: a user (its ``policy`` column) or an execution role (its ``statements``)."""
+
+    kind: str  # "user" or "role"
+
+    def load(self, session: Any, account_id: str, name: str) -> Any:
+        row = (security.get_user if self.kind == "user" else security.get_role)(session, account_id, name)
+        if row is None:
+            raise no_such(self.kind, name)
+        return row
+
+    def statements(self, row: Any) -> list[dict[str, Any]] | None:
+        return row.policy if self.kind == "user" else row.statements
+
+    def keep(self, session: Any, row: Any, statements: list[dict[str, Any]]) -> list[str]:
+        """Store ``statements``; return the access keys whose cached rights are now stale (a user's)."""
+        if self.kind == "role":
+            row.statements = statements
+            return []
+        row.policy = statements
+        return [k.key_id for k in security.keys_of(session, row.id)]
+
+
+USER, ROLE = Holder("user"), Holder("role")
+
+
+def put_policy(deps: Deps, caller: Caller, holder: Holder, name: str, policy_name: str,
+               document: str | None) -> None:
     _check_name(policy_name, "policy", "policyName")
     statements = parse_policy(document, policy_name)
     with deps.sessions.begin() as session:
-        row = security.get_role(session, caller.account_id, role)
-        if row is None:
-            raise no_such("role", role)
-        row.statements = [s for s in row.statements if s.get("Policy", "lamina") != policy_name] + statements
+        row = holder.load(session, caller.account_id, name)
+        kept = [s for s in holder.statements(row) or () if s.get("Policy", "lamina") != policy_name]
+        stale = holder.keep(session, row, kept + statements)
+    _forget_keys(deps, stale)
 
 
-def role_policy(deps: Deps, caller: Caller, role: str, policy_name: str | None) -> list[str] | str:
-    """The names of ``role``'s inline policies, or one policy's document."""
+def policy(deps: Deps, caller: Caller, holder: Holder, name: str, policy_name: str | None) -> list[str] | str:
+    """The names of the holder's inline policies, or one policy's document."""
     with deps.sessions() as session:
-        row = security.get_role(session, caller.account_id, role)
-        if row is None:
-            raise no_such("role", role)
+        statements = holder.statements(holder.load(session, caller.account_id, name))
         if policy_name is None:
-            return _policy_names(row.statements)
-        doc = _policy_document(row.statements, policy_name)
+            return _policy_names(statements)
+        doc = _policy_document(statements or (), policy_name)
         if doc is None:
-            raise no_such("role policy", policy_name)
+            raise no_such(f"{holder.kind} policy", policy_name)
         return doc
 
 
-def delete_role_policy(deps: Deps, caller: Caller, role: str, policy_name: str) -> None:
+def delete_policy(deps: Deps, caller: Caller, holder: Holder, name: str, policy_name: str) -> None:
     with deps.sessions.begin() as session:
-        row = security.get_role(session, caller.account_id, role)
-        if row is None:
-            raise no_such("role", role)
-        if policy_name not in _policy_names(row.statements):
-            raise no_such("role policy", policy_name)
-        row.statements = [s for s in row.statements if s.get("Policy", "lamina") != policy_name]
+        row = holder.load(session, caller.account_id, name)
+        statements = holder.statements(row)
+        if statements is None or policy_name not in _policy_names(statements):
+            raise no_such(f"{holder.kind} policy", policy_name)
+        stale = holder.keep(session, row, [s for s in statements if s.get("Policy", "lamina") != policy_name])
+    _forget_keys(deps, stale)
 
 
 # -- accounts (the platform's administrators)
