@@ -43,6 +43,7 @@ def test_the_fleet_compose_files_split_the_roles_and_keep_the_state_off_the_func
     for name in ("api", "worker"):
         env = control[name]["environment"]
         assert env["LAMINA_PLACEMENT"] == "fleet" and env["LAMINA_CODE_STORE"] == "postgres"
+        assert env["LAMINA_LOG_STORE"] == "postgres"  # API hosts share no file system
         assert env["LAMINA_REDIS_URL"].startswith("redis+sentinel://") and env["LAMINA_REDIS_MIN_REPLICAS"] == "1"
         assert "/var/run/docker.sock:/var/run/docker.sock" not in control[name].get("volumes", [])
     for redis_service in ("redis", "redis-replica"):

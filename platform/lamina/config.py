@@ -187,6 +187,9 @@ class Settings:
     redis_wait_ms: int = 1000
     # Where code and layer archives live: "local" (under data_dir) or "postgres" (every host reads them).
     code_store: str = "local"
+    # Where function logs are kept: "local" (stream files under data_dir) or "postgres" (every API host
+    # mirrors them from the database: API processes on several hosts, lamina.services.logs.shared).
+    log_store: str = "local"
     # Chargeback (lamina.services.usage): prices per GB-second, per million requests and per provisioned
     # GB-second; Lambda's x86 list prices by default.
     price_per_gb_second: float = 0.0000166667
@@ -251,6 +254,7 @@ class Settings:
             redis_min_replicas=_int(env, "LAMINA_REDIS_MIN_REPLICAS", 0, 0, 16),
             redis_wait_ms=_int(env, "LAMINA_REDIS_WAIT_MS", 1000, 1, 60_000),
             code_store=_choice(env, "LAMINA_CODE_STORE", "local", ("local", "postgres")),
+            log_store=_choice(env, "LAMINA_LOG_STORE", "local", ("local", "postgres")),
             price_per_gb_second=_price(env, "LAMINA_PRICE_PER_GB_SECOND", 0.0000166667),
             price_per_million_requests=_price(env, "LAMINA_PRICE_PER_MILLION_REQUESTS", 0.20),
             price_per_provisioned_gb_second=_price(env, "LAMINA_PRICE_PER_PROVISIONED_GB_SECOND", 0.0000041667),

@@ -11,7 +11,7 @@ from lamina.executor.docker_env import DockerEnv
 
 def test_a_network_whose_name_contains_lambdas_is_not_taken_for_it(docker_client: docker.DockerClient) -> None:
     name = f"lamina-exact-{uuid.uuid4().hex[:8]}"
-    decoy = docker_client.networks.create(f"{name}_default", driver="bridge")
+    docker_client.networks.create(f"{name}_default", driver="bridge")  # a decoy: compose-like name
     try:
         env = DockerEnv(docker_client)
         env.ensure_network(name)

@@ -210,6 +210,23 @@ def test_role_credentials_work_from_their_environment_on_any_host_and_from_nowhe
         holder.join()
 
 
+def test_logs_written_through_one_api_host_are_read_through_the_other(fleet: Fleet, fn: str) -> None:
+    rids = [fleet.lambda_client(fleet.api_ports[0]).invoke(FunctionName=fn, Payload=b"{}")["ResponseMetadata"]
+            ["RequestId"] for _ in range(3)]
+    logs = fleet.lambda_client(fleet.api_ports[1], service="logs")
+
+    def started() -> set[str]:
+        pages = logs.get_paginator("filter_log_events").paginate(logGroupName=f"/aws/lambda/{fn}",
+                                                                 filterPattern='"START RequestId"')
+        return {e["message"].split("RequestId: ")[1].split()[0] for page in pages for e in page["events"]}
+
+    assert set(rids) <= started()  # the other API host wrote them (LAMINA_LOG_STORE=postgres)
+    logs.put_retention_policy(logGroupName=f"/aws/lambda/{fn}", retentionInDays=14)
+    other = fleet.lambda_client(fleet.api_ports[0], service="logs")
+    assert wait_for(lambda: other.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{fn}")["logGroups"][0]
+                    .get("retentionInDays") == 14, 10, 0.5)
+
+
 def test_a_cold_start_goes_to_a_host_that_holds_the_code_when_loads_are_alike(fleet: Fleet, fn: str) -> None:
     client = fleet.lambda_client()
     client.create_function(FunctionName="cached", Runtime="python3.11", Handler="app.handler", Timeout=10,

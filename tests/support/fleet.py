@@ -203,6 +203,7 @@ class Fleet:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LAMINA_", "DOCKER_"))}
         env.update(dict(
             LAMINA_DATABASE_URL=self.pg.url, LAMINA_REDIS_URL=self.redis_url, LAMINA_CODE_STORE="postgres",
+            LAMINA_LOG_STORE="postgres",
             LAMINA_MASTER_KEY=self.master_key, LAMINA_INSTANCE="fleet", LAMINA_MIGRATE_ON_START="0",
             LAMINA_IDLE_TIMEOUT="600", LAMINA_FREEZE_AFTER="600", LAMINA_ASYNC_RETRY_DELAYS="0.5,0.5",
             # 5 s: with appendfsync always, a busy disk (images loading into three engines) stalls Redis.

@@ -16,7 +16,7 @@ from flask import Response, g
 from lamina.api import aws_json, context
 from lamina.api.auth import authorize
 from lamina.errors import InvalidParameterValueException, LambdaError
-from lamina.services.logs import log_groups
+from lamina.services.logs import log_groups, shared
 
 # Lambda error names -> the Logs API's.
 _LOGS_ERRORS = {
@@ -42,6 +42,7 @@ def handle(operation: str, req: dict[str, Any]) -> dict[str, Any]:
     account_id = g.account_id
     days = s.log_retention_days
     authorize(f"logs:{operation}", _group_arn(req))
+    shared.sync(context.deps(), account_id)  # LAMINA_LOG_STORE=postgres: every host's lines, first
     if operation == "FilterLogEvents":
         return log_groups.filter_log_events(s.data_dir, account_id, req, days)
     if operation == "GetLogEvents":
@@ -54,10 +55,10 @@ def handle(operation: str, req: dict[str, Any]) -> dict[str, Any]:
         days_wanted = req.get("retentionInDays")
         if not isinstance(days_wanted, int):
             raise InvalidParameterValueException("retentionInDays must be an integer")
-        log_groups.put_retention(s.data_dir, account_id, str(req.get("logGroupName")), days_wanted)
+        shared.put_retention(context.deps(), account_id, str(req.get("logGroupName")), days_wanted)
         return {}
     if operation == "DeleteRetentionPolicy":
-        log_groups.delete_retention(s.data_dir, account_id, str(req.get("logGroupName")))
+        shared.put_retention(context.deps(), account_id, str(req.get("logGroupName")), None)
         return {}
     raise UnknownOperation(f"Unsupported operation: {operation}")
 

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from lamina.api import context
 from lamina.api.shapes import query_int
 from lamina.services.functions import functions
+from lamina.services.logs import shared
 from lamina.services.logs import streams as logs
 
 bp = Blueprint("logs", __name__)
@@ -16,6 +17,7 @@ bp = Blueprint("logs", __name__)
 
 def _where() -> tuple[Path, str]:
     comps = current_app.extensions["lamina"]
+    shared.sync(comps, g.account_id)  # LAMINA_LOG_STORE=postgres: every host's lines, first
     return comps.settings.data_dir, g.account_id
 
 

@@ -142,8 +142,12 @@ class Environments:
         image_for_runtime: Callable[[str], str] | None = None,
         agent_dir: Callable[[], Path] | None = None,
         node_token: str = "",
+        log_sink: Callable[[str, str, str, bytes], None] | None = None,
     ) -> None:
         self.settings = settings
+        # Where an invocation's log lines go: (account, group key, stream, lines); None: this host's stream
+        # files. LAMINA_LOG_STORE=postgres hands a database writer in (lamina.services.logs.shared).
+        self.log_sink = log_sink
         self.pool = pool
         self.blob_path = blob_path
         self.init_boost = init_boost
@@ -381,6 +385,12 @@ class Environments:
         spec = lease.spec
         # The function's log group (its directory key: its name, or a LoggingConfig LogGroup's).
         owner = (str(spec.get("account_id") or ""), str(spec.get("log_key") or spec.get("function_name") or ""))
+        if self.log_sink is not None:
+            try:
+                self.log_sink(owner[0], owner[1], stream, lines)
+            except Exception as err:  # noqa: BLE001 - the answer goes out; the lines are what is lost
+                log.warning("cannot store the log lines of %s: %s", owner[1], err)
+            return payload
         for attempt in (1, 2):
             # The directory is made (a stat and a mkdir) once per function and process, not per invoke.
             directory = self._log_dirs.get(owner) or self._log_dirs.setdefault(owner, self.log_dir(*owner))

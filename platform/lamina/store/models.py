@@ -288,6 +288,31 @@ class CodeBlob(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class LogChunk(Base):
+    """Log lines of one invocation in a stream (LAMINA_LOG_STORE=postgres): what one process wrote, as the
+    JSON lines of a stream file; every API host mirrors them (``lamina.services.logs.shared``)."""
+
+    __tablename__ = "log_chunks"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(12), index=True)
+    group_key: Mapped[str] = mapped_column(String(1600))
+    stream: Mapped[str] = mapped_column(String(128))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class LogGroupSetting(Base):
+    """A log group's retention (LAMINA_LOG_STORE=postgres): 0 keeps forever; no row, the platform's default."""
+
+    __tablename__ = "log_group_settings"
+
+    account_id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(1600), primary_key=True)
+    retention_days: Mapped[int] = mapped_column(Integer)
+
+
 class Account(Base):
     """A tenant (one per team); its 12-digit id appears in every ARN of its resources."""
 

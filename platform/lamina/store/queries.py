@@ -24,6 +24,8 @@ from lamina.store.models import (
     FunctionVersion,
     Layer,
     LayerVersion,
+    LogChunk,
+    LogGroupSetting,
     ProvisionedConcurrencyConfig,
 )
 
@@ -383,3 +385,34 @@ def function_by_id(session: Session, function_id: int) -> Function:
     fn = session.get(Function, function_id)
     assert fn is not None, function_id  # a deployment's function: they go together (ON DELETE CASCADE)
     return fn
+
+
+# -- function logs in the database (LAMINA_LOG_STORE=postgres)
+
+
+def add_log_chunk(session: Session, account_id: str, group_key: str, stream: str, data: bytes, at: Any) -> None:
+    session.add(LogChunk(account_id=account_id, group_key=group_key, stream=stream, data=data, created=at))
+
+
+def log_chunks_after(session: Session, account_id: str, after_id: int, limit: int) -> list[LogChunk]:
+    return list(session.scalars(select(LogChunk).where(LogChunk.account_id == account_id, LogChunk.id > after_id)
+                                .order_by(LogChunk.id).limit(limit)))
+
+
+def log_retentions(session: Session, account_id: str) -> dict[str, int]:
+    rows = session.scalars(select(LogGroupSetting).where(LogGroupSetting.account_id == account_id))
+    return {r.group_key: r.retention_days for r in rows}
+
+
+def set_log_retention(session: Session, account_id: str, group_key: str, days: int) -> None:
+    row = session.get(LogGroupSetting, (account_id, group_key))
+    if row is None:
+        session.add(LogGroupSetting(account_id=account_id, group_key=group_key, retention_days=days))
+    else:
+        row.retention_days = days
+
+
+def delete_log_chunks_before(session: Session, account_id: str, group_key: str, before: Any) -> int:
+    done = session.execute(delete(LogChunk).where(LogChunk.account_id == account_id, LogChunk.group_key == group_key,
+                                                  LogChunk.created < before))
+    return int(getattr(done, "rowcount", 0) or 0)

@@ -62,6 +62,7 @@ from lamina.services.invoke.requests import (
     InvocationResult,
 )
 from lamina.services.invoke.retry_join import JOIN_MIN_TIMEOUT_S, RetryJoin
+from lamina.services.logs import shared as shared_logs
 from lamina.services.usage import meter
 
 __all__ = ["MAX_ASYNC_PAYLOAD", "MAX_SYNC_PAYLOAD", "InvocationRequest", "InvocationResult", "Invoker"]
@@ -113,6 +114,7 @@ class Invoker:
             settings, self.pool, docker_client, blob_path, init_boost=init_boost, sandboxes=sandboxes,
             image_for_runtime=image_for_runtime, agent_dir=agent_dir,
             node_token=fleet.node_token(secrets_at_rest.master_keys(settings)[0]) if fleet_wide else "",
+            log_sink=shared_logs.writer(sessions) if settings.log_store == "postgres" else None,
         )
         self._admission = AdmissionChecker(redis_client)
         self.retry_join = RetryJoin(redis_client, settings.instance)
