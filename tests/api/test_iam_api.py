@@ -123,6 +123,11 @@ def test_execution_roles_and_their_inline_policies_run_functions(aws_client: Any
     iam.put_role_policy(RoleName="worker", PolicyName="queues", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}))
     iam.put_role_policy(RoleName="worker", PolicyName="invoke", PolicyDocument=INVOKE_ONLY)
+    # A role `lamina admin put-role` wrote: its statements are one policy named "lamina", readable here too.
+    iam_service.put_role(components, "000000000000", "legacy", [{"Action": ["lambda:GetFunction"], "Resource": ["*"]}])
+    assert iam.list_role_policies(RoleName="legacy")["PolicyNames"] == ["lamina"]
+    got = iam.get_role_policy(RoleName="legacy", PolicyName="lamina")["PolicyDocument"]
+    assert got["Statement"][0]["Action"] == ["lambda:GetFunction"]
     assert iam.list_role_policies(RoleName="worker")["PolicyNames"] == ["invoke", "queues"]
     # What functions with this role get: both policies' statements.
     statements = iam_service.get_role_statements(components, "000000000000", "worker")
@@ -147,6 +152,12 @@ def test_execution_roles_and_their_inline_policies_run_functions(aws_client: Any
     (lambda iam: iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(
         {"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
                         "Action": "sts:AssumeRole"}]})), "MalformedPolicyDocument"),
+    (lambda iam: iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(
+        {"Statement": [{"Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "ec2.amazonaws.com"]},
+                        "Action": "sts:AssumeRole"}]})), "MalformedPolicyDocument"),
+    (lambda iam: iam.get_user(UserName="a\x00b"), "InvalidInput"),
+    (lambda iam: iam.get_role(RoleName="x" * 65), "ValidationError"),
+    (lambda iam: iam.delete_access_key(AccessKeyId="lowercase-and-dashes"), "ValidationError"),
     (lambda iam: iam.put_user_policy(UserName="admin", PolicyName="p", PolicyDocument=json.dumps(
         {"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})), "MalformedPolicyDocument"),
     (lambda iam: iam.put_user_policy(UserName="admin", PolicyName="p", PolicyDocument=json.dumps(

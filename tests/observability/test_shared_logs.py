@@ -76,3 +76,29 @@ def test_one_hosts_logs_are_read_through_another(logs_in_postgres: None, client:
     logs_call(client, "DeleteRetentionPolicy", logGroupName=group)
     described = logs_call(host_b, "DescribeLogGroups", logGroupNamePrefix=group)["logGroups"]
     assert "retentionInDays" not in described[0]
+
+
+def test_the_mirror_settles_once_rows_are_old_and_copies_late_commits(logs_in_postgres: None, client: Any,
+                                                                      fns: Functions, components: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from lamina.store import queries
+
+    account = components.settings.account_id
+    root = components.settings.data_dir / "logs" / account
+    (root / shared.STATE).unlink(missing_ok=True)  # another test's mirror of rows the database no longer has
+    line = b'{"ts": 1, "msg": "x"}\n'
+    stream = "2026-12-06-[$LATEST]" + "a" * 32
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=shared.SETTLE_S + 5)
+    with components.sessions.begin() as session:
+        for _ in range(3):
+            queries.add_log_chunk(session, account, "mirrored", stream, line, old)
+    assert shared.sync(components, account) == 3
+    settled, recent = shared._state(root)
+    assert settled > 0 and not recent  # old rows settle: the next read starts after them
+    with components.sessions.begin() as session:  # a young row: copied, remembered, not settled past
+        queries.add_log_chunk(session, account, "mirrored", stream, line, dt.datetime.now(dt.UTC))
+    assert shared.sync(components, account) == 1 and shared.sync(components, account) == 0
+    assert shared._state(root)[0] == settled and len(shared._state(root)[1]) == 1
+    assert (root / "mirrored" / stream).read_bytes() == line * 4  # each row once

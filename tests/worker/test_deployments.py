@@ -148,6 +148,8 @@ def test_stop_and_an_alias_changed_by_hand_end_a_deployment(client: Any, fns: An
     ({"Alias": "live", "Strategy": "canary10-5m", "FunctionVersion": "1"}, "already points"),
     ({"Alias": "live", "Strategy": "canary10-5m", "FunctionVersion": "$LATEST"}, "published version"),
     ({"Strategy": "canary10-5m"}, "Alias"),
+    ({"Alias": "live", "Strategy": "canary10-5m", "MaxErrorRate": float("nan")}, "MaxErrorRate"),
+    ({"Alias": "live", "Strategy": "canary10-5m", "MaxP99Ms": float("inf")}, "MaxP99Ms"),
 ])
 def test_bad_deployments_are_refused_by_name(client: Any, fns: Any, body: dict[str, Any], message: str) -> None:
     _setup(client, fns, "checked")
@@ -155,7 +157,12 @@ def test_bad_deployments_are_refused_by_name(client: Any, fns: Any, body: dict[s
     assert resp.status_code == 400 and message in resp.get_json()["Message"], resp.get_data(as_text=True)
     assert client.post("/lamina/v1/functions/checked/deployments",
                        json={"Alias": "nope", "Strategy": "canary10-5m"}).status_code == 404
-    assert client.get("/lamina/v1/functions/checked/deployments/77").status_code == 404
+    for missing in ("77", "%C2%B2", "99999999999"):
+        assert client.get(f"/lamina/v1/functions/checked/deployments/{missing}").status_code == 404
+    made = client.post("/lamina/v1/functions/checked/deployments",
+                       json={"Alias": "live", "Strategy": "canary10-5m", "FunctionVersion": "9"})
+    assert made.status_code == 404  # no such version: refused before anything is written
+    assert client.get("/lamina/v1/functions/checked/deployments").get_json()["Deployments"] == []
 
 
 def test_lamina_deploy_shifts_an_alias_and_follows_it(live_server: Any, client: Any, fns: Any, tmp_path: Path,

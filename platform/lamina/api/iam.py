@@ -5,6 +5,7 @@ administrators. The work is ``lamina.services.iam.directory``'s.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -15,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from lamina.api import auth, context, sqs_query
 from lamina.errors import AccessDeniedException, LambdaError
 from lamina.services.iam import directory as d
+from lamina.services.iam import iam as iam_service
 
 VERSION = "2010-05-08"
 XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
@@ -127,10 +129,28 @@ def handle(req: Request, request_id: str) -> Response:
             raise d.IamError("InvalidInput", f"{action} has no parameter {', '.join(unknown)} in lamina.")
         if params.get("Path", "/") != "/":
             raise d.IamError("InvalidInput", "lamina keeps every user and role at path /.")
+        _check_values(params)
         caller = d.admin_of_account(auth.current_principal())
         return answer(action, op(context.deps(), caller, params), request_id)
     except LambdaError as err:
         return error(err, request_id)
+
+
+_NAMES = {"UserName": "userName", "RoleName": "roleName", "PolicyName": "policyName"}
+_KEY_ID_RE = re.compile(r"[A-Z0-9]{16,128}")
+
+
+def _check_values(params: dict[str, str]) -> None:
+    """IAM's constraints on what reaches a lookup: names, key ids, no NUL anywhere."""
+    if any("\0" in v for v in params.values()):
+        raise d.IamError("InvalidInput", "Parameters must not contain NUL characters.")
+    for key, field in _NAMES.items():
+        if key in params and not iam_service.NAME_RE.fullmatch(params[key]):
+            raise d.IamError("ValidationError", f"1 validation error detected: Value {params[key][:64]!r} at "
+                                                f"'{field}' failed to satisfy constraint: 1-64 of [a-zA-Z0-9_+=,.@-]")
+    if "AccessKeyId" in params and not _KEY_ID_RE.fullmatch(params["AccessKeyId"]):
+        raise d.IamError("ValidationError", "1 validation error detected: Value at 'accessKeyId' failed to satisfy "
+                                            "constraint: Member must satisfy regular expression pattern: [\\w]+")
 
 
 _KNOWN: dict[str, tuple[str, ...]] = {

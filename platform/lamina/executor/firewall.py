@@ -36,6 +36,17 @@ def _rule(chain: str, spec: Sequence[str], table: str = "filter") -> None:
         raise FirewallError(f"iptables -t {table} -I {chain} {' '.join(spec)}: {done.stderr.strip()}")
 
 
+def _first(chain: str, spec: Sequence[str], table: str) -> None:
+    """``spec`` first in ``chain``, however often Docker rewrote the chain since (nat POSTROUTING has no
+    DOCKER-USER to keep a rule ahead of Docker's masquerades): removed wherever it is, then put at the top."""
+    iptables = shutil.which("iptables")
+    if iptables is None:
+        raise FirewallError("iptables is missing: apt-get install -y iptables")
+    while subprocess.run([iptables, "-w", "-t", table, "-D", chain, *spec], capture_output=True).returncode == 0:
+        pass
+    _rule(chain, spec, table)
+
+
 def open_to_control_plane(bridge: str, control_cidrs: Sequence[str], agent_port: int, fleet_cidrs: Sequence[str],
                           node_port: int, api_port: int) -> None:
     """Install the node's rules for function bridge ``bridge`` (each inserted first: the last one added is
@@ -51,7 +62,7 @@ def open_to_control_plane(bridge: str, control_cidrs: Sequence[str], agent_port:
     # (LAMINA_BIND_ROLE_CREDENTIALS). The control plane routes the fleet's pools back through their nodes.
     for pool in fleet_cidrs:
         for cidr in control_cidrs:
-            _rule("POSTROUTING", ["-s", pool, "-d", cidr, "-j", "RETURN"], table="nat")
+            _first("POSTROUTING", ["-s", pool, "-d", cidr, "-j", "RETURN"], table="nat")
     _rule("DOCKER-USER", ["-i", bridge, "-p", "tcp", "--dport", str(node_port), *NEW, "-j", "DROP"])
     _rule("INPUT", ["-i", bridge, "-p", "tcp", "--dport", str(node_port), *NEW, "-j", "DROP"])
     log.info("firewall: %s open to %s on port %d; functions kept from %s and node port %d", bridge,

@@ -311,6 +311,7 @@ def ensure_stack_images(client: docker.DockerClient, settings: Settings,
     """Build, offline, the images docker-compose.yml runs when no registry is reachable: PostgreSQL and Redis
     from Debian's packages (each on a base of its own, made with mmdebstrap) and the lamina platform with its
     dependencies installed here. Cached like the runtime images; returns ``{service: tag}``."""
+    settings = settings.with_(base_image=None)  # the stack's bases are its own (PostgreSQL, Redis inside)
     prefix = settings.image_prefix
     built: dict[str, str] = {}
     for service, packages in (("postgres", ("postgresql",)), ("redis", ("redis-server",))):
@@ -335,11 +336,14 @@ def ensure_stack_images(client: docker.DockerClient, settings: Settings,
                 else:
                     (staged / "src").mkdir(parents=True, exist_ok=True)
                     shutil.copy2(src, staged / "src" / name)
-            # pip decides environment markers by this Python; the base's Debian python3 (3.11.2) also needs
-            # what redis asks for below 3.11.3 (async-timeout), so it is named here.
+            # Wheels for the base's python3, whatever Python runs this; pip still decides environment markers
+            # by this one, and the base's Debian python3 (3.11.2) needs what redis asks for below 3.11.3
+            # (async-timeout), so that is named here.
+            version = client.containers.run(base_image_tag(settings), [
+                "python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], remove=True)
             _run([sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
-                  "--only-binary=:all:", "--target", str(staged / "packages"), *_install_requires(),
-                  "async-timeout>=4.0.3"],
+                  "--only-binary=:all:", "--python-version", version.decode().strip(),
+                  "--target", str(staged / "packages"), *_install_requires(), "async-timeout>=4.0.3"],
                  staged, "pip could not install lamina's dependencies (is the package index reachable?)")
             _build(client, staged, tag, base_image_tag(settings), wanted)
     built["platform"] = tag

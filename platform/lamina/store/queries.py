@@ -370,12 +370,14 @@ def get_deployment(session: Session, function_id: int, deployment_id: int, lock:
 
 def active_deployment(session: Session, function_id: int, alias: str) -> Deployment | None:
     return session.scalar(select(Deployment).where(
-        Deployment.function_id == function_id, Deployment.alias == alias, Deployment.status == "InProgress"))
+        Deployment.function_id == function_id, Deployment.alias == alias,
+        Deployment.status.in_(("Starting", "InProgress"))))
 
 
 def deployments_in_progress(session: Session) -> list[Deployment]:
-    """Every running deployment, locked for this transaction; rows another process is advancing are skipped."""
-    stmt = select(Deployment).where(Deployment.status == "InProgress").order_by(Deployment.id)
+    """Every running (or starting) deployment, locked for this transaction; rows another process holds are
+    skipped."""
+    stmt = select(Deployment).where(Deployment.status.in_(("Starting", "InProgress"))).order_by(Deployment.id)
     if _is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True)
     return list(session.scalars(stmt))

@@ -14,6 +14,7 @@ advanced is locked, so several workers never take the same step twice.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,8 @@ from lamina.store.models import Deployment
 
 _STRATEGY_RE = re.compile(r"(canary|linear)(\d{1,2})-(\d{1,4})([sm])")
 _CODEDEPLOY_RE = re.compile(r"(?:Lambda)?(Canary|Linear)(\d{1,2})Percent(?:Every)?(\d{1,4})Minutes?")
-MAX_STEPS = 100
+_DEPLOYMENT_ID_RE = re.compile(r"[0-9]{1,9}")
+STARTING_LAPSE_S = 60.0  # a deployment still "Starting" this long lost its starter (SIGKILL): a worker ends it
 ADVANCE_EVERY_S = 1.0
 
 
@@ -86,6 +88,11 @@ def _utc(epoch_s: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch_s, dt.UTC)
 
 
+def _aware(value: dt.datetime) -> dt.datetime:
+    """A stored time as UTC (SQLite, the embedded default, gives it back without its zone)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
 def _doc(deps: Deps, account_id: str, function_name: str, d: Deployment) -> dict[str, Any]:
     return {
         "DeploymentId": str(d.id), "FunctionName": function_name,
@@ -102,7 +109,7 @@ def _doc(deps: Deps, account_id: str, function_name: str, d: Deployment) -> dict
 def _number(value: Any, name: str, low: float, high: float | None, default: Any) -> Any:
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < low \
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < low \
             or (high is not None and value > high):
         limit = f" to {high}" if high else ""
         raise InvalidParameterValueException(f"{name} must be a number from {low}{limit}")
@@ -141,13 +148,16 @@ def start(deps: Deps, account_id: str, function_name: str, body: dict[str, Any],
     first = strategy.weights[0]
     with deps.sessions.begin() as session:
         fn = common.load_function(deps, session, account_id, name, lock=True)
+        if queries.get_version(session, fn.id, int(target)) is None:
+            raise common.not_found(deps.settings.region, account_id, name, target)
         if queries.active_deployment(session, fn.id, alias_name) is not None:
             raise ResourceConflictException(f"A deployment of alias {alias_name} is in progress")
         at = _utc(now)
         totals = metrics.version_totals(deps.redis, account_id, name, target)
+        # "Starting" until the alias carries the first weight: no worker takes a step before that.
         row = Deployment(
             function_id=fn.id, alias=alias_name, from_version=current.function_version, to_version=target,
-            strategy=strategy.name, status="InProgress", weight=first, max_error_rate=max_error_rate,
+            strategy=strategy.name, status="Starting", weight=first, max_error_rate=max_error_rate,
             max_p99_ms=max_p99, min_invocations=min_invocations, step_started=at,
             next_step_at=_utc(now + strategy.interval_s), reason="", created=at, updated=at,
             history=[{"at": at.isoformat(), "event": "Started", "weight": first, "totals": totals}],
@@ -155,7 +165,16 @@ def start(deps: Deps, account_id: str, function_name: str, body: dict[str, Any],
         session.add(row)
         session.flush()
         deployment_id = row.id
-    _route(deps, account_id, name, alias_name, current.function_version, target, first)
+    try:
+        _route(deps, account_id, name, alias_name, current.function_version, target, first)
+    except LambdaError as err:
+        _finish(deps, account_id, name, deployment_id, "Stopped", f"cannot shift the alias: {err.message}", now)
+        raise
+    with deps.sessions.begin() as session:
+        fn = common.load_function(deps, session, account_id, name)
+        started = queries.get_deployment(session, fn.id, deployment_id, lock=True)
+        if started is not None and started.status == "Starting":
+            started.status = "InProgress"
     if first >= 1.0:
         _finish(deps, account_id, name, deployment_id, "Succeeded", "all traffic on the new version", now)
     return get(deps, account_id, name, str(deployment_id))
@@ -175,7 +194,7 @@ def _finish(deps: Deps, account_id: str, name: str, deployment_id: int, status: 
     with deps.sessions.begin() as session:
         fn = common.load_function(deps, session, account_id, name)
         row = queries.get_deployment(session, fn.id, deployment_id, lock=True)
-        if row is None or row.status != "InProgress":
+        if row is None or row.status not in ("Starting", "InProgress"):
             return
         row.status, row.reason, row.updated, row.next_step_at = status, reason, _utc(now), None
         if status != "Succeeded":
@@ -188,7 +207,8 @@ def get(deps: Deps, account_id: str, function_name: str, deployment_id: str) -> 
     name = common.unqualified(deps, account_id, function_name)
     with deps.sessions() as session:
         fn = common.load_function(deps, session, account_id, name)
-        row = queries.get_deployment(session, fn.id, int(deployment_id)) if deployment_id.isdigit() else None
+        row = queries.get_deployment(session, fn.id, int(deployment_id)) \
+            if _DEPLOYMENT_ID_RE.fullmatch(deployment_id) else None
         if row is None:
             raise ResourceNotFoundException(f"Deployment not found: {deployment_id}")
         return _doc(deps, account_id, name, row)
@@ -204,12 +224,15 @@ def list_deployments(deps: Deps, account_id: str, function_name: str) -> list[di
 def stop(deps: Deps, account_id: str, function_name: str, deployment_id: str, now: float) -> dict[str, Any]:
     """Stop a deployment in progress and send all traffic back to the old version."""
     doc = get(deps, account_id, function_name, deployment_id)
-    if doc["Status"] != "InProgress":
-        raise ResourceConflictException(f"Deployment {deployment_id} is {doc['Status']}, not in progress")
     name = doc["FunctionName"]
+    with deps.sessions.begin() as session:
+        fn = common.load_function(deps, session, account_id, name)
+        row = queries.get_deployment(session, fn.id, int(deployment_id), lock=True)  # waits out a worker's step
+        if row is None or row.status != "InProgress":
+            raise ResourceConflictException(f"Deployment {deployment_id} is {doc['Status']}, not in progress")
+        _close(row, "Stopped", f"stopped by request; traffic back on version {row.from_version}", _utc(now))
+    # No worker takes a step of a stopped deployment: the alias is ours to put back.
     _route(deps, account_id, name, doc["Alias"], doc["FromVersion"], doc["ToVersion"], 0.0)
-    _finish(deps, account_id, name, int(deployment_id), "Stopped", "stopped by request; traffic back on version "
-            f"{doc['FromVersion']}", now)
     return get(deps, account_id, name, deployment_id)
 
 
@@ -230,6 +253,14 @@ def advance_all(deps: Deps, now: float) -> list[str]:
 
 def _advance(deps: Deps, row: Deployment, account_id: str, name: str, now: float) -> str | None:
     """One deployment's round, in the caller's transaction (its row locked)."""
+    if row.status == "Starting":
+        if (_utc(now) - _aware(row.updated)).total_seconds() < STARTING_LAPSE_S:
+            return None  # its starter is shifting the alias now
+        alias = aliases.get_alias(deps, account_id, name, row.alias)
+        if alias.routing.get(row.to_version) is not None and alias.function_version == row.from_version:
+            _route(deps, account_id, name, row.alias, row.from_version, row.to_version, 0.0)
+        return _close(row, "Stopped", "its start was interrupted; traffic on version " + row.from_version,
+                      _utc(now))
     alias = aliases.get_alias(deps, account_id, name, row.alias)
     expected_primary = row.to_version if row.weight >= 1.0 else row.from_version
     expected_routing = {} if row.weight >= 1.0 else {row.to_version: round(row.weight, 4)}
@@ -250,7 +281,7 @@ def _advance(deps: Deps, row: Deployment, account_id: str, name: str, now: float
             _route(deps, account_id, name, row.alias, row.from_version, row.to_version, 0.0)
             return _close(row, "RolledBack", f"version {row.to_version}: {failed}; traffic back on version "
                                              f"{row.from_version}", at, **figures)
-    if row.next_step_at is None or at < row.next_step_at:
+    if row.next_step_at is None or at < _aware(row.next_step_at):
         return None
     strategy = parse_strategy(row.strategy)
     nxt = next((w for w in strategy.weights if w > row.weight + 1e-9), 1.0)

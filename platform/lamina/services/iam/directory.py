@@ -126,12 +126,17 @@ def parse_policy(document: str | None, policy_name: str) -> list[dict[str, Any]]
 
 def _policy_document(statements: Sequence[dict[str, Any]], policy_name: str) -> str | None:
     mine = [{"Effect": "Allow", "Action": s["Action"], "Resource": s["Resource"]}
-            for s in statements if s.get("Policy", "") == policy_name]
+            for s in statements if _policy_of(s) == policy_name]
     return json.dumps({"Version": "2012-10-17", "Statement": mine}) if mine else None
 
 
+def _policy_of(statement: dict[str, Any]) -> str:
+    """The inline policy a statement belongs to ("lamina" for those `lamina admin put-role` wrote)."""
+    return str(statement.get("Policy") or "lamina")
+
+
 def _policy_names(statements: Sequence[dict[str, Any]] | None) -> list[str]:
-    return sorted({str(s.get("Policy") or "lamina") for s in statements or ()})
+    return sorted({_policy_of(s) for s in statements or ()})
 
 
 # -- users
@@ -276,14 +281,28 @@ def _forget_keys(deps: Deps, key_ids: Sequence[str], revoked: bool | None = None
 
 
 def _check_trust(document: str | None) -> None:
+    """lamina's roles are assumed by its functions only: the trust policy must say exactly that (anything
+    more, another principal or a condition, would be a promise lamina does not keep, so it is refused)."""
     try:
         doc = json.loads(document or "")
     except ValueError:
         raise IamError("MalformedPolicyDocument", "The trust policy is not valid JSON.") from None
-    text = json.dumps(doc)
-    if "lambda.amazonaws.com" not in text or "sts:AssumeRole" not in text:
-        raise IamError("MalformedPolicyDocument", "lamina's roles are assumed by functions: the trust policy must "
-                                                  "allow lambda.amazonaws.com to sts:AssumeRole.")
+    statements = doc.get("Statement") if isinstance(doc, dict) else None
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list) or not statements:
+        raise IamError("MalformedPolicyDocument", "The trust policy needs a Statement.")
+    for st in statements:
+        if not isinstance(st, dict):
+            st = {"Effect": None}
+        principal = st.get("Principal")
+        services = principal.get("Service") if isinstance(principal, dict) and set(principal) == {"Service"} else None
+        if set(st) - {"Sid", "Effect", "Principal", "Action"} or st.get("Effect") != "Allow" \
+                or services not in ("lambda.amazonaws.com", ["lambda.amazonaws.com"]) \
+                or st.get("Action") not in ("sts:AssumeRole", ["sts:AssumeRole"]):
+            raise IamError("MalformedPolicyDocument", "lamina's roles are assumed by its functions only: each "
+                                                      "statement must allow the service lambda.amazonaws.com to "
+                                                      "sts:AssumeRole, without conditions.")
 
 
 def create_role(deps: Deps, caller: Caller, name: str, trust_policy: str | None) -> dict[str, Any]:
@@ -356,7 +375,7 @@ def put_policy(deps: Deps, caller: Caller, holder: Holder, name: str, policy_nam
     statements = parse_policy(document, policy_name)
     with deps.sessions.begin() as session:
         row = holder.load(session, caller.account_id, name)
-        kept = [s for s in holder.statements(row) or () if s.get("Policy", "lamina") != policy_name]
+        kept = [s for s in holder.statements(row) or () if _policy_of(s) != policy_name]
         stale = holder.keep(session, row, kept + statements)
     _forget_keys(deps, stale)
 
@@ -379,7 +398,7 @@ def delete_policy(deps: Deps, caller: Caller, holder: Holder, name: str, policy_
         statements = holder.statements(row)
         if statements is None or policy_name not in _policy_names(statements):
             raise no_such(f"{holder.kind} policy", policy_name)
-        stale = holder.keep(session, row, [s for s in statements if s.get("Policy", "lamina") != policy_name])
+        stale = holder.keep(session, row, [s for s in statements if _policy_of(s) != policy_name])
     _forget_keys(deps, stale)
 
 

@@ -74,18 +74,20 @@ def sync(deps: Deps, account_id: str) -> int:
         settled, recent = _state(root)
         horizon = now() - dt.timedelta(seconds=SETTLE_S)
         with deps.sessions.begin() as session:
-            after = settled
+            after, settling = settled, True
             while True:
                 chunks = queries.log_chunks_after(session, account_id, after, BATCH)
                 for chunk in chunks:
                     after = chunk.id
-                    if chunk.id in recent:
-                        continue
-                    _append(settings.data_dir, account_id, chunk.group_key, chunk.stream, chunk.data)
-                    recent.add(chunk.id)
-                    copied += 1
-                    if _aware(chunk.created) < horizon:
-                        settled = max(settled, chunk.id)
+                    if chunk.id not in recent:
+                        _append(settings.data_dir, account_id, chunk.group_key, chunk.stream, chunk.data)
+                        recent.add(chunk.id)
+                        copied += 1
+                    # Settled: every row up to here is older than the horizon (no commit can still come
+                    # below it); from the first younger one on, the next read starts again.
+                    settling = settling and _aware(chunk.created) < horizon
+                    if settling:
+                        settled = chunk.id
                 if len(chunks) < BATCH:
                     break
             retentions = queries.log_retentions(session, account_id)
