@@ -154,9 +154,7 @@ def create_user(deps: Deps, caller: Caller, name: str) -> dict[str, Any]:
 def get_user(deps: Deps, caller: Caller, name: str | None) -> dict[str, Any]:
     name = name or caller.user
     with deps.sessions() as session:
-        row = security.get_user(session, caller.account_id, name)
-        if row is None:
-            raise no_such("user", name)
+        row = USER.load(session, caller.account_id, name)
         return _user_doc(caller.account_id, row.name, row.created)
 
 
@@ -170,9 +168,7 @@ def delete_user(deps: Deps, caller: Caller, name: str) -> None:
     if name == caller.user:
         raise IamError("DeleteConflict", "You cannot delete the user you are signed in as.", 409)
     with deps.sessions.begin() as session:
-        row = security.get_user(session, caller.account_id, name)
-        if row is None:
-            raise no_such("user", name)
+        row = USER.load(session, caller.account_id, name)
         if security.keys_of(session, row.id):
             raise IamError("DeleteConflict", "Cannot delete entity, must delete access keys first.", 409)
         if row.policy:
@@ -189,9 +185,7 @@ def set_admin(deps: Deps, caller: Caller, name: str, policy_arn: str, admin: boo
     if not admin and name == caller.user:
         raise IamError("DeleteConflict", "You cannot detach AdministratorAccess from yourself.", 409)
     with deps.sessions.begin() as session:
-        row = security.get_user(session, caller.account_id, name)
-        if row is None:
-            raise no_such("user", name)
+        row = USER.load(session, caller.account_id, name)
         row.admin = admin
         key_ids = [k.key_id for k in security.keys_of(session, row.id)]
     _forget_keys(deps, key_ids)
@@ -199,9 +193,7 @@ def set_admin(deps: Deps, caller: Caller, name: str, policy_arn: str, admin: boo
 
 def attached_policies(deps: Deps, caller: Caller, name: str) -> list[dict[str, str]]:
     with deps.sessions() as session:
-        row = security.get_user(session, caller.account_id, name)
-        if row is None:
-            raise no_such("user", name)
+        row = USER.load(session, caller.account_id, name)
         return [{"PolicyName": "AdministratorAccess", "PolicyArn": ADMIN_POLICY_ARN}] if row.admin else []
 
 
@@ -219,9 +211,7 @@ def _key_doc(user: str, key: Any, secret: str | None = None) -> dict[str, Any]:
 def create_access_key(deps: Deps, caller: Caller, user: str | None) -> dict[str, Any]:
     user = user or caller.user
     with deps.sessions() as session:
-        row = security.get_user(session, caller.account_id, user)
-        if row is None:
-            raise no_such("user", user)
+        row = USER.load(session, caller.account_id, user)
         if len(security.keys_of(session, row.id)) >= MAX_KEYS_PER_USER:
             raise IamError("LimitExceeded", f"Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}", 409)
     made = iam.create_key(deps, caller.account_id, user)
@@ -234,9 +224,7 @@ def create_access_key(deps: Deps, caller: Caller, user: str | None) -> dict[str,
 def list_access_keys(deps: Deps, caller: Caller, user: str | None) -> list[dict[str, Any]]:
     user = user or caller.user
     with deps.sessions() as session:
-        row = security.get_user(session, caller.account_id, user)
-        if row is None:
-            raise no_such("user", user)
+        row = USER.load(session, caller.account_id, user)
         return [_key_doc(user, k) for k in security.keys_of(session, row.id)]
 
 
@@ -317,9 +305,7 @@ def create_role(deps: Deps, caller: Caller, name: str, trust_policy: str | None)
 
 def get_role(deps: Deps, caller: Caller, name: str) -> dict[str, Any]:
     with deps.sessions() as session:
-        row = security.get_role(session, caller.account_id, name)
-        if row is None:
-            raise no_such("role", name)
+        row = ROLE.load(session, caller.account_id, name)
         return _role_doc(caller.account_id, row.name, row.created)
 
 
@@ -331,9 +317,7 @@ def list_roles(deps: Deps, caller: Caller) -> list[dict[str, Any]]:
 
 def delete_role(deps: Deps, caller: Caller, name: str) -> None:
     with deps.sessions.begin() as session:
-        row = security.get_role(session, caller.account_id, name)
-        if row is None:
-            raise no_such("role", name)
+        row = ROLE.load(session, caller.account_id, name)
         if row.statements:
             raise IamError("DeleteConflict", "Cannot delete entity, must delete policies first.", 409)
         queries.delete_obj(session, row)

@@ -128,6 +128,7 @@ class Metrics:
         self._usage: dict[tuple[str, str, str, str], dict[str, float]] = {}
         # Running totals per executed version (gradual deployments judge a new version by them).
         self._versions: dict[tuple[str, str, str], dict[str, float]] = {}
+        self._today: tuple[float, float, str] = (0.0, 0.0, "")  # [start, end) of the UTC day, and its name
         self._inflight: dict[tuple[str, str], int] = defaultdict(int)
         self._peak: dict[tuple[str, str, int], int] = {}
         self._timer: threading.Timer | None = None
@@ -173,11 +174,21 @@ class Metrics:
                 p["invocations"].labels(account_id, name, "cold"), p["invocations"].labels(account_id, name, "warm"),
                 p["duration"].labels(account_id, name), p["init"].labels(account_id, name),
                 p["concurrent"].labels(account_id, name), p["throttles"].labels(account_id, name),
+                p["billed"].labels(account_id, name), p["gb_seconds"].labels(account_id, name),
             )
         return found
 
+    def _day(self) -> str:
+        """Today (UTC) for usage metering, formatted once a day rather than once an invocation."""
+        now = self.clock()
+        day = self._today
+        if not day[0] <= now < day[1]:
+            start = now - now % 86400
+            day = self._today = (start, start + 86400, meter.day_of(start))
+        return day[2]
+
     def _meter(self, account_id: str, name: str, qualifier: str | None, **counts: float) -> None:
-        key = (account_id, name, qualifier or "$LATEST", meter.day_of(self.clock()))
+        key = (account_id, name, qualifier or "$LATEST", self._day())
         with self._lock:
             slot = self._usage.get(key)
             if slot is None:
@@ -222,23 +233,29 @@ class Metrics:
         ``qualifier`` as invoked and ``memory_mb`` its MemorySize, for usage metering)."""
         b = self._bound(account_id, name)
         (b[0] if cold else b[1]).inc()
-        usage: dict[str, float] = {"req": 1, "err": 1 if error_type is not None else 0}
-        if duration_ms is not None:
-            billed = meter.billed_ms(duration_ms)
-            usage["billed_ms"] = billed
-            usage["mb_ms"] = billed * (memory_mb or 128)
-            p = self.prom
-            p["billed"].labels(account_id, name).inc(billed / 1000)
-            p["gb_seconds"].labels(account_id, name).inc(billed * (memory_mb or 128) / 1024 / 1000)
-        self._meter(account_id, name, qualifier, **usage)
-        if version is not None and version != "$LATEST":
-            per_version: dict[str, float] = {"inv": 1, "err": usage["err"]}
-            if duration_ms is not None:
-                per_version[f"b{bisect.bisect_left(DURATION_BUCKETS_MS, duration_ms)}"] = 1
-            with self._lock:
-                slot = self._versions.setdefault((account_id, name, version), defaultdict(float))
-                for k, v in per_version.items():
-                    slot[k] += v
+        failed = 1 if error_type is not None else 0
+        billed = meter.billed_ms(duration_ms) if duration_ms is not None else 0
+        if billed:
+            b[6].inc(billed / 1000)
+            b[7].inc(billed * (memory_mb or 128) / 1024 / 1000)
+        usage_key = (account_id, name, qualifier or "$LATEST", self._day())
+        with self._lock:  # usage metering and the per-version totals in one pass
+            slot = self._usage.get(usage_key)
+            if slot is None:
+                slot = self._usage[usage_key] = defaultdict(float)
+            slot["req"] += 1
+            slot["err"] += failed
+            if billed:
+                slot["billed_ms"] += billed
+                slot["mb_ms"] += billed * (memory_mb or 128)
+            if version is not None and version != "$LATEST":
+                totals = self._versions.get((account_id, name, version))
+                if totals is None:
+                    totals = self._versions[(account_id, name, version)] = defaultdict(float)
+                totals["inv"] += 1
+                totals["err"] += failed
+                if duration_ms is not None:
+                    totals[f"b{bisect.bisect_left(DURATION_BUCKETS_MS, duration_ms)}"] += 1
         counts: dict[str, float] = {"inv": 1, "cold" if cold else "warm": 1}
         if tenant_id:
             counts[f"t:{tenant_id[:MAX_TENANT_ID]}|inv"] = 1
